@@ -1,0 +1,18 @@
+//! `lonc-core`: every decision of the lonc daemon, with no I/O.
+//!
+//! The core never reads a clock, never draws randomness and never touches a socket or a file.
+//! Every state machine follows the same contract:
+//!
+//! * inputs are `handle_*` calls that take `now: Instant` where time matters;
+//! * commands are plain methods (`submit`, `close`, ...);
+//! * outputs are drained with `poll_*` methods until they return `None`;
+//! * then the driver sleeps until `poll_timeout()` (or until new input) and calls
+//!   `handle_timeout(now)`.
+//!
+//! Lines crossing any API of the core are passed **without** their terminating LF; whoever
+//! writes a line to a stream appends exactly one `\n`.
+
+pub mod enc;
+pub mod ids;
+pub mod log;
+pub mod reason;
