@@ -30,3 +30,215 @@ impl fmt::Display for EncError {
 }
 
 impl std::error::Error for EncError {}
+
+use bytes::{BufMut, BytesMut};
+
+use crate::cipher::BlockCipher;
+
+/// The prefix of an encrypted line on the lond wire.
+pub const ENC_PREFIX: &[u8] = b"enc:";
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `enc:<len>:<hex>` (no LF) for `cmd` to `out`: `cmd` padded with spaces to
+/// `floor(len/8)+1` blocks (so a multiple of 8 gets a whole block of spaces), each block
+/// encrypted and written as 16 lower-case hex digits.
+pub fn encode<C: BlockCipher>(cipher: &C, cmd: &[u8], out: &mut BytesMut) {
+    let blocks = cmd.len() / 8 + 1;
+    let digits = itoa_buf(cmd.len());
+    out.reserve(ENC_PREFIX.len() + digits.len() + 1 + blocks * 16);
+    out.put_slice(ENC_PREFIX);
+    out.put_slice(digits.as_slice());
+    out.put_u8(b':');
+    for i in 0..blocks {
+        let mut block = [b' '; 8];
+        let chunk = cmd.get(i * 8..).unwrap_or_default();
+        let n = chunk.len().min(8);
+        block[..n].copy_from_slice(&chunk[..n]);
+        cipher.encrypt_block(&mut block);
+        let mut hex = [0u8; 16];
+        for (j, b) in block.iter().enumerate() {
+            hex[2 * j] = HEX[usize::from(b >> 4)];
+            hex[2 * j + 1] = HEX[usize::from(b & 0xF)];
+        }
+        out.put_slice(&hex);
+    }
+}
+
+/// Decodes an `enc:<len>:<hex>` line (no LF) and appends the plaintext, truncated to `len`,
+/// to `out`. The length must be decimal digits, the body a non-empty whole number of 16-digit
+/// blocks of hex (either case), and `len` no more than the decrypted size. On error nothing is
+/// appended.
+pub fn decode_into<C: BlockCipher>(
+    cipher: &C,
+    line: &[u8],
+    out: &mut BytesMut,
+) -> Result<(), EncError> {
+    let rest = line.strip_prefix(ENC_PREFIX).ok_or(EncError::NotEnc)?;
+    let colon = memchr::memchr(b':', rest).ok_or(EncError::NotEnc)?;
+    let (len_field, body) = (&rest[..colon], &rest[colon + 1..]);
+    let len = parse_decimal(len_field).ok_or(EncError::BadLength)?;
+    if !body.iter().all(u8::is_ascii_hexdigit) {
+        return Err(EncError::NotHex);
+    }
+    if body.is_empty() || body.len() % 16 != 0 {
+        return Err(EncError::BadBlockCount);
+    }
+    let blocks = body.len() / 16;
+    if len > blocks * 8 {
+        return Err(EncError::LengthTooLarge);
+    }
+    out.reserve(len);
+    for (i, hex) in body.chunks_exact(16).enumerate() {
+        let mut block = [0u8; 8];
+        for (j, b) in block.iter_mut().enumerate() {
+            *b = (hex_val(hex[2 * j]) << 4) | hex_val(hex[2 * j + 1]);
+        }
+        cipher.decrypt_block(&mut block);
+        let take = len.saturating_sub(i * 8).min(8);
+        out.put_slice(&block[..take]);
+        if take < 8 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Decodes an `enc:` line into a fresh buffer; see [`decode_into`].
+pub fn decode<C: BlockCipher>(cipher: &C, line: &[u8]) -> Result<BytesMut, EncError> {
+    let mut out = BytesMut::new();
+    decode_into(cipher, line, &mut out)?;
+    Ok(out)
+}
+
+fn parse_decimal(digits: &[u8]) -> Option<usize> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0usize, |n, &c| {
+        if c.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(usize::from(c - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+fn hex_val(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        b'A'..=b'F' => c - b'A' + 10,
+        _ => 0,
+    }
+}
+
+/// Decimal digits of `n` without allocating.
+fn itoa_buf(mut n: usize) -> DigitBuf {
+    let mut buf = DigitBuf {
+        digits: [0; 20],
+        start: 20,
+    };
+    loop {
+        buf.start -= 1;
+        buf.digits[buf.start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break buf;
+        }
+    }
+}
+
+struct DigitBuf {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl DigitBuf {
+    fn as_slice(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
+    fn len(&self) -> usize {
+        20 - self.start
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cipher::IdeaCipher;
+    use crate::key::SessionKey;
+
+    fn appendix_cipher() -> IdeaCipher {
+        IdeaCipher::from_key(&SessionKey::derive(
+            b"msul1",
+            b"msul2",
+            b"777A0E0000000DBDBCACC712",
+        ))
+    }
+
+    fn enc(cmd: &[u8]) -> String {
+        let mut out = BytesMut::new();
+        encode(&appendix_cipher(), cmd, &mut out);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn appendix_a_encryptions() {
+        assert_eq!(
+            enc(b"passwd:msu:jdoe:old:new"),
+            "enc:23:ea647e5ad65dce171259ca656401c05a2a9ecd51c601949f"
+        );
+        assert_eq!(enc(b"12345678"), "enc:8:7679c3a1b5c8bc965696aa54ab77bbec");
+        assert_eq!(enc(b""), "enc:0:5696aa54ab77bbec");
+    }
+
+    #[test]
+    fn appendix_a_decryptions() {
+        let c = appendix_cipher();
+        let line = b"enc:23:ea647e5ad65dce171259ca656401c05a2a9ecd51c601949f";
+        assert_eq!(&decode(&c, line).unwrap()[..], b"passwd:msu:jdoe:old:new");
+        assert_eq!(&decode(&c, b"enc:0:5696aa54ab77bbec").unwrap()[..], b"");
+        let upper = b"enc:8:7679C3A1B5C8BC965696AA54AB77BBEC";
+        assert_eq!(&decode(&c, upper).unwrap()[..], b"12345678");
+    }
+
+    #[test]
+    fn shorter_length_truncates_padding() {
+        let c = appendix_cipher();
+        // Tolerant: a length below the block count keeps only that many bytes.
+        let line = b"enc:3:7679c3a1b5c8bc965696aa54ab77bbec";
+        assert_eq!(&decode(&c, line).unwrap()[..], b"123");
+    }
+
+    #[test]
+    fn malformed_lines_are_typed_errors() {
+        let c = appendix_cipher();
+        let cases: &[(&[u8], EncError)] = &[
+            (b"enx:1:5696aa54ab77bbec", EncError::NotEnc),
+            (b"enc:5696aa54ab77bbec", EncError::NotEnc),
+            (b"enc::5696aa54ab77bbec", EncError::BadLength),
+            (b"enc:x1:5696aa54ab77bbec", EncError::BadLength),
+            (b"enc:-1:5696aa54ab77bbec", EncError::BadLength),
+            (b"enc: 1:5696aa54ab77bbec", EncError::BadLength),
+            (
+                b"enc:99999999999999999999999:5696aa54ab77bbec",
+                EncError::BadLength,
+            ),
+            (b"enc:1:5696aa54ab77bbeg", EncError::NotHex),
+            (b"enc:1:5696aa54ab77bbec:", EncError::NotHex),
+            (b"enc:1:5696aa54ab77bbe", EncError::BadBlockCount),
+            (b"enc:1:5696aa54ab77bb", EncError::BadBlockCount),
+            (b"enc:0:", EncError::BadBlockCount),
+            (b"enc:9:5696aa54ab77bbec", EncError::LengthTooLarge),
+        ];
+        for (line, want) in cases {
+            assert_eq!(
+                decode(&c, line).map(|b| b.to_vec()),
+                Err(*want),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+}

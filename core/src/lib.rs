@@ -12,7 +12,10 @@
 //! Lines crossing any API of the core are passed **without** their terminating LF; whoever
 //! writes a line to a stream appends exactly one `\n`.
 
+pub mod cipher;
 pub mod enc;
+pub mod framing;
 pub mod ids;
+pub mod key;
 pub mod log;
 pub mod reason;
