@@ -17,5 +17,10 @@ pub mod enc;
 pub mod framing;
 pub mod ids;
 pub mod key;
+pub mod link;
 pub mod log;
 pub mod reason;
+pub mod session;
+mod wire;
+
+pub use wire::WrittenTooMuch;

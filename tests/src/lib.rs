@@ -1,1 +1,4 @@
+//! Shared harnesses for lonc's cross-crate tests and fuzz targets.
 
+pub mod pair;
+pub mod rng;

@@ -1,0 +1,466 @@
+//! One TCP link to a lond, client side (LondConnection, profile A), as a sans-IO state machine.
+//!
+//! ```text
+//! Connecting ─connected→ Connected ─init sent→ Initialized ─challenge→ ChallengeReceived
+//!   ─echo sent→ ChallengeReplied ─ok→ RequestingKey ─ekey sent→ ReceivingKey ─key→ Idle
+//! Idle ─start→ SendingRequest ─sent→ ReceivingReply ─reply→ Idle
+//! any ─failure→ Disconnected (sticky)
+//! ```
+//!
+//! # Driving a link
+//!
+//! The driver owns the socket. After **any** `handle_*` call or command it drains
+//! [`Link::poll_transmit`] (and writes those bytes, reporting each write, partial or whole, with
+//! [`Link::handle_written`]) and [`Link::poll_event`] until they are empty, then waits for the
+//! socket or until [`Link::poll_timeout`], whichever comes first, and calls
+//! [`Link::handle_timeout`] with the clock read then. The connect timeout is the link's too:
+//! the driver gives up connecting when the link says so.
+
+use std::collections::VecDeque;
+use std::io;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::cipher::{BlockCipher, IdeaCipher};
+use crate::enc::{self, ENC_PREFIX};
+use crate::framing::DEFAULT_MAX_LINE;
+use crate::key::SessionKey;
+use crate::log::{LogEvent, Severity};
+use crate::reason::CloseReason;
+use crate::wire::{Wire, WrittenTooMuch};
+
+/// The prefix by which a client asks for a request to be sent encrypted.
+pub const ENCRYPT_PREFIX: &[u8] = b"encrypt:";
+
+/// Timeouts and bounds of one link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkConfig {
+    /// How long the TCP connect may take (LondConnection 1.8: 5 s).
+    pub connect_timeout: Duration,
+    /// How long any step (a handshake line, a request, a reply) may go without a byte of
+    /// progress in either direction (LondConnection: 30 s).
+    pub step_timeout: Duration,
+    /// The longest line accepted from the peer, LF not counted.
+    pub max_line: usize,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            connect_timeout: Duration::from_secs(5),
+            step_timeout: Duration::from_secs(30),
+            max_line: DEFAULT_MAX_LINE,
+        }
+    }
+}
+
+/// The states of LondConnection, profile A, plus `Connecting` before the TCP connection exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LinkState {
+    Connecting,
+    Connected,
+    Initialized,
+    ChallengeReceived,
+    ChallengeReplied,
+    RequestingKey,
+    ReceivingKey,
+    Idle,
+    SendingRequest,
+    ReceivingReply,
+    Disconnected,
+}
+
+impl LinkState {
+    /// The state's name as LondConnection spelled it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkState::Connecting => "Connecting",
+            LinkState::Connected => "Connected",
+            LinkState::Initialized => "Initialized",
+            LinkState::ChallengeReceived => "ChallengeReceived",
+            LinkState::ChallengeReplied => "ChallengeReplied",
+            LinkState::RequestingKey => "RequestingKey",
+            LinkState::ReceivingKey => "ReceivingKey",
+            LinkState::Idle => "Idle",
+            LinkState::SendingRequest => "SendingRequest",
+            LinkState::ReceivingReply => "ReceivingReply",
+            LinkState::Disconnected => "Disconnected",
+        }
+    }
+
+    /// True before the link first becomes Idle.
+    pub fn in_handshake(self) -> bool {
+        matches!(
+            self,
+            LinkState::Connecting
+                | LinkState::Connected
+                | LinkState::Initialized
+                | LinkState::ChallengeReceived
+                | LinkState::ChallengeReplied
+                | LinkState::RequestingKey
+                | LinkState::ReceivingKey
+        )
+    }
+
+    /// The state that follows once everything queued has been written, for states that send.
+    fn after_send(self) -> Option<LinkState> {
+        Some(match self {
+            LinkState::Connected => LinkState::Initialized,
+            LinkState::ChallengeReceived => LinkState::ChallengeReplied,
+            LinkState::RequestingKey => LinkState::ReceivingKey,
+            LinkState::SendingRequest => LinkState::ReceivingReply,
+            _ => return None,
+        })
+    }
+
+    /// States in which a line from the peer is due.
+    fn expects_line(self) -> bool {
+        matches!(
+            self,
+            LinkState::Initialized
+                | LinkState::ChallengeReplied
+                | LinkState::ReceivingKey
+                | LinkState::ReceivingReply
+        )
+    }
+}
+
+/// What a link tells its owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// The handshake is complete; the link is Idle and accepts a transaction.
+    Ready,
+    /// The transaction is complete: the reply line (decrypted if it came as `enc:`), without
+    /// its LF. The link is Idle again.
+    Reply(Bytes),
+    /// The link closed. `failed_request` is true when a transaction was in flight: it failed.
+    Closed {
+        reason: CloseReason,
+        failed_request: bool,
+    },
+    /// Something worth a log line.
+    Log(LogEvent),
+}
+
+/// A command the link cannot carry out: a bug in the caller, not the peer's doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkMisuse {
+    /// A transaction can only start on an Idle link.
+    NotIdle(LinkState),
+    /// A request must be one line: it may not contain LF.
+    RequestHasNewline,
+    /// The driver reported more bytes written than it was handed.
+    WrittenTooMuch(WrittenTooMuch),
+}
+
+impl std::fmt::Display for LinkMisuse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkMisuse::NotIdle(s) => write!(f, "link is {}, not Idle", s.name()),
+            LinkMisuse::RequestHasNewline => f.write_str("request contains a newline"),
+            LinkMisuse::WrittenTooMuch(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for LinkMisuse {}
+
+#[derive(Clone, Copy)]
+enum Timer {
+    Connect = 0,
+    Step = 1,
+}
+
+/// The client side of one lond connection. See the module docs for the driving rule.
+pub struct Link<C: BlockCipher = IdeaCipher> {
+    state: LinkState,
+    config: LinkConfig,
+    peer_id: Box<[u8]>,
+    own_id: Box<[u8]>,
+    wire: Wire,
+    cipher: Option<C>,
+    timers: [Option<Instant>; 2],
+    events: VecDeque<LinkEvent>,
+}
+
+impl<C: BlockCipher> std::fmt::Debug for Link<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("state", &self.state)
+            .field("peer_id", &String::from_utf8_lossy(&self.peer_id))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: BlockCipher> Link<C> {
+    /// A link to the lond of `peer_id`, from the host `own_id` (LON-CAPA ids; they make the
+    /// session key). The driver starts connecting now; the connect timeout runs from `now`.
+    pub fn new(now: Instant, config: LinkConfig, peer_id: &str, own_id: &str) -> Self {
+        let mut timers = [None; 2];
+        timers[Timer::Connect as usize] = Some(now + config.connect_timeout);
+        Link {
+            state: LinkState::Connecting,
+            wire: Wire::new(config.max_line),
+            config,
+            peer_id: peer_id.as_bytes().into(),
+            own_id: own_id.as_bytes().into(),
+            cipher: None,
+            timers,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> LinkState {
+        self.state
+    }
+
+    /// True when a transaction can start.
+    pub fn is_idle(&self) -> bool {
+        self.state == LinkState::Idle
+    }
+
+    /// True once the link has closed; it never reopens.
+    pub fn is_closed(&self) -> bool {
+        self.state == LinkState::Disconnected
+    }
+
+    /// True when bytes are waiting for [`Link::poll_transmit`].
+    pub fn wants_write(&self) -> bool {
+        self.wire.wants_write()
+    }
+
+    /// The TCP connection is established: the handshake starts with `init`.
+    pub fn handle_connected(&mut self, now: Instant) {
+        if self.state != LinkState::Connecting {
+            return;
+        }
+        self.timers[Timer::Connect as usize] = None;
+        self.wire.queue_line(b"init");
+        self.enter(now, LinkState::Connected);
+    }
+
+    /// The TCP connection could not be established.
+    pub fn handle_connect_failed(&mut self, _now: Instant, kind: io::ErrorKind) {
+        self.fail(CloseReason::ConnectFailed(kind));
+    }
+
+    /// Bytes read from the socket.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        if self.state == LinkState::Disconnected || data.is_empty() {
+            return;
+        }
+        if self.wire.push(data).is_err() {
+            return self.fail(CloseReason::LineTooLong);
+        }
+        self.progress(now);
+        self.process_lines(now);
+        self.check_unsolicited();
+    }
+
+    /// The peer closed its side (read returned 0).
+    pub fn handle_eof(&mut self, _now: Instant) {
+        self.fail(CloseReason::Eof);
+    }
+
+    /// Reading from the socket failed.
+    pub fn handle_read_error(&mut self, _now: Instant, kind: io::ErrorKind) {
+        self.fail(CloseReason::ReadError(kind));
+    }
+
+    /// Writing to the socket failed (including a write of 0 bytes: the peer hung up).
+    pub fn handle_write_error(&mut self, _now: Instant, kind: io::ErrorKind) {
+        self.fail(CloseReason::WriteError(kind));
+    }
+
+    /// Moves the bytes waiting to be sent into `out`; returns how many.
+    pub fn poll_transmit(&mut self, out: &mut BytesMut) -> usize {
+        self.wire.poll_transmit(out)
+    }
+
+    /// `n` of the bytes taken from [`Link::poll_transmit`] were written.
+    pub fn handle_written(&mut self, now: Instant, n: usize) -> Result<(), LinkMisuse> {
+        if self.state == LinkState::Disconnected {
+            return Ok(());
+        }
+        let all_sent = self.wire.written(n).map_err(LinkMisuse::WrittenTooMuch)?;
+        if n > 0 {
+            self.progress(now);
+        }
+        if all_sent && let Some(next) = self.state.after_send() {
+            self.enter(now, next);
+            self.process_lines(now);
+            self.check_unsolicited();
+        }
+        Ok(())
+    }
+
+    /// Starts a transaction on an Idle link: `request` (one line, no LF) is sent in clear, or as
+    /// an `enc:` line if it starts with `encrypt:`.
+    pub fn start(&mut self, now: Instant, request: &[u8]) -> Result<(), LinkMisuse> {
+        if self.state != LinkState::Idle {
+            return Err(LinkMisuse::NotIdle(self.state));
+        }
+        if memchr::memchr(b'\n', request).is_some() {
+            return Err(LinkMisuse::RequestHasNewline);
+        }
+        match (request.strip_prefix(ENCRYPT_PREFIX), &self.cipher) {
+            (Some(cmd), Some(cipher)) => {
+                enc::encode(cipher, cmd, self.wire.tx());
+                self.wire.tx().extend_from_slice(b"\n");
+            }
+            _ => self.wire.queue_line(request),
+        }
+        self.enter(now, LinkState::SendingRequest);
+        Ok(())
+    }
+
+    /// Closes the link on the owner's decision. An Idle link queues a best-effort `exit` line
+    /// for the driver to send before it shuts the socket ([R]: LondConnection's `Shutdown`).
+    pub fn close(&mut self, _now: Instant) {
+        if self.state == LinkState::Disconnected {
+            return;
+        }
+        let was_idle = self.state == LinkState::Idle;
+        self.fail(CloseReason::Local);
+        if was_idle {
+            self.wire.queue_line(b"exit");
+        }
+    }
+
+    /// Fires the timers that are due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.timers[Timer::Connect as usize].is_some_and(|t| t <= now) {
+            self.fail(CloseReason::ConnectTimeout);
+        } else if self.timers[Timer::Step as usize].is_some_and(|t| t <= now) {
+            self.fail(CloseReason::StepTimeout);
+        }
+    }
+
+    /// The next instant at which [`Link::handle_timeout`] has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    /// The next event for the owner.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<LinkEvent> {
+        self.events.pop_front()
+    }
+
+    fn enter(&mut self, now: Instant, state: LinkState) {
+        self.state = state;
+        self.timers[Timer::Step as usize] = match state {
+            LinkState::Idle | LinkState::Disconnected | LinkState::Connecting => None,
+            _ => Some(now + self.config.step_timeout),
+        };
+    }
+
+    fn progress(&mut self, now: Instant) {
+        if self.timers[Timer::Step as usize].is_some() {
+            self.timers[Timer::Step as usize] = Some(now + self.config.step_timeout);
+        }
+    }
+
+    /// Acts on every buffered line the current state can take. While the link is still sending
+    /// a handshake line, a `refused` from the peer is taken at once; any other line waits until
+    /// the send completes.
+    fn process_lines(&mut self, now: Instant) {
+        loop {
+            if self.state.expects_line() {
+                let Some(line) = self.wire.framer.next_line() else {
+                    return;
+                };
+                self.on_line(now, line);
+            } else if self.state.in_handshake() && self.wire.framer.peek_line() == Some(b"refused")
+            {
+                return self.fail(CloseReason::Refused);
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// Bytes from the peer when no reply is due are a protocol violation; bytes waiting while
+    /// the link still sends are bounded by the maximum line length.
+    fn check_unsolicited(&mut self) {
+        let buffered = self.wire.framer.buffered();
+        let violation = match self.state {
+            LinkState::Idle => buffered > 0,
+            LinkState::Disconnected => false,
+            _ => buffered > self.config.max_line,
+        };
+        if violation {
+            self.fail(CloseReason::UnsolicitedData);
+        }
+    }
+
+    fn on_line(&mut self, now: Instant, line: Bytes) {
+        if line.as_ref() == b"refused" && self.state.in_handshake() {
+            return self.fail(CloseReason::Refused);
+        }
+        match self.state {
+            // [R] The challenge is the lond child's pid and time, digits only; recognising it by
+            // that is also how later clients told an old lond's challenge apart.
+            LinkState::Initialized if !line.is_empty() && line.iter().all(u8::is_ascii_digit) => {
+                self.wire.queue_line(&line);
+                self.enter(now, LinkState::ChallengeReceived);
+            }
+            LinkState::ChallengeReplied if line.as_ref() == b"ok" => {
+                self.wire.queue_line(b"ekey");
+                self.enter(now, LinkState::RequestingKey);
+            }
+            LinkState::ReceivingKey if !line.is_empty() => {
+                // Protocol 3.3 open point: the LF of the build key is stripped (the framer never
+                // keeps it); that only matters for very short ids, so say so in the log.
+                if SessionKey::is_short(&self.peer_id, &self.own_id, &line) {
+                    self.events.push_back(LinkEvent::Log(LogEvent::new(
+                        Severity::Warning,
+                        "Host ids and build key are shorter than the 32 key characters; \
+                         the session key assumes the build key's newline is stripped",
+                    )));
+                }
+                let key = SessionKey::derive(&self.peer_id, &self.own_id, &line);
+                self.cipher = Some(C::from_key(&key));
+                self.enter(now, LinkState::Idle);
+                self.events.push_back(LinkEvent::Ready);
+            }
+            LinkState::ReceivingReply => self.on_reply(now, line),
+            state => self.fail(CloseReason::UnexpectedLine {
+                state: state.name(),
+            }),
+        }
+    }
+
+    fn on_reply(&mut self, now: Instant, line: Bytes) {
+        let reply = match (line.starts_with(ENC_PREFIX), &self.cipher) {
+            (true, Some(cipher)) => match enc::decode(cipher, &line) {
+                Ok(plain) => plain.freeze(),
+                Err(e) => return self.fail(CloseReason::BadEnc(e)),
+            },
+            _ => line,
+        };
+        self.enter(now, LinkState::Idle);
+        self.events.push_back(LinkEvent::Reply(reply));
+    }
+
+    /// Closes the link for `reason` (sticky) and reports it, with the in-flight transaction.
+    fn fail(&mut self, reason: CloseReason) {
+        if self.state == LinkState::Disconnected {
+            return;
+        }
+        let failed_request = matches!(
+            self.state,
+            LinkState::SendingRequest | LinkState::ReceivingReply
+        );
+        self.state = LinkState::Disconnected;
+        self.timers = [None; 2];
+        self.wire.reset();
+        self.cipher = None;
+        self.events.push_back(LinkEvent::Closed {
+            reason,
+            failed_request,
+        });
+    }
+}
