@@ -242,3 +242,55 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::cipher::IdeaCipher;
+    use crate::key::SessionKey;
+    use proptest::prelude::*;
+
+    fn cipher(key: [u8; 16]) -> IdeaCipher {
+        IdeaCipher::from_key(&SessionKey::from_bytes(key))
+    }
+
+    fn payload() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..4096),
+            // Exact multiples of 8, which get a whole block of padding.
+            (0usize..64).prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n * 8)),
+            proptest::collection::vec(prop_oneof![Just(b':'), Just(b' '), any::<u8>()], 0..64),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(key in any::<[u8; 16]>(), cmd in payload()) {
+            let c = cipher(key);
+            let mut line = BytesMut::new();
+            encode(&c, &cmd, &mut line);
+            let len = format!("{}", cmd.len());
+            let prefix = format!("enc:{}:", len);
+            prop_assert!(line.starts_with(prefix.as_bytes()));
+            let hex = &line[5 + len.len()..];
+            prop_assert_eq!(hex.len(), (cmd.len() / 8 + 1) * 16);
+            prop_assert!(hex.iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c)));
+            prop_assert_eq!(&decode(&c, &line).unwrap()[..], &cmd[..]);
+        }
+
+        #[test]
+        fn decoding_never_panics_and_errors_append_nothing(
+            key in any::<[u8; 16]>(),
+            line in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let mut out = BytesMut::from(&b"keep"[..]);
+            let mut with_prefix = b"enc:".to_vec();
+            with_prefix.extend_from_slice(&line);
+            for l in [&line[..], &with_prefix[..]] {
+                if decode_into(&cipher(key), l, &mut out).is_err() {
+                    prop_assert_eq!(&out[..4], b"keep");
+                }
+            }
+        }
+    }
+}

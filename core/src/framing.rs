@@ -226,3 +226,56 @@ mod tests {
         assert!(f.has_line());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn lines_do_not_depend_on_chunking(
+            data in proptest::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..2048),
+            cuts in proptest::collection::vec(1usize..64, 1..64),
+        ) {
+            let mut f = LineFramer::default();
+            let mut got = Vec::new();
+            let mut rest = &data[..];
+            for n in cuts.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (chunk, tail) = rest.split_at((*n).min(rest.len()));
+                f.push(chunk).unwrap();
+                while let Some(line) = f.next_line() {
+                    got.push(line.to_vec());
+                }
+                rest = tail;
+            }
+            let mut want: Vec<Vec<u8>> = data.split(|&c| c == b'\n').map(<[u8]>::to_vec).collect();
+            let partial = want.pop().unwrap_or_default();
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(f.partial(), &partial[..]);
+        }
+
+        #[test]
+        fn a_line_over_the_limit_always_fails_and_the_buffer_stays_bounded(
+            max in 1usize..64,
+            data in proptest::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..512),
+            cut in 1usize..32,
+        ) {
+            let mut f = LineFramer::new(max);
+            let longest = data.split(|&c| c == b'\n').map(<[u8]>::len).max().unwrap_or(0);
+            let mut failed = false;
+            for chunk in data.chunks(cut) {
+                if f.push(chunk).is_err() {
+                    failed = true;
+                    break;
+                }
+                prop_assert!(f.buffered() <= max + cut);
+                while f.next_line().is_some() {}
+            }
+            prop_assert_eq!(failed, longest > max);
+        }
+    }
+}

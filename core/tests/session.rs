@@ -1,0 +1,185 @@
+//! The lond side of set-up driven by hand.
+
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use lonc_core::enc::EncError;
+use lonc_core::key::KeySeed;
+use lonc_core::reason::CloseReason;
+use lonc_core::session::{Session, SessionConfig, SessionEvent, SessionState};
+
+const SEED: KeySeed = KeySeed {
+    time: 1_050_000_000,
+    pid: 4242,
+    random: 31337,
+    prefix: 777,
+    suffix: 12,
+};
+
+struct Drive {
+    s: Session,
+    now: Instant,
+}
+
+impl Drive {
+    fn new() -> Self {
+        let now = Instant::now();
+        Drive {
+            s: Session::new(now, SessionConfig::default(), "msul1", "msul2", SEED),
+            now,
+        }
+    }
+
+    fn sent(&mut self) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        let n = self.s.poll_transmit(&mut out);
+        self.s.handle_written(self.now, n).unwrap();
+        out.to_vec()
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        self.s.handle_input(self.now, bytes);
+    }
+
+    fn events(&mut self) -> Vec<SessionEvent> {
+        std::iter::from_fn(|| self.s.poll_event()).collect()
+    }
+
+    fn ready() -> Self {
+        let mut d = Drive::new();
+        d.feed(b"init\n");
+        assert_eq!(d.sent(), b"42421050000000\n");
+        d.feed(b"42421050000000\n");
+        assert_eq!(d.sent(), b"ok\n");
+        d.feed(b"ekey\n");
+        assert_eq!(d.sent(), b"777A0E0000000DBDBCACC712\n");
+        assert_eq!(d.events(), vec![SessionEvent::Ready]);
+        d
+    }
+}
+
+#[test]
+fn the_handshake_sends_challenge_ok_and_the_appendix_build_key() {
+    let d = Drive::ready();
+    assert_eq!(d.s.state(), SessionState::Ready);
+}
+
+#[test]
+fn encrypted_requests_are_decrypted_and_marked() {
+    let mut d = Drive::ready();
+    d.feed(b"enc:23:ea647e5ad65dce171259ca656401c05a2a9ecd51c601949f\nping\n");
+    assert_eq!(
+        d.events(),
+        vec![
+            SessionEvent::Request {
+                line: "passwd:msu:jdoe:old:new".into(),
+                encrypted: true
+            },
+            SessionEvent::Request {
+                line: "ping".into(),
+                encrypted: false
+            },
+        ]
+    );
+    d.s.reply(b"ok");
+    d.s.reply_encrypted(b"12345678");
+    assert_eq!(d.sent(), b"ok\nenc:8:7679c3a1b5c8bc965696aa54ab77bbec\n");
+}
+
+#[test]
+fn the_echo_is_compared_on_word_characters() {
+    let mut d = Drive::new();
+    d.feed(b"init\n");
+    d.sent();
+    d.feed(b"4242-1050000000\r\n");
+    assert_eq!(d.sent(), b"ok\n");
+}
+
+#[test]
+fn a_wrong_echo_closes_without_ok() {
+    let mut d = Drive::new();
+    d.feed(b"init\n");
+    d.sent();
+    d.feed(b"4242105000000\n");
+    assert_eq!(
+        d.events(),
+        vec![SessionEvent::Closed(CloseReason::UnexpectedLine {
+            state: "AwaitingEcho"
+        })]
+    );
+    assert_eq!(d.sent(), b"");
+}
+
+#[test]
+fn anything_but_init_first_closes() {
+    let mut d = Drive::new();
+    d.feed(b"init:ssl:1.0\n");
+    assert_eq!(
+        d.events(),
+        vec![SessionEvent::Closed(CloseReason::UnexpectedLine {
+            state: "AwaitingInit"
+        })]
+    );
+}
+
+#[test]
+fn requests_before_ekey_close() {
+    let mut d = Drive::new();
+    d.feed(b"init\n");
+    d.sent();
+    d.feed(b"42421050000000\n");
+    d.sent();
+    d.feed(b"ping\n");
+    assert_eq!(
+        d.events(),
+        vec![SessionEvent::Closed(CloseReason::UnexpectedLine {
+            state: "AwaitingEkey"
+        })]
+    );
+}
+
+#[test]
+fn a_bad_enc_request_closes() {
+    let mut d = Drive::ready();
+    d.feed(b"enc:99:00\n");
+    assert_eq!(
+        d.events(),
+        vec![SessionEvent::Closed(CloseReason::BadEnc(
+            EncError::BadBlockCount
+        ))]
+    );
+}
+
+#[test]
+fn refusing_sends_refused_then_closes() {
+    let mut d = Drive::new();
+    d.s.refuse(d.now);
+    assert_eq!(d.sent(), b"refused\n");
+    assert_eq!(d.events(), vec![SessionEvent::Closed(CloseReason::Local)]);
+    d.feed(b"init\n");
+    assert_eq!(d.events(), vec![]);
+}
+
+#[test]
+fn a_stalled_handshake_times_out_but_a_ready_session_does_not() {
+    let mut d = Drive::new();
+    d.s.handle_timeout(d.now + Duration::from_secs(29));
+    assert_eq!(d.events(), vec![]);
+    d.s.handle_timeout(d.now + Duration::from_secs(30));
+    assert_eq!(
+        d.events(),
+        vec![SessionEvent::Closed(CloseReason::StepTimeout)]
+    );
+
+    let mut d = Drive::ready();
+    assert_eq!(d.s.poll_timeout(), None);
+    d.s.handle_timeout(d.now + Duration::from_secs(100_000));
+    assert_eq!(d.events(), vec![]);
+}
+
+#[test]
+fn eof_closes() {
+    let mut d = Drive::ready();
+    d.s.handle_eof(d.now);
+    assert_eq!(d.events(), vec![SessionEvent::Closed(CloseReason::Eof)]);
+}
