@@ -1,0 +1,3 @@
+//! `lonc-smol`: the lonc daemon driven by smol/async-io, the simulated lond and the demo.
+
+pub mod sim;
