@@ -15,4 +15,5 @@
 pub mod enc;
 pub mod ids;
 pub mod log;
+pub mod logfmt;
 pub mod reason;
