@@ -12,6 +12,7 @@
 //! Lines crossing any API of the core are passed **without** their terminating LF; whoever
 //! writes a line to a stream appends exactly one `\n`.
 
+pub mod conf;
 pub mod enc;
 pub mod hosts_tab;
 pub mod ids;
