@@ -13,6 +13,7 @@
 //! writes a line to a stream appends exactly one `\n`.
 
 pub mod conf;
+pub mod daemon;
 pub mod enc;
 pub mod hosts_tab;
 pub mod ids;
