@@ -13,12 +13,16 @@
 //! writes a line to a stream appends exactly one `\n`.
 
 pub mod cipher;
+pub mod conf;
+pub mod daemon;
 pub mod enc;
 pub mod framing;
+pub mod hosts_tab;
 pub mod ids;
 pub mod key;
 pub mod link;
 pub mod log;
+pub mod logfmt;
 pub mod reason;
 pub mod session;
 mod wire;
