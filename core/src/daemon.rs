@@ -815,7 +815,7 @@ mod tests {
         assert_eq!(
             drain(&mut d),
             vec![Action::WriteStatus(
-                "LONC status Wed Jun  8 19:31:02 2005 - parent 42\n\n\
+                "LONC status Wed Jun  8 19:31:02 2005 - parent 42 \n\n\
                  42\tmsul2\tno report\t\n\
                  42\tmsul3\tWed Jun  8 19:31:02 2005: Connected to msul3\t\
                  Wed Jun  8 19:31:02 2005 (42) [msul3] [x] INFO: hi\n"

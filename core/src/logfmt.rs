@@ -12,7 +12,7 @@
 //! | lonc.log line | `<localtime> (<pid>) [<host>] [<status>] <SEVERITY>: <msg>\n` |
 //! | unclassified log line | `<localtime> (<pid>) [<host>] [<status>]  <msg> \n` |
 //! | permanent log line | `<unix time>:<message>:<localtime>\n` |
-//! | status file header | `LONC status <localtime> - parent <pid>\n\n` |
+//! | status file header | `LONC status <localtime> - parent <pid> \n\n` |
 //! | status file host line | `<pid>\t<host>\t<status>\t<last log line>\n` |
 
 use std::fmt;
@@ -199,9 +199,10 @@ pub fn process_title(state: &str, time: &LocalTime) -> String {
     format!("lonc: {state} {time}")
 }
 
-/// The first two lines of `loncstatus.txt`: `LONC status <localtime> - parent <pid>\n\n`.
+/// The first two lines of `loncstatus.txt`: `LONC status <localtime> - parent <pid> \n\n` (the
+/// space before the newline is in loncnew 1.19's print statement, kept byte for byte).
 pub fn status_header(time: &LocalTime, parent_pid: u32) -> String {
-    format!("LONC status {time} - parent {parent_pid}\n\n")
+    format!("LONC status {time} - parent {parent_pid} \n\n")
 }
 
 /// One host's line of `loncstatus.txt`: `<pid>\t<host>\t<status>\t<last log line>\n`.
@@ -368,7 +369,7 @@ mod tests {
     fn status_file_header_and_host_line() {
         assert_eq!(
             status_header(&t0(), 1234),
-            "LONC status Wed Jun  8 19:31:02 2005 - parent 1234\n\n"
+            "LONC status Wed Jun  8 19:31:02 2005 - parent 1234 \n\n"
         );
         let last = "Wed Jun  8 19:31:02 2005 (99) [msul3] [s] INFO: hello\n";
         assert_eq!(

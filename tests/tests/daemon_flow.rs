@@ -169,7 +169,7 @@ fn usr1_writes_the_status_file() {
     rt.drain(&mut d);
     assert_eq!(
         rt.files[&PathBuf::from("/home/httpd/html/lon-status/loncstatus.txt")],
-        "LONC status Wed Jun  8 19:31:02 2005 - parent 4242\n\n\
+        "LONC status Wed Jun  8 19:31:02 2005 - parent 4242 \n\n\
          4242\tmsua1\tWed Jun  8 19:31:02 2005: Connected to msua1\t\n\
          4242\tmsul2\tWed Jun  8 19:31:02 2005: Connected to msul2\t\n"
     );
