@@ -13,6 +13,9 @@
 //! writes a line to a stream appends exactly one `\n`.
 
 pub mod enc;
+pub mod host;
 pub mod ids;
 pub mod log;
 pub mod reason;
+pub mod request;
+pub mod spool;
