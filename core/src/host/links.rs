@@ -35,6 +35,12 @@ impl Links {
         self.slots.len()
     }
 
+    /// Free the memory of the slots (when the pool is empty).
+    pub(crate) fn shrink(&mut self) {
+        self.slots.shrink_to_fit();
+        self.idle.shrink_to_fit();
+    }
+
     /// Links whose handshake is done (idle or busy).
     pub(crate) fn ready_count(&self) -> usize {
         self.slots

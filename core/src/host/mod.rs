@@ -370,7 +370,11 @@ impl Host {
     /// The next action for the driver, in order. Drain until `None` after every call.
     #[must_use]
     pub fn poll_action(&mut self) -> Option<HostAction> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        if action.is_none() && self.actions.capacity() > 8 && self.links.len() == 0 {
+            self.actions = VecDeque::new();
+        }
+        action
     }
 
     /// When to call [`handle_timeout`](Host::handle_timeout) next, if ever.
@@ -584,12 +588,25 @@ impl Host {
         {
             self.open_link();
         }
+        if self.links.len() == 0 && self.queue.is_empty() {
+            self.compact();
+        }
         let prunable =
             self.health != Health::Closed && self.queue.is_empty() && self.links.idle_count() > 0;
         if !prunable {
             self.timers.clear(Timer::Prune);
         } else if !self.timers.is_set(Timer::Prune) {
             self.timers.set(Timer::Prune, now, self.config.idle_timeout);
+        }
+    }
+
+    /// Give back the memory of a burst once the host has no link and no work, so that an idle
+    /// host costs a few hundred bytes however busy it once was.
+    fn compact(&mut self) {
+        self.links.shrink();
+        self.queue.shrink();
+        if self.delayed.is_empty() {
+            self.delayed = BTreeSet::new();
         }
     }
 

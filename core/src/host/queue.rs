@@ -43,6 +43,13 @@ impl WorkQueue {
                 .is_some_and(|b| b <= self.max_bytes)
     }
 
+    /// Free the memory of an empty queue.
+    pub(crate) fn shrink(&mut self) {
+        if self.items.is_empty() {
+            self.items = VecDeque::new();
+        }
+    }
+
     /// Append (the caller checked [`fits`](Self::fits)).
     pub(crate) fn push(&mut self, txn: Txn) {
         self.bytes += txn.request.len();
