@@ -815,3 +815,50 @@ fn close_all_answers_everyone_and_opens_nothing_afterwards() {
     assert!(!touches_network(&a));
     assert_eq!(h.poll_timeout(), None);
 }
+
+#[test]
+fn degenerate_configurations_do_not_panic() {
+    let t0 = Instant::now();
+    for cfg in [
+        HostConfig {
+            max_links: 0,
+            retries: 0,
+            ..HostConfig::default()
+        },
+        HostConfig {
+            idle_timeout: Duration::MAX,
+            tick: Duration::MAX,
+            probe_min: Duration::ZERO,
+            probe_max: Duration::ZERO,
+            max_queue_len: 0,
+            max_queue_bytes: 0,
+            ..HostConfig::default()
+        },
+        HostConfig {
+            probe_min: Duration::from_secs(u64::MAX / 4),
+            probe_max: Duration::from_secs(1),
+            retries: 1,
+            ..HostConfig::default()
+        },
+    ] {
+        let mut h = host(cfg, t0);
+        let mut now = t0;
+        for i in 0..50u64 {
+            h.submit(now, c(i), b("ping"));
+            for a in drain(&mut h) {
+                match a {
+                    HostAction::OpenLink(l) if i % 3 == 0 => h.handle_link_ready(now, l),
+                    HostAction::OpenLink(l) => h.handle_link_closed(now, l, refused()),
+                    HostAction::Start { link, .. } => h.handle_reply(now, link, b("ok")),
+                    _ => {}
+                }
+            }
+            now += secs(1 << (i % 20));
+            h.handle_timeout(now);
+            let _ = drain(&mut h);
+            let _ = h.poll_timeout();
+        }
+        h.close_all(now);
+        let _ = drain(&mut h);
+    }
+}

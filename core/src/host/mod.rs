@@ -60,6 +60,20 @@ enum Health {
 /// `handle_link_closed` on any failure or close, before or after the handshake. After
 /// [`HostAction::CloseLink`] the host has forgotten that link: events about it are ignored.
 ///
+/// # Failure rules
+///
+/// * A link that closes before it is ready (connect or handshake failure) means the peer is
+///   unreachable: every queued request is answered `con_lost` and one retry is used. With no
+///   retry left the host is marked dead: its links are closed, their transactions fail, and
+///   requests are answered `con_lost` at once. A link becoming ready or delivering a reply
+///   restores the budget.
+/// * A link that closes while running a transaction fails that transaction only (`con_lost`;
+///   a delayed file stays on disk); the link is dropped and replaced if work is queued.
+/// * A dead host is probed with one link after `probe_min`, then after back-off delays drawn
+///   uniformly from `[probe_min, min(probe_max, probe_min * 2^n)]` (full jitter from the seed
+///   given to [`Host::new`]); a probe whose handshake completes revives the host. `reset`
+///   revives it at once and opens a link.
+///
 /// # Guarantees
 ///
 /// * Every submitted request is answered exactly once (the reply or `con_lost`), unless its
@@ -112,8 +126,13 @@ impl Host {
 
     /// A request line (no LF) from a local client.
     ///
-    /// `close_connection_exit` closes every link (see [`Host`]'s module docs) and is answered
-    /// `con_lost` itself, like every other waiting client.
+    /// Started at once on the most recently idle link if there is one; otherwise queued (FIFO)
+    /// and a link is opened if none is connecting and fewer than `max_links` exist. Answered
+    /// `con_lost` at once when the host is dead or closed, or when the queue is full.
+    ///
+    /// The exact line `close_connection_exit` logs a CRITICAL message, closes every link,
+    /// answers every waiting client `con_lost` (the sender included), restores the retry budget
+    /// (reviving a dead host) and the host keeps serving.
     pub fn submit(&mut self, now: Instant, client: ClientId, request: Bytes) {
         if request::is_close_connection_exit(&request) {
             self.close_connection_exit(now, client);
