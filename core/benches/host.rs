@@ -189,8 +189,8 @@ fn mem_per_idle_host(n: usize, after_traffic: bool) -> f64 {
 }
 
 fn main() {
-    // `cargo test --benches` runs bench targets with `--bench`-less args; keep it quick there.
-    let quick = std::env::args().any(|a| a == "--test");
+    // `cargo bench` passes `--bench`; under `cargo test --benches` keep the run short.
+    let quick = !std::env::args().any(|a| a == "--bench");
     let n = if quick { 10_000 } else { 2_000_000 };
     let (idle_ns, idle_allocs) = bench_idle_path(n);
     let (queued_ns, queued_allocs) = bench_queued_path(n);
