@@ -17,6 +17,7 @@ pub mod conf;
 pub mod daemon;
 pub mod enc;
 pub mod framing;
+pub mod host;
 pub mod hosts_tab;
 pub mod ids;
 pub mod key;
@@ -24,7 +25,9 @@ pub mod link;
 pub mod log;
 pub mod logfmt;
 pub mod reason;
+pub mod request;
 pub mod session;
+pub mod spool;
 mod wire;
 
 pub use wire::WrittenTooMuch;

@@ -4,12 +4,12 @@
 //! Commands: `ping` → its host id, `echo:<text>` → `<text>`, `put:<key>:<value>` → `ok`,
 //! `get:<key>` → the value (or `no_such_key`), anything else `unknown_cmd`.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{self, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -141,7 +141,10 @@ pub async fn serve(
     let store = Rc::new(RefCell::new(HashMap::<Bytes, Bytes>::new()));
     let log = match &config.request_log {
         Some(path) => Some(Arc::new(Mutex::new(
-            std::fs::OpenOptions::new().create(true).append(true).open(path)?,
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
         ))),
         None => None,
     };
@@ -156,7 +159,8 @@ pub async fn serve(
             }
         };
         stats.connections.fetch_add(1, Ordering::Relaxed);
-        let (config, store, stats, log) = (config.clone(), store.clone(), stats.clone(), log.clone());
+        let (config, store, stats, log) =
+            (config.clone(), store.clone(), stats.clone(), log.clone());
         ex.spawn(async move {
             stats.open_connections.fetch_add(1, Ordering::Relaxed);
             let _ = connection(stream, &config, &store, &stats, log.as_deref()).await;

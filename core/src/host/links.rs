@@ -1,0 +1,147 @@
+//! The host's view of its links: which are connecting, idle (a LIFO stack) or busy.
+
+use crate::ids::LinkId;
+
+use super::txn::Txn;
+
+#[derive(Debug)]
+pub(crate) enum LinkState {
+    /// Opened, TCP connect or handshake not finished.
+    Connecting,
+    /// Ready and on the idle stack.
+    Idle,
+    /// Running a transaction.
+    Busy(Txn),
+}
+
+#[derive(Debug)]
+struct Slot {
+    id: LinkId,
+    state: LinkState,
+}
+
+/// At most `max_links` slots, so linear search is the fastest structure here.
+#[derive(Debug, Default)]
+pub(crate) struct Links {
+    slots: Vec<Slot>,
+    /// Idle links, most recently idle last (reused first).
+    idle: Vec<LinkId>,
+    next_id: u64,
+}
+
+impl Links {
+    /// Number of links, connecting ones included.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Free the memory of the slots (when the pool is empty).
+    pub(crate) fn shrink(&mut self) {
+        self.slots.shrink_to_fit();
+        self.idle.shrink_to_fit();
+    }
+
+    /// Links whose handshake is done (idle or busy).
+    pub(crate) fn ready_count(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| !matches!(s.state, LinkState::Connecting))
+            .count()
+    }
+
+    pub(crate) fn idle_count(&self) -> usize {
+        self.idle.len()
+    }
+
+    pub(crate) fn connecting(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|s| matches!(s.state, LinkState::Connecting))
+    }
+
+    /// Allocate a fresh id for a new connecting link.
+    pub(crate) fn open(&mut self) -> LinkId {
+        let id = LinkId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1);
+        self.slots.push(Slot {
+            id,
+            state: LinkState::Connecting,
+        });
+        id
+    }
+
+    pub(crate) fn state(&self, id: LinkId) -> Option<&LinkState> {
+        self.slots.iter().find(|s| s.id == id).map(|s| &s.state)
+    }
+
+    fn slot_mut(&mut self, id: LinkId) -> Option<&mut Slot> {
+        self.slots.iter_mut().find(|s| s.id == id)
+    }
+
+    /// Put a transaction on a link (which must exist and not be on the idle stack).
+    pub(crate) fn set_busy(&mut self, id: LinkId, txn: Txn) {
+        if let Some(slot) = self.slot_mut(id) {
+            slot.state = LinkState::Busy(txn);
+        }
+    }
+
+    /// Take the transaction off a busy link, which is then between states until
+    /// [`set_busy`](Self::set_busy) or [`set_idle`](Self::set_idle).
+    pub(crate) fn take_busy(&mut self, id: LinkId) -> Option<Txn> {
+        let slot = self.slot_mut(id)?;
+        match std::mem::replace(&mut slot.state, LinkState::Idle) {
+            LinkState::Busy(txn) => Some(txn),
+            other => {
+                slot.state = other;
+                None
+            }
+        }
+    }
+
+    /// Mark a link idle and push it on the idle stack; returns what it held before.
+    pub(crate) fn set_idle(&mut self, id: LinkId) -> Option<LinkState> {
+        let slot = self.slot_mut(id)?;
+        let old = std::mem::replace(&mut slot.state, LinkState::Idle);
+        self.idle.push(id);
+        Some(old)
+    }
+
+    /// Take the most recently idle link off the stack (it stays in the pool, state to be set).
+    pub(crate) fn pop_idle(&mut self) -> Option<LinkId> {
+        self.idle.pop()
+    }
+
+    /// Take the link that has been idle longest off the stack and out of the pool.
+    pub(crate) fn remove_oldest_idle(&mut self) -> Option<LinkId> {
+        if self.idle.is_empty() {
+            return None;
+        }
+        let id = self.idle.remove(0);
+        self.remove(id);
+        Some(id)
+    }
+
+    /// Forget a link; returns its state, or `None` for an unknown id.
+    pub(crate) fn remove(&mut self, id: LinkId) -> Option<LinkState> {
+        let pos = self.slots.iter().position(|s| s.id == id)?;
+        let slot = self.slots.swap_remove(pos);
+        if matches!(slot.state, LinkState::Idle) {
+            self.idle.retain(|&i| i != id);
+        }
+        Some(slot.state)
+    }
+
+    /// Forget every link; returns them with their states.
+    pub(crate) fn remove_all(&mut self) -> Vec<(LinkId, LinkState)> {
+        self.idle.clear();
+        self.slots.drain(..).map(|s| (s.id, s.state)).collect()
+    }
+
+    /// The busy links' transactions, for a client hang-up.
+    pub(crate) fn busy_txns_mut(&mut self) -> impl Iterator<Item = &mut Txn> {
+        self.slots.iter_mut().filter_map(|s| match &mut s.state {
+            LinkState::Busy(t) => Some(t),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,644 @@
+//! The per-host scheduler: what one loncnew child decides for its remote host (protocol 5).
+//!
+//! A [`Host`] owns the work queue of one peer, its pool of links (by id only: the driver owns
+//! the link state machines), the retry budget and dead state, dead-host probing, idle pruning
+//! and the replay of delayed requests. It never does I/O, never reads a clock and draws its
+//! jitter from an injected seed.
+
+mod action;
+mod config;
+mod links;
+mod queue;
+mod rng;
+mod timers;
+mod txn;
+
+use std::collections::{BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+pub use action::{DelayedFile, HostAction};
+pub use config::HostConfig;
+
+use crate::ids::{ClientId, LinkId};
+use crate::log::{LogEvent, Severity};
+use crate::reason::CloseReason;
+use crate::request;
+use crate::spool::DelayedName;
+use links::{LinkState, Links};
+use queue::WorkQueue;
+use rng::SplitMix64;
+use timers::{Timer, Timers};
+use txn::{Origin, Txn};
+
+/// Life of the host as a whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Health {
+    /// Serving requests.
+    Alive,
+    /// Retries exhausted: requests are answered `con_lost` at once; `probes` probes have
+    /// failed since.
+    Dead { probes: u32 },
+    /// `close_all` was called: everything is answered `con_lost`, nothing is opened again.
+    Closed,
+}
+
+/// The scheduler of one remote host (one loncnew child).
+///
+/// # Driving it (the drain rule)
+///
+/// After **every** call of an input (`handle_*`, `offer_delayed`) or command (`submit`,
+/// `client_gone`, `reset`, `close_all`), the driver drains [`poll_action`](Host::poll_action)
+/// until it returns `None` and carries the actions out in order; then it sleeps until
+/// [`poll_timeout`](Host::poll_timeout) (or new input) and calls
+/// [`handle_timeout`](Host::handle_timeout) with the current time.
+///
+/// The driver owns one link per [`LinkId`] the host asked for with
+/// [`HostAction::OpenLink`], and reports: `handle_link_ready` when its handshake is done,
+/// `handle_reply` when a transaction started with [`HostAction::Start`] has its reply, and
+/// `handle_link_closed` on any failure or close, before or after the handshake. After
+/// [`HostAction::CloseLink`] the host has forgotten that link: events about it are ignored.
+///
+/// # Failure rules
+///
+/// * A link that closes before it is ready (connect or handshake failure) means the peer is
+///   unreachable: every queued request is answered `con_lost` and one retry is used. With no
+///   retry left the host is marked dead: its links are closed, their transactions fail, and
+///   requests are answered `con_lost` at once. A link becoming ready or delivering a reply
+///   restores the budget.
+/// * A link that closes while running a transaction fails that transaction only (`con_lost`;
+///   a delayed file stays on disk); the link is dropped and replaced if work is queued.
+/// * A dead host is probed with one link after `probe_min`, then after back-off delays drawn
+///   uniformly from `[probe_min, min(probe_max, probe_min * 2^n)]` (full jitter from the seed
+///   given to [`Host::new`]); a probe whose handshake completes revives the host. `reset`
+///   revives it at once and opens a link.
+///
+/// # Guarantees
+///
+/// * Every submitted request is answered exactly once (the reply or `con_lost`), unless its
+///   client hangs up first. A delayed file is deleted only after its reply, and is never queued
+///   or in flight twice.
+/// * At most `max_links` links exist, and at most one of them is in its handshake.
+/// * A dead host touches no network except its probes (and a `reset`).
+/// * Nothing the peer or a client sends can make it panic; stale events are ignored.
+#[derive(Debug)]
+pub struct Host {
+    id: Box<str>,
+    config: HostConfig,
+    rng: SplitMix64,
+    links: Links,
+    queue: WorkQueue,
+    /// Names of the delayed files queued or in flight.
+    delayed: BTreeSet<Box<str>>,
+    retries_left: u32,
+    health: Health,
+    timers: Timers,
+    actions: VecDeque<HostAction>,
+}
+
+fn con_lost() -> Bytes {
+    Bytes::from_static(request::CON_LOST)
+}
+
+impl Host {
+    /// A host scheduler for the peer `host_id`, with no links yet.
+    pub fn new(host_id: &str, mut config: HostConfig, now: Instant, seed: u64) -> Host {
+        config.max_links = config.max_links.max(1);
+        Host {
+            id: host_id.into(),
+            rng: SplitMix64::new(seed),
+            links: Links::default(),
+            queue: WorkQueue::new(config.max_queue_len, config.max_queue_bytes),
+            delayed: BTreeSet::new(),
+            retries_left: config.retries,
+            health: Health::Alive,
+            timers: Timers::new(now, config.tick),
+            actions: VecDeque::new(),
+            config,
+        }
+    }
+
+    /// The peer's LON-CAPA host id.
+    pub fn host_id(&self) -> &str {
+        &self.id
+    }
+
+    /// A request line (no LF) from a local client.
+    ///
+    /// Started at once on the most recently idle link if there is one; otherwise queued (FIFO)
+    /// and a link is opened if none is connecting and fewer than `max_links` exist. Answered
+    /// `con_lost` at once when the host is dead or closed, or when the queue is full.
+    ///
+    /// The exact line `close_connection_exit` logs a CRITICAL message, closes every link,
+    /// answers every waiting client `con_lost` (the sender included), restores the retry budget
+    /// (reviving a dead host) and the host keeps serving.
+    pub fn submit(&mut self, now: Instant, client: ClientId, request: Bytes) {
+        if request::is_close_connection_exit(&request) {
+            self.close_connection_exit(now, client);
+            return;
+        }
+        match self.health {
+            Health::Alive => {}
+            Health::Dead { .. } | Health::Closed => {
+                self.debug(format!(
+                    "Host not available, answering con_lost to {}",
+                    request::loggable(&request)
+                ));
+                self.answer(client, con_lost());
+                return;
+            }
+        }
+        let txn = Txn {
+            origin: Origin::Client(client),
+            request,
+        };
+        if let Some(link) = self.links.pop_idle() {
+            self.start(link, txn);
+        } else if self.queue.fits(txn.request.len()) {
+            self.queue.push(txn);
+        } else {
+            self.log(
+                Severity::Warning,
+                format!(
+                    "Queue for {} full ({} requests, {} bytes): failing transaction {}",
+                    self.id,
+                    self.queue.len(),
+                    self.queue.bytes(),
+                    request::loggable(&txn.request)
+                ),
+            );
+            self.answer(client, con_lost());
+        }
+        self.settle(now);
+    }
+
+    /// A local client hung up: its queued requests are dropped unsent; a request of it already
+    /// on a link completes there (to keep the link in step) and the reply is discarded.
+    pub fn client_gone(&mut self, now: Instant, client: ClientId) {
+        let mine = |t: &Txn| t.origin == Origin::Client(client);
+        let dropped = self.queue.remove_if(mine);
+        let mut orphaned = 0;
+        for txn in self.links.busy_txns_mut() {
+            if txn.origin == Origin::Client(client) {
+                txn.origin = Origin::Gone;
+                orphaned += 1;
+            }
+        }
+        if dropped + orphaned > 0 {
+            self.debug(format!(
+                "Client {} hung up: {dropped} queued request(s) dropped, {orphaned} in flight",
+                client.0
+            ));
+        }
+        self.settle(now);
+    }
+
+    /// SIGUSR1: restore the retry budget; a dead host is revived and a link is opened at once
+    /// (unless one is already connecting) to find out whether the peer is back.
+    pub fn reset(&mut self, now: Instant) {
+        if self.health == Health::Closed {
+            return;
+        }
+        self.retries_left = self.config.retries;
+        if let Health::Dead { .. } = self.health {
+            self.health = Health::Alive;
+            self.timers.clear(Timer::Probe);
+            self.log(
+                Severity::Info,
+                format!("Host {} reset: retrying connections", self.id),
+            );
+            if !self.links.connecting() && self.links.len() < self.config.max_links {
+                self.open_link();
+            }
+        }
+        self.settle(now);
+    }
+
+    /// Shutdown: close every link and answer every waiting client `con_lost`; delayed files
+    /// stay on disk. Afterwards every request is answered `con_lost` at once and no link is
+    /// ever opened again.
+    pub fn close_all(&mut self, now: Instant) {
+        if self.health != Health::Closed {
+            self.log(
+                Severity::Info,
+                format!("Closing all connections to {}", self.id),
+            );
+        }
+        self.health = Health::Closed;
+        self.drop_everything();
+        self.timers.clear_all();
+        self.settle(now);
+    }
+
+    /// The link finished its handshake and is Idle.
+    pub fn handle_link_ready(&mut self, now: Instant, link: LinkId) {
+        if !matches!(self.links.state(link), Some(LinkState::Connecting)) {
+            self.debug(format!("Ignoring stale ready event for link {}", link.0));
+            return;
+        }
+        let first = self.links.ready_count() == 0;
+        if let Health::Dead { .. } = self.health {
+            self.health = Health::Alive;
+            self.timers.clear(Timer::Probe);
+            self.log(
+                Severity::Success,
+                format!("Host {} is reachable again", self.id),
+            );
+        }
+        self.log(
+            Severity::Success,
+            format!(
+                "Connection {} to {} now ready for action",
+                self.links.ready_count() + 1,
+                self.id
+            ),
+        );
+        self.link_idle(link);
+        if first {
+            self.actions.push_back(HostAction::ListDelayed);
+        }
+        self.settle(now);
+    }
+
+    /// The transaction on `link` completed with `reply`; the link is Idle again.
+    pub fn handle_reply(&mut self, now: Instant, link: LinkId, reply: Bytes) {
+        if !matches!(self.links.state(link), Some(LinkState::Busy(_))) {
+            self.debug(format!("Ignoring stale reply on link {}", link.0));
+            return;
+        }
+        if let Some(txn) = self.links.take_busy(link) {
+            self.complete(txn, reply);
+        }
+        self.link_idle(link);
+        self.settle(now);
+    }
+
+    /// The link failed or closed (connect failure, handshake failure, EOF, error, step
+    /// timeout), whatever state it was in.
+    pub fn handle_link_closed(&mut self, now: Instant, link: LinkId, reason: CloseReason) {
+        match self.links.remove(link) {
+            None => {
+                self.debug(format!(
+                    "Ignoring close of unknown link {} ({reason})",
+                    link.0
+                ));
+                return;
+            }
+            Some(LinkState::Connecting) => self.connect_failed(now, &reason),
+            Some(LinkState::Idle) => self.log(
+                Severity::Info,
+                format!("Idle connection to {} closed: {reason}", self.id),
+            ),
+            Some(LinkState::Busy(txn)) => {
+                self.log(
+                    Severity::Warning,
+                    format!("Connection to {} lost: {reason}", self.id),
+                );
+                self.fail(txn);
+            }
+        }
+        self.settle(now);
+    }
+
+    /// The driver's answer to [`HostAction::ListDelayed`]: the delayed files it found.
+    ///
+    /// Files for this host are queued in time order (numeric time, then count), each at most
+    /// once while it is queued or in flight. Names that do not parse or are for another host are
+    /// ignored with a warning. While the host is dead or closed the offer is ignored (the files
+    /// stay on disk for a later first link).
+    pub fn offer_delayed(&mut self, now: Instant, files: Vec<DelayedFile>) {
+        if self.health != Health::Alive {
+            self.debug(format!(
+                "Host not available: {} delayed file(s) left for later",
+                files.len()
+            ));
+            return;
+        }
+        let mut wanted: Vec<(DelayedName, DelayedFile)> = Vec::with_capacity(files.len());
+        for file in files {
+            match DelayedName::parse(&file.name) {
+                Err(e) => self.log(
+                    Severity::Warning,
+                    format!("Ignoring delayed file {:?}: {e}", file.name),
+                ),
+                Ok(n) if *n.host != *self.id => self.log(
+                    Severity::Warning,
+                    format!(
+                        "Ignoring delayed file {:?}: it is for {:?}, not {}",
+                        file.name, n.host, self.id
+                    ),
+                ),
+                Ok(_) if self.delayed.contains(file.name.as_str()) => {
+                    self.debug(format!("Delayed file {} already queued", file.name));
+                }
+                Ok(n) => wanted.push((n, file)),
+            }
+        }
+        wanted.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
+        let total = wanted.len();
+        for (i, (_, file)) in wanted.into_iter().enumerate() {
+            if self.delayed.contains(file.name.as_str()) {
+                continue; // the same name twice in one offer
+            }
+            if !self.queue.fits(file.request.len()) {
+                self.log(
+                    Severity::Warning,
+                    format!(
+                        "Queue for {} full: {} delayed file(s) left for a later replay",
+                        self.id,
+                        total - i
+                    ),
+                );
+                break;
+            }
+            self.delayed.insert(file.name.as_str().into());
+            self.queue.push(Txn {
+                origin: Origin::Delayed(file.name.into()),
+                request: file.request,
+            });
+        }
+        self.dispatch_idle();
+        self.settle(now);
+    }
+
+    /// Fire every expired timer.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.timers.take_expired(Timer::Probe, now)
+            && matches!(self.health, Health::Dead { .. })
+            && !self.links.connecting()
+        {
+            self.log(Severity::Info, format!("Probing dead host {}", self.id));
+            self.open_link();
+        }
+        let prune = self.timers.take_expired(Timer::Prune, now) && self.queue.is_empty();
+        if let Some(link) = prune.then(|| self.links.remove_oldest_idle()).flatten() {
+            self.log(
+                Severity::Info,
+                format!(
+                    "Closing an idle connection to {}: {} left",
+                    self.id,
+                    self.links.len()
+                ),
+            );
+            self.actions.push_back(HostAction::CloseLink(link));
+        }
+        self.settle(now);
+    }
+
+    /// The next action for the driver, in order. Drain until `None` after every call.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<HostAction> {
+        let action = self.actions.pop_front();
+        if action.is_none() && self.actions.capacity() > 8 && self.links.len() == 0 {
+            self.actions = VecDeque::new();
+        }
+        action
+    }
+
+    /// When to call [`handle_timeout`](Host::handle_timeout) next, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// loncnew's status line: `<host> Connection count: <n> Retries remaining: <r>`, or
+    /// `<host> >>> DEAD !!!! <<<`.
+    pub fn status(&self) -> String {
+        match self.health {
+            Health::Dead { .. } => format!("{} >>> DEAD !!!! <<<", self.id),
+            _ => format!(
+                "{} Connection count: {} Retries remaining: {}",
+                self.id,
+                self.links.len(),
+                self.retries_left
+            ),
+        }
+    }
+
+    /// True while the host is marked dead.
+    pub fn is_dead(&self) -> bool {
+        matches!(self.health, Health::Dead { .. })
+    }
+
+    /// Number of links (connecting ones included).
+    pub fn link_count(&self) -> usize {
+        self.links.len()
+    }
+
+    /// Number of requests waiting for a link.
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    // ----- internals -----
+
+    fn close_connection_exit(&mut self, now: Instant, client: ClientId) {
+        self.log(
+            Severity::Critical,
+            format!(
+                "Request Close Connection: closing every connection to {} and failing waiting requests",
+                self.id
+            ),
+        );
+        if self.health == Health::Closed {
+            self.answer(client, con_lost());
+            return;
+        }
+        self.drop_everything();
+        self.answer(client, con_lost());
+        self.retries_left = self.config.retries;
+        self.health = Health::Alive;
+        self.timers.clear(Timer::Probe);
+        self.settle(now);
+    }
+
+    /// Close every link and fail every transaction, queued or in flight.
+    fn drop_everything(&mut self) {
+        for (link, state) in self.links.remove_all() {
+            self.actions.push_back(HostAction::CloseLink(link));
+            if let LinkState::Busy(txn) = state {
+                self.fail(txn);
+            }
+        }
+        self.flush_queue();
+    }
+
+    fn flush_queue(&mut self) {
+        for txn in self.queue.take_all() {
+            self.fail(txn);
+        }
+    }
+
+    /// A link that never became ready closed: the host is unreachable (loncnew 1.17).
+    fn connect_failed(&mut self, now: Instant, reason: &CloseReason) {
+        match self.health {
+            Health::Closed => {}
+            Health::Dead { probes } => {
+                let probes = probes.saturating_add(1);
+                self.health = Health::Dead { probes };
+                let delay = self.probe_delay(probes);
+                self.timers.set(Timer::Probe, now, delay);
+                self.log(
+                    Severity::Info,
+                    format!(
+                        "Probe of dead host {} failed ({reason}); next probe within {} s",
+                        self.id,
+                        delay.as_secs_f64().ceil()
+                    ),
+                );
+            }
+            Health::Alive => {
+                self.retries_left = self.retries_left.saturating_sub(1);
+                self.log(
+                    Severity::Critical,
+                    format!(
+                        "Failed to make a connection with lond on {} ({reason}); {} retries left",
+                        self.id, self.retries_left
+                    ),
+                );
+                self.flush_queue();
+                if self.retries_left == 0 {
+                    self.mark_dead(now);
+                }
+            }
+        }
+    }
+
+    fn mark_dead(&mut self, now: Instant) {
+        self.log(Severity::Critical, format!("Host marked DEAD: {}", self.id));
+        self.drop_everything();
+        self.health = Health::Dead { probes: 0 };
+        let delay = self.probe_delay(0);
+        self.timers.set(Timer::Probe, now, delay);
+    }
+
+    /// Exponential back-off with full jitter: uniform in `[probe_min, min(probe_max,
+    /// probe_min * 2^attempt)]`.
+    fn probe_delay(&mut self, attempt: u32) -> Duration {
+        let min = self.config.probe_min;
+        let cap = min
+            .checked_mul(1u32.checked_shl(attempt).unwrap_or(u32::MAX))
+            .unwrap_or(Duration::MAX)
+            .min(self.config.probe_max)
+            .max(min);
+        let span = u64::try_from((cap - min).as_nanos()).unwrap_or(u64::MAX);
+        min + Duration::from_nanos(self.rng.up_to(span))
+    }
+
+    fn open_link(&mut self) {
+        let link = self.links.open();
+        self.actions.push_back(HostAction::OpenLink(link));
+    }
+
+    /// A link is ready for work (handshake done or reply delivered): loncnew's `ServerToIdle`.
+    fn link_idle(&mut self, link: LinkId) {
+        self.retries_left = self.config.retries;
+        match self.queue.pop() {
+            Some(txn) => self.start(link, txn),
+            None => {
+                self.links.set_idle(link);
+            }
+        }
+    }
+
+    fn start(&mut self, link: LinkId, txn: Txn) {
+        self.actions.push_back(HostAction::Start {
+            link,
+            request: txn.request.clone(),
+        });
+        self.links.set_busy(link, txn);
+    }
+
+    /// Start queued work on idle links (after delayed files were queued).
+    fn dispatch_idle(&mut self) {
+        while !self.queue.is_empty() {
+            let Some(link) = self.links.pop_idle() else {
+                break;
+            };
+            if let Some(txn) = self.queue.pop() {
+                self.start(link, txn);
+            }
+        }
+    }
+
+    fn complete(&mut self, txn: Txn, reply: Bytes) {
+        match txn.origin {
+            Origin::Client(client) => self.answer(client, reply),
+            Origin::Delayed(name) => {
+                self.delayed.remove(&name);
+                self.log(Severity::Success, "A delayed transaction was completed");
+                self.actions.push_back(HostAction::PermLog(format!(
+                    "S:{}:{}",
+                    self.id,
+                    request::perm_loggable(&txn.request)
+                )));
+                self.actions
+                    .push_back(HostAction::DeleteDelayed(name.into_string()));
+            }
+            Origin::Gone => self.debug("Discarding the reply for a client that hung up"),
+        }
+    }
+
+    /// A transaction could not be carried: the client gets `con_lost`; a delayed file stays.
+    fn fail(&mut self, txn: Txn) {
+        let dead = matches!(self.health, Health::Dead { .. });
+        if !dead {
+            self.log(
+                Severity::Warning,
+                format!("Failing transaction {}", request::loggable(&txn.request)),
+            );
+        }
+        match txn.origin {
+            Origin::Client(client) => self.answer(client, con_lost()),
+            Origin::Delayed(name) => {
+                self.delayed.remove(&name);
+            }
+            Origin::Gone => {}
+        }
+    }
+
+    /// Open a link if work waits and none is being set up; keep the prune timer in step.
+    /// Runs at the end of every entry point.
+    fn settle(&mut self, now: Instant) {
+        if self.health == Health::Alive
+            && !self.queue.is_empty()
+            && !self.links.connecting()
+            && self.links.len() < self.config.max_links
+        {
+            self.open_link();
+        }
+        if self.links.len() == 0 && self.queue.is_empty() {
+            self.compact();
+        }
+        let prunable =
+            self.health != Health::Closed && self.queue.is_empty() && self.links.idle_count() > 0;
+        if !prunable {
+            self.timers.clear(Timer::Prune);
+        } else if !self.timers.is_set(Timer::Prune) {
+            self.timers.set(Timer::Prune, now, self.config.idle_timeout);
+        }
+    }
+
+    /// Give back the memory of a burst once the host has no link and no work, so that an idle
+    /// host costs a few hundred bytes however busy it once was.
+    fn compact(&mut self) {
+        self.links.shrink();
+        self.queue.shrink();
+        if self.delayed.is_empty() {
+            self.delayed = BTreeSet::new();
+        }
+    }
+
+    fn answer(&mut self, client: ClientId, line: Bytes) {
+        self.actions.push_back(HostAction::Answer { client, line });
+    }
+
+    fn log(&mut self, severity: Severity, message: impl Into<String>) {
+        self.actions
+            .push_back(HostAction::Log(LogEvent::new(severity, message)));
+    }
+
+    fn debug(&mut self, message: impl Into<String>) {
+        self.log(Severity::Debug, message);
+    }
+}

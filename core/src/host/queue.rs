@@ -1,0 +1,85 @@
+//! The bounded FIFO of requests waiting for a link.
+
+use std::collections::VecDeque;
+
+use super::txn::Txn;
+
+#[derive(Debug)]
+pub(crate) struct WorkQueue {
+    items: VecDeque<Txn>,
+    bytes: usize,
+    max_len: usize,
+    max_bytes: usize,
+}
+
+impl WorkQueue {
+    pub(crate) fn new(max_len: usize, max_bytes: usize) -> Self {
+        WorkQueue {
+            items: VecDeque::new(),
+            bytes: 0,
+            max_len,
+            max_bytes,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// True if a request of `len` bytes may join the queue.
+    pub(crate) fn fits(&self, len: usize) -> bool {
+        self.items.len() < self.max_len
+            && self
+                .bytes
+                .checked_add(len)
+                .is_some_and(|b| b <= self.max_bytes)
+    }
+
+    /// Free the memory of an empty queue.
+    pub(crate) fn shrink(&mut self) {
+        if self.items.is_empty() {
+            self.items = VecDeque::new();
+        }
+    }
+
+    /// Append (the caller checked [`fits`](Self::fits)).
+    pub(crate) fn push(&mut self, txn: Txn) {
+        self.bytes += txn.request.len();
+        self.items.push_back(txn);
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Txn> {
+        let txn = self.items.pop_front()?;
+        self.bytes -= txn.request.len();
+        Some(txn)
+    }
+
+    /// Remove the transactions for which `drop` is true, keeping the order of the others.
+    pub(crate) fn remove_if(&mut self, mut drop: impl FnMut(&Txn) -> bool) -> usize {
+        let before = self.items.len();
+        let mut bytes = self.bytes;
+        self.items.retain(|t| {
+            let d = drop(t);
+            if d {
+                bytes -= t.request.len();
+            }
+            !d
+        });
+        self.bytes = bytes;
+        before - self.items.len()
+    }
+
+    /// Take every queued transaction, oldest first.
+    pub(crate) fn take_all(&mut self) -> VecDeque<Txn> {
+        self.bytes = 0;
+        std::mem::take(&mut self.items)
+    }
+}

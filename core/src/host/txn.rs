@@ -1,0 +1,22 @@
+//! A transaction: one request line and whom its reply is for.
+
+use bytes::Bytes;
+
+use crate::ids::ClientId;
+
+/// Whom the reply of a transaction goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A live client waiting on the UNIX socket.
+    Client(ClientId),
+    /// A delayed file (its name): on reply, delete it; on failure, leave it.
+    Delayed(Box<str>),
+    /// The client hung up while the request was on a link: the reply is discarded.
+    Gone,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Txn {
+    pub(crate) origin: Origin,
+    pub(crate) request: Bytes,
+}

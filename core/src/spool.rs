@@ -1,0 +1,227 @@
+//! Names of delayed-request files (protocol 2.4 and 5.6).
+//!
+//! lonnet's `critical` spools a request it could not deliver to
+//! `<lonSockDir>/delayed/<time>.<count>.<pid>.<middlename>.<host id>`, one request line per file.
+//! lonc replays those files when its first link to the host becomes ready. This module parses
+//! and formats the names; reading, deleting and fsync-ing the files is the driver's business.
+//!
+//! Order: files are replayed in the order of [`DelayedName`]'s `Ord`, that is by the *numeric*
+//! time, then count, then pid (then the whole name), never by string sort, which breaks as soon
+//! as timestamps change width.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+/// How many bytes of the command lonnet keeps in the middle of a file name.
+pub const MIDDLE_LEN: usize = 16;
+
+/// A parsed delayed-file name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DelayedName {
+    /// Unix time at which lonnet spooled the request.
+    pub time: u64,
+    /// lonnet's per-process dump counter.
+    pub count: u64,
+    /// pid of the Apache child that spooled it.
+    pub pid: u64,
+    /// The command prefix: word characters only, at most [`MIDDLE_LEN`] of them, maybe empty.
+    pub middle: String,
+    /// The LON-CAPA id of the target host (the rest of the name, dots included).
+    pub host: String,
+}
+
+/// Why a file name is not a delayed-request name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpoolNameError {
+    /// Fewer than five `.`-separated parts.
+    MissingPart,
+    /// The time, count or pid is not a plain decimal number that fits in 64 bits.
+    BadNumber,
+    /// The command part has a non-word character or is longer than [`MIDDLE_LEN`].
+    BadMiddle,
+    /// The host part is empty or has a character no host id has (`/`, NUL, control bytes).
+    BadHost,
+}
+
+impl fmt::Display for SpoolNameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SpoolNameError::MissingPart => "not of the form <time>.<count>.<pid>.<cmd>.<host>",
+            SpoolNameError::BadNumber => "time, count or pid is not a decimal number",
+            SpoolNameError::BadMiddle => "command part is not made of word characters",
+            SpoolNameError::BadHost => "host part is empty or malformed",
+        })
+    }
+}
+
+impl std::error::Error for SpoolNameError {}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn number(s: &str) -> Result<u64, SpoolNameError> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SpoolNameError::BadNumber);
+    }
+    s.parse().map_err(|_| SpoolNameError::BadNumber)
+}
+
+/// lonnet's middle name: the first [`MIDDLE_LEN`] bytes of the command, **then** every non-word
+/// character removed (lonnet does `substr($cmd,0,16)` first and `s/\W//g` second, so the result
+/// may be shorter than 16 characters; protocol 2.4).
+pub fn middle_name(command: &[u8]) -> String {
+    command[..command.len().min(MIDDLE_LEN)]
+        .iter()
+        .copied()
+        .filter(|&b| is_word(b))
+        .map(char::from)
+        .collect()
+}
+
+impl DelayedName {
+    /// Parse a file name (not a path).
+    pub fn parse(name: &str) -> Result<DelayedName, SpoolNameError> {
+        let mut parts = name.splitn(5, '.');
+        let mut next = || parts.next().ok_or(SpoolNameError::MissingPart);
+        let (time, count, pid, middle, host) = (next()?, next()?, next()?, next()?, next()?);
+        let (time, count, pid) = (number(time)?, number(count)?, number(pid)?);
+        if middle.len() > MIDDLE_LEN || !middle.bytes().all(is_word) {
+            return Err(SpoolNameError::BadMiddle);
+        }
+        if host.is_empty() || host.bytes().any(|b| b == b'/' || b < 0x20 || b == 0x7f) {
+            return Err(SpoolNameError::BadHost);
+        }
+        Ok(DelayedName {
+            time,
+            count,
+            pid,
+            middle: middle.to_owned(),
+            host: host.to_owned(),
+        })
+    }
+
+    /// The name lonnet's `critical` gives to the spool file of `command` for `host`.
+    pub fn for_request(time: u64, count: u64, pid: u64, command: &[u8], host: &str) -> Self {
+        DelayedName {
+            time,
+            count,
+            pid,
+            middle: middle_name(command),
+            host: host.to_owned(),
+        }
+    }
+
+    /// The sort key of replay order: numeric time, count, pid.
+    fn key(&self) -> (u64, u64, u64) {
+        (self.time, self.count, self.pid)
+    }
+}
+
+impl fmt::Display for DelayedName {
+    /// `<time>.<count>.<pid>.<middle>.<host>`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}.{}.{}",
+            self.time, self.count, self.pid, self.middle, self.host
+        )
+    }
+}
+
+impl PartialOrd for DelayedName {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for DelayedName {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key()
+            .cmp(&other.key())
+            .then_with(|| self.middle.cmp(&other.middle))
+            .then_with(|| self.host.cmp(&other.host))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_lonnet_name() {
+        let n = DelayedName::parse("1060000000.3.4242.putmsujdoe.msul1").unwrap();
+        assert_eq!(
+            n,
+            DelayedName {
+                time: 1060000000,
+                count: 3,
+                pid: 4242,
+                middle: "putmsujdoe".into(),
+                host: "msul1".into()
+            }
+        );
+        assert_eq!(n.to_string(), "1060000000.3.4242.putmsujdoe.msul1");
+    }
+
+    #[test]
+    fn host_may_contain_dots_and_middle_may_be_empty() {
+        let n = DelayedName::parse("1.2.3..a.b").unwrap();
+        assert_eq!(n.middle, "");
+        assert_eq!(n.host, "a.b");
+    }
+
+    #[test]
+    fn rejects_bad_names() {
+        use SpoolNameError::*;
+        for (name, err) in [
+            ("", MissingPart),
+            ("1.2.3.cmd", MissingPart),
+            ("x.2.3.cmd.h", BadNumber),
+            ("+1.2.3.cmd.h", BadNumber),
+            ("1.2.99999999999999999999.cmd.h", BadNumber),
+            ("1.2.3.c-d.h", BadMiddle),
+            ("1.2.3.abcdefghijklmnopq.h", BadMiddle),
+            ("1.2.3.cmd.", BadHost),
+            ("1.2.3.cmd.a/b", BadHost),
+            (".tmp.1.2.3", BadNumber),
+        ] {
+            assert_eq!(DelayedName::parse(name), Err(err), "{name}");
+        }
+    }
+
+    #[test]
+    fn middle_name_truncates_then_strips() {
+        // 16 bytes first: "put:msu:jdoe:env" then the colons go: 13 characters remain.
+        assert_eq!(middle_name(b"put:msu:jdoe:environment"), "putmsujdoeenv");
+        assert_eq!(middle_name(b"ping"), "ping");
+        assert_eq!(middle_name(b"::::::::::::::::abc"), "");
+        let n = DelayedName::for_request(1060000000, 0, 77, b"put:msu:jdoe:environment", "msul1");
+        assert_eq!(n.to_string(), "1060000000.0.77.putmsujdoeenv.msul1");
+        assert_eq!(DelayedName::parse(&n.to_string()).unwrap(), n);
+    }
+
+    #[test]
+    fn orders_numerically_not_by_string() {
+        let mut names: Vec<DelayedName> = [
+            "999999999.0.1.a.h",
+            "1000000000.10.1.a.h",
+            "1000000000.9.1.a.h",
+            "1000000000.9.0.a.h",
+        ]
+        .iter()
+        .map(|n| DelayedName::parse(n).unwrap())
+        .collect();
+        names.sort();
+        let sorted: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        assert_eq!(
+            sorted,
+            [
+                "999999999.0.1.a.h",
+                "1000000000.9.0.a.h",
+                "1000000000.9.1.a.h",
+                "1000000000.10.1.a.h"
+            ]
+        );
+    }
+}
