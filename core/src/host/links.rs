@@ -144,4 +144,12 @@ impl Links {
             _ => None,
         })
     }
+
+    /// The busy links' transactions.
+    pub(crate) fn busy_txns(&self) -> impl Iterator<Item = &Txn> {
+        self.slots.iter().filter_map(|s| match &s.state {
+            LinkState::Busy(t) => Some(t),
+            _ => None,
+        })
+    }
 }

@@ -430,6 +430,13 @@ impl Host {
         self.queue.len()
     }
 
+    /// Number of client requests not yet answered, queued or on a link (delayed requests and
+    /// requests of clients that hung up not counted).
+    pub fn waiting_clients(&self) -> usize {
+        let waits = |t: &&Txn| matches!(t.origin, Origin::Client(_));
+        self.queue.iter().filter(waits).count() + self.links.busy_txns().filter(waits).count()
+    }
+
     // ----- internals -----
 
     fn close_connection_exit(&mut self, now: Instant, client: ClientId) {

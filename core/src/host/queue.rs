@@ -30,6 +30,10 @@ impl WorkQueue {
         self.bytes
     }
 
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Txn> {
+        self.items.iter()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
