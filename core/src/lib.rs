@@ -24,6 +24,7 @@ pub mod key;
 pub mod link;
 pub mod log;
 pub mod logfmt;
+pub mod node;
 pub mod peer;
 pub mod reason;
 pub mod request;

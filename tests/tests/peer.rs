@@ -29,7 +29,7 @@ fn encrypt_requests_reach_the_lond_decrypted_and_marked() {
     let mut h = harness();
     h.submit(1, b"encrypt:passwd:msu:jdoe:old:new");
     assert_eq!(
-        h.lond_saw,
+        h.lond_saw(),
         vec![(Bytes::from("passwd:msu:jdoe:old:new"), true)]
     );
     assert_eq!(
@@ -103,7 +103,7 @@ fn delayed_files_are_replayed_on_the_first_link_deleted_and_logged() {
         },
     ];
     h.submit(1, b"ping");
-    let seen: Vec<Bytes> = h.lond_saw.iter().map(|(l, _)| l.clone()).collect();
+    let seen: Vec<Bytes> = h.lond_saw().iter().map(|(l, _)| l.clone()).collect();
     assert_eq!(seen, vec!["ping", "put:a:1", "put:b:2"]);
     assert!(h.delayed_dir.is_empty());
     assert_eq!(h.perm_log, vec!["S:msul1:put:a:1", "S:msul1:put:b:2"]);
