@@ -1,1 +1,14 @@
-fn main() {}
+//! `lonc`: LON-CAPA's connection daemon on smol.
+
+use clap::Parser;
+use lonc_smol::cli::{Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match &cli.command {
+        None => lonc_smol::serve::run(&cli.config, &cli.run),
+        Some(Command::Send(args)) => lonc_smol::send::run(&cli.config, args),
+        Some(Command::Demo(args)) => lonc_smol::demo::run(args),
+    };
+    std::process::exit(code);
+}

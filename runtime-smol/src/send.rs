@@ -1,0 +1,47 @@
+//! `lonc send HOST REQUEST [--critical]`: lonnet's `reply` (and `critical`) from the shell.
+
+use std::time::Duration;
+
+use lonc_blocking::client::{Client, critical};
+use lonc_blocking::spool::Spool;
+
+use crate::cli::{ConfigArgs, SendArgs};
+
+/// Sends the request and prints the answer; returns the exit status (2 for a bad invocation).
+pub fn run(config: &ConfigArgs, args: &SendArgs) -> i32 {
+    let sock_dir = match config.sock_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("lonc send: {e}");
+            return 2;
+        }
+    };
+    let timeout = Duration::try_from_secs_f64(args.timeout).unwrap_or(Duration::from_secs(10));
+    let client = Client::new(&sock_dir).with_timeout(timeout);
+    let request = args.request.as_bytes();
+    let answer = if args.critical {
+        let daemons = match config.daemons_dir() {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("lonc send: {e}");
+                return 2;
+            }
+        };
+        let spool = Spool::new(
+            sock_dir.join("delayed"),
+            daemons.join("logs").join("lonnet.perm.log"),
+        );
+        critical(&client, &spool, &args.host, request)
+    } else {
+        client.reply(&args.host, request)
+    };
+    let answer = match answer {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("lonc send: {e}");
+            return 2;
+        }
+    };
+    println!("{}", String::from_utf8_lossy(&answer));
+    0
+}
