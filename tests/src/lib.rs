@@ -1,5 +1,6 @@
 //! Shared harnesses for lonc's cross-crate tests and fuzz targets.
 
 pub mod cluster;
+pub mod conformance;
 pub mod pair;
 pub mod rng;

@@ -1,0 +1,584 @@
+//! The daemon conformance suite: scenarios run against a real `lonc` binary (either runtime),
+//! with temporary directories, real UNIX sockets and simulated londs on loopback addresses.
+//!
+//! Each runtime instantiates the whole suite with [`conformance_suite!`](crate::conformance_suite)
+//! and the path of its binary, so every scenario is written once and run against both.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use lonc_blocking::client::Client;
+use lonc_smol::sim::{Faults, Sim, SimConfig};
+
+/// Instantiates every scenario as a `#[test]` for the daemon binary at `$bin`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($bin:expr) => {
+        $crate::conformance_tests!($bin;
+            plain_and_encrypted_requests_are_answered,
+            several_clients_share_at_most_max_links,
+            a_request_while_the_peer_is_down_is_con_lost,
+            a_dead_host_answers_at_once_and_usr1_revives_it,
+            usr1_writes_the_status_file,
+            a_delayed_file_is_replayed_once_deleted_and_logged,
+            hup_with_a_changed_hosts_tab_adds_and_removes_sockets,
+            term_removes_the_socket_and_pid_files,
+            hostile_clients_leave_the_daemon_serving_others,
+            a_garbage_peer_costs_only_its_transaction,
+            a_client_may_send_several_requests_on_one_connection,
+            a_missing_host_id_is_one_line_and_status_2,
+            send_and_critical_from_the_command_line,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! conformance_tests {
+    ($bin:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::conformance::$name(::std::path::Path::new($bin));
+            }
+        )*
+    };
+}
+
+/// The bound on every wait for the daemon (it normally takes milliseconds).
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Asks `ready` every few milliseconds until it holds or [`PATIENCE`] runs out.
+pub fn eventually(what: &str, mut ready: impl FnMut() -> bool) {
+    let end = Instant::now() + PATIENCE;
+    while !ready() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The hosts of a fixture: our own id `me` and peers on 127.0.0.2 upwards.
+pub const PEERS: [(&str, [u8; 4]); 3] = [
+    ("alpha", [127, 0, 0, 2]),
+    ("beta", [127, 0, 0, 3]),
+    ("gamma", [127, 0, 0, 4]),
+];
+
+/// A LON-CAPA layout in a temporary directory, simulated londs and the daemon under test.
+pub struct Fixture {
+    pub bin: PathBuf,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub conf: PathBuf,
+    pub hosts_file: PathBuf,
+    pub sock_dir: PathBuf,
+    pub logs: PathBuf,
+    pub status_file: PathBuf,
+    daemon: Option<Child>,
+    sims: HashMap<String, Sim>,
+}
+
+impl Fixture {
+    /// A layout whose hosts.tab lists `me` and every peer of [`PEERS`].
+    pub fn new(bin: &Path) -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let port = free_port();
+        let (sock_dir, logs) = (root.join("sockets"), root.join("perl/logs"));
+        std::fs::create_dir_all(sock_dir.join("delayed")).unwrap();
+        std::fs::create_dir_all(root.join("lonTabs")).unwrap();
+        let conf = root.join("loncapa.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "PerlSetVar lonHostID me\nPerlSetVar lonSockDir {}\nPerlSetVar lonDaemons {}\n\
+                 PerlSetVar lonDocRoot {}\nPerlSetVar lonTabDir {}\nPerlSetVar londPort {port}\n",
+                sock_dir.display(),
+                root.join("perl").display(),
+                root.join("html").display(),
+                root.join("lonTabs").display(),
+            ),
+        )
+        .unwrap();
+        let hosts_file = root.join("lonTabs/hosts.tab");
+        let f = Fixture {
+            bin: bin.to_path_buf(),
+            port,
+            conf,
+            hosts_file,
+            status_file: root.join("html/lon-status/loncstatus.txt"),
+            sock_dir,
+            logs,
+            dir,
+            daemon: None,
+            sims: HashMap::new(),
+        };
+        f.write_hosts(&["alpha", "beta", "gamma"]);
+        f
+    }
+
+    /// Rewrites hosts.tab with `me` and the named peers.
+    pub fn write_hosts(&self, peers: &[&str]) {
+        let mut text = String::from("# test hosts\nme:test:library:me.test:127.0.0.1\n");
+        for (id, ip) in PEERS.iter().filter(|(id, _)| peers.contains(id)) {
+            let ip = Ipv4Addr::from(*ip);
+            text.push_str(&format!("{id}:test:access:{id}.test:{ip}\n"));
+        }
+        std::fs::write(&self.hosts_file, text).unwrap();
+    }
+
+    fn addr(&self, host: &str) -> SocketAddr {
+        let ip = PEERS
+            .iter()
+            .find(|(id, _)| *id == host)
+            .expect("a known peer")
+            .1;
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), self.port)
+    }
+
+    /// Starts a simulated lond for `host`, logging its requests to `<dir>/<host>.requests`.
+    pub fn start_sim(&mut self, host: &str, faults: Faults) {
+        let sim = Sim::start(SimConfig {
+            listen: self.addr(host),
+            host_id: host.into(),
+            client_id: "me".into(),
+            faults,
+            request_log: Some(self.dir.path().join(format!("{host}.requests"))),
+        })
+        .expect("the simulated lond listens");
+        self.sims.insert(host.into(), sim);
+    }
+
+    pub fn stop_sim(&mut self, host: &str) {
+        if let Some(sim) = self.sims.remove(host) {
+            sim.stop();
+        }
+    }
+
+    pub fn sim(&self, host: &str) -> &Sim {
+        &self.sims[host]
+    }
+
+    /// The requests `host`'s lond received, as `P:<line>` / `E:<line>`.
+    pub fn sim_requests(&self, host: &str) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join(format!("{host}.requests")))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Starts the daemon with extra flags and waits until its sockets exist.
+    pub fn start_daemon(&mut self, extra: &[&str]) {
+        let child = Command::new(&self.bin)
+            .arg("--conf")
+            .arg(&self.conf)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the daemon starts");
+        self.daemon = Some(child);
+        let sockets: Vec<PathBuf> = ["alpha", "beta", "gamma"]
+            .iter()
+            .map(|h| self.sock_dir.join(h))
+            .collect();
+        eventually("the daemon's sockets", || {
+            sockets.iter().all(|s| s.exists())
+        });
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.daemon.as_ref().expect("daemon running").id()
+    }
+
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(self.pid() as libc::pid_t, signal);
+        }
+    }
+
+    /// Waits for the daemon to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let child = self.daemon.as_mut().expect("daemon running");
+        let mut status = None;
+        eventually("the daemon to exit", || {
+            status = child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        self.daemon = None;
+        status.expect("exited")
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.sock_dir).with_timeout(PATIENCE)
+    }
+
+    /// One request through the daemon; the answer as text.
+    pub fn ask(&self, host: &str, request: &str) -> String {
+        let answer = self
+            .client()
+            .reply(host, request.as_bytes())
+            .expect("a well-formed request");
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    pub fn lonc_log(&self) -> String {
+        std::fs::read_to_string(self.logs.join("lonc.log")).unwrap_or_default()
+    }
+
+    pub fn perm_log(&self) -> String {
+        std::fs::read_to_string(self.logs.join("lonnet.perm.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.daemon.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A port free on every peer address (the peers share londPort).
+fn free_port() -> u16 {
+    for _ in 0..100 {
+        let first = TcpListener::bind("127.0.0.2:0").expect("bind on loopback");
+        let port = first.local_addr().expect("bound").port();
+        let free = PEERS[1..]
+            .iter()
+            .all(|(_, ip)| TcpListener::bind((Ipv4Addr::from(*ip), port)).is_ok());
+        if free {
+            return port;
+        }
+    }
+    panic!("no port free on every loopback peer address");
+}
+
+// ---------------------------------------------------------------- scenarios
+
+pub fn plain_and_encrypted_requests_are_answered(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&[]);
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    assert_eq!(f.ask("alpha", "echo:a b:c"), "a b:c");
+    assert_eq!(f.ask("alpha", "encrypt:echo:my secret"), "my secret");
+    assert_eq!(f.ask("alpha", "put:k:v"), "ok");
+    assert_eq!(f.ask("alpha", "encrypt:get:k"), "v");
+    assert_eq!(
+        f.sim_requests("alpha"),
+        vec![
+            "P:ping",
+            "P:echo:a b:c",
+            "E:echo:my secret",
+            "P:put:k:v",
+            "E:get:k"
+        ]
+    );
+    assert!(
+        !f.lonc_log().contains("my secret"),
+        "encrypted requests never reach the log"
+    );
+}
+
+pub fn several_clients_share_at_most_max_links(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim(
+        "alpha",
+        Faults {
+            delay: Some(Duration::from_millis(20)),
+            ..Faults::default()
+        },
+    );
+    f.start_daemon(&["--max-links", "3"]);
+    let client = f.client();
+    let threads: Vec<_> = (0..24)
+        .map(|i| {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                let answer = client
+                    .reply("alpha", format!("echo:{i}").as_bytes())
+                    .unwrap();
+                assert_eq!(answer, format!("{i}").into_bytes());
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("every client is answered");
+    }
+    let stats = f.sim("alpha").stats();
+    assert_eq!(stats.requests.load(Ordering::Relaxed), 24);
+    let links = stats.connections.load(Ordering::Relaxed);
+    assert!((1..=3).contains(&links), "{links} links opened");
+}
+
+pub fn a_request_while_the_peer_is_down_is_con_lost(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_daemon(&[]);
+    assert_eq!(f.ask("beta", "ping"), "con_lost");
+    f.start_sim("beta", Faults::default());
+    assert_eq!(
+        f.ask("beta", "ping"),
+        "beta",
+        "the host comes back by itself"
+    );
+}
+
+pub fn a_dead_host_answers_at_once_and_usr1_revives_it(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_daemon(&[
+        "--retries",
+        "2",
+        "--probe-min",
+        "3600",
+        "--probe-max",
+        "3600",
+    ]);
+    assert_eq!(f.ask("gamma", "ping"), "con_lost");
+    assert_eq!(f.ask("gamma", "ping"), "con_lost");
+    eventually("the host marked dead", || {
+        f.lonc_log().contains("Host marked DEAD")
+    });
+    f.start_sim("gamma", Faults::default());
+    // Dead: answered without a connection attempt, although the lond is up now.
+    assert_eq!(f.ask("gamma", "ping"), "con_lost");
+    assert_eq!(
+        f.sim("gamma").stats().connections.load(Ordering::Relaxed),
+        0
+    );
+    f.signal(libc::SIGUSR1);
+    eventually("USR1 to revive the host", || {
+        f.ask("gamma", "ping") == "gamma"
+    });
+}
+
+pub fn usr1_writes_the_status_file(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&[]);
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    f.signal(libc::SIGUSR1);
+    eventually("the status file", || {
+        std::fs::read_to_string(&f.status_file).is_ok_and(|s| s.lines().count() == 5)
+    });
+    let status = std::fs::read_to_string(&f.status_file).unwrap();
+    let mut lines = status.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("LONC status "), "{header}");
+    assert!(
+        header.ends_with(&format!(" - parent {} ", f.pid())),
+        "{header}"
+    );
+    assert_eq!(lines.next(), Some(""));
+    let alpha: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    assert_eq!(alpha[0], f.pid().to_string());
+    assert_eq!(alpha[1], "alpha");
+    assert!(
+        alpha[2].ends_with("alpha Connection count: 1 Retries remaining: 5"),
+        "{}",
+        alpha[2]
+    );
+}
+
+pub fn a_delayed_file_is_replayed_once_deleted_and_logged(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    let delayed = f.sock_dir.join("delayed");
+    let name = "1700000000.1.4242.putgrade.alpha";
+    std::fs::write(delayed.join(name), "put:grade:A\n").unwrap();
+    std::fs::write(delayed.join("1700000000.1.4242.put.beta"), "put:x:y\n").unwrap();
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&[]);
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    eventually("the delayed file to be delivered", || {
+        !delayed.join(name).exists()
+    });
+    assert_eq!(f.ask("alpha", "get:grade"), "A");
+    let replays = f
+        .sim_requests("alpha")
+        .iter()
+        .filter(|r| *r == "P:put:grade:A")
+        .count();
+    assert_eq!(replays, 1);
+    assert!(
+        f.perm_log().contains(":S:alpha:put:grade:A:"),
+        "{}",
+        f.perm_log()
+    );
+    assert!(f.lonc_log().contains("A delayed transaction was completed"));
+    assert!(
+        delayed.join("1700000000.1.4242.put.beta").exists(),
+        "another host's file stays"
+    );
+}
+
+pub fn hup_with_a_changed_hosts_tab_adds_and_removes_sockets(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.write_hosts(&["alpha", "beta", "gamma"]);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&[]);
+    f.write_hosts(&["alpha", "beta"]);
+    f.signal(libc::SIGHUP);
+    eventually("gamma's socket to go", || {
+        !f.sock_dir.join("gamma").exists()
+    });
+    assert!(f.sock_dir.join("beta").exists());
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    f.write_hosts(&["alpha", "beta", "gamma"]);
+    f.signal(libc::SIGHUP);
+    eventually("gamma's socket to come back", || {
+        f.sock_dir.join("gamma").exists()
+    });
+}
+
+pub fn term_removes_the_socket_and_pid_files(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_daemon(&[]);
+    let pid_file = f.logs.join("lonc.pid");
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap(),
+        format!("{}\n", f.pid())
+    );
+    f.signal(libc::SIGTERM);
+    let status = f.wait_exit();
+    assert_eq!(status.code(), Some(0));
+    assert!(!pid_file.exists());
+    for h in ["alpha", "beta", "gamma"] {
+        assert!(!f.sock_dir.join(h).exists(), "{h}'s socket removed");
+    }
+}
+
+pub fn hostile_clients_leave_the_daemon_serving_others(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&["--max-line", "1048576"]);
+    let socket = f.sock_dir.join("alpha");
+    // 500 idle connections.
+    let idle: Vec<UnixStream> = (0..500)
+        .map(|_| UnixStream::connect(&socket).expect("connect"))
+        .collect();
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    // A 20 MiB line: answered con_lost once it is over the limit.
+    let mut big = UnixStream::connect(&socket).unwrap();
+    big.set_read_timeout(Some(PATIENCE)).unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..20 {
+        if big.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    let mut answer = Vec::new();
+    let _ = big.read_to_end(&mut answer);
+    assert_eq!(answer, b"con_lost\n");
+    // Binary bytes are passed through untouched.
+    let mut bin_client = UnixStream::connect(&socket).unwrap();
+    bin_client.write_all(b"echo:\x00\xff\xfe\r\n").unwrap();
+    let mut reply = [0u8; 5];
+    bin_client.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"\x00\xff\xfe\r\n");
+    drop(idle);
+    // A client that hangs up in the middle of a line.
+    let mut half = UnixStream::connect(&socket).unwrap();
+    half.write_all(b"echo:never fin").unwrap();
+    drop(half);
+    assert_eq!(f.ask("alpha", "echo:still here"), "still here");
+}
+
+pub fn a_garbage_peer_costs_only_its_transaction(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim(
+        "alpha",
+        Faults {
+            garbage: true,
+            ..Faults::default()
+        },
+    );
+    f.start_sim("beta", Faults::default());
+    f.start_daemon(&[]);
+    assert_eq!(f.ask("alpha", "ping"), "con_lost");
+    assert_eq!(f.ask("beta", "ping"), "beta");
+    f.stop_sim("alpha");
+    f.start_sim("alpha", Faults::default());
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+}
+
+pub fn a_client_may_send_several_requests_on_one_connection(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&[]);
+    let mut s = UnixStream::connect(f.sock_dir.join("alpha")).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    s.write_all(b"echo:one\necho:two\n").unwrap();
+    let mut buf = [0u8; 8];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"one\ntwo\n");
+    // One byte at a time, reading the reply one byte at a time.
+    for b in b"ping\n" {
+        s.write_all(&[*b]).unwrap();
+    }
+    let mut reply = Vec::new();
+    let mut byte = [0u8; 1];
+    while reply.last() != Some(&b'\n') {
+        s.read_exact(&mut byte).unwrap();
+        reply.push(byte[0]);
+    }
+    assert_eq!(reply, b"alpha\n");
+}
+
+pub fn a_missing_host_id_is_one_line_and_status_2(bin: &Path) {
+    let f = Fixture::new(bin);
+    std::fs::write(&f.conf, "PerlSetVar lonSockDir /nonexistent\n").unwrap();
+    let out = Command::new(bin)
+        .arg("--conf")
+        .arg(&f.conf)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("lonHostID") && stderr.contains("--host-id"),
+        "{stderr}"
+    );
+}
+
+pub fn send_and_critical_from_the_command_line(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&[]);
+    let send = |args: &[&str]| {
+        let out = Command::new(bin)
+            .arg("--conf")
+            .arg(&f.conf)
+            .arg("send")
+            .args(args)
+            .output()
+            .expect("runs");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
+    };
+    assert_eq!(send(&["alpha", "ping"]), "alpha");
+    assert_eq!(send(&["beta", "ping"]), "con_lost");
+    assert_eq!(send(&["--critical", "beta", "put:g:B"]), "con_delayed");
+    let spooled: Vec<String> = std::fs::read_dir(f.sock_dir.join("delayed"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(spooled.len(), 1);
+    assert!(spooled[0].ends_with(".putgB.beta"), "{spooled:?}");
+    assert!(f.perm_log().contains(":D:beta:put:g:B:"));
+    f.start_sim("beta", Faults::default());
+    assert_eq!(f.ask("beta", "ping"), "beta");
+    eventually("the spooled request to be delivered", || {
+        f.ask("beta", "get:g") == "B"
+    });
+}
