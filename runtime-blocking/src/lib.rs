@@ -15,10 +15,15 @@
 
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod client;
+pub mod demo;
+pub mod files;
 pub mod localtime;
+pub mod send;
+pub mod sim;
 pub mod spool;
-mod sys;
+pub mod sys;
 
 pub use client::{
     CON_DELAYED, CON_FAILED, CON_LOST, Client, ClientError, Critical, NO_SUCH_HOST, ReplyError,

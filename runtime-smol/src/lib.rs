@@ -1,10 +1,6 @@
-//! `lonc-smol`: the lonc daemon driven by smol/async-io, the simulated lond, `lonc send` and
-//! `lonc demo`.
+//! `lonc-smol`: the lonc daemon driven by smol/async-io, and the simulated lond binary.
+//!
+//! The command line, the files, `lonc send`, `lonc demo` and the simulated lond are shared
+//! with the blocking runtime and live in `lonc-blocking`; this crate is the event loop.
 
-pub mod cli;
-pub mod demo;
-pub mod files;
-pub mod send;
 pub mod serve;
-pub mod sim;
-mod sys;

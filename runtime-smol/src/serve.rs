@@ -28,8 +28,9 @@ use lonc_core::node::{HostKey, Node, NodeAction};
 use smol::LocalExecutor;
 use smol::channel::{Receiver, Sender, bounded};
 
-use crate::cli::{ConfigArgs, ConfigError, RunArgs};
-use crate::files::{self, Logger};
+use lonc_blocking::cli::{ConfigArgs, ConfigError, RunArgs};
+use lonc_blocking::files::{self, Logger};
+use lonc_blocking::sys;
 
 /// How long the daemon waits, after deciding to exit, for answers to reach their clients.
 const FLUSH_BOUND: Duration = Duration::from_secs(1);
@@ -68,7 +69,7 @@ fn start(config: &ConfigArgs, run: &RunArgs) -> Result<i32, ConfigError> {
         ))
     })?;
     if run.daemonize {
-        crate::sys::daemonize(run.log_stderr)
+        sys::daemonize(run.log_stderr)
             .map_err(|e| ConfigError(format!("cannot daemonize: {e}")))?;
     }
     files::write_pid_file(&settings.pid_file()).map_err(|e| {
@@ -523,7 +524,7 @@ async fn link_task(
         Some(Ok(stream)) => stream,
     };
     let _ = stream.get_ref().set_nodelay(true);
-    crate::sys::set_keepalive(stream.get_ref());
+    sys::set_keepalive(stream.get_ref());
     rt.node
         .borrow_mut()
         .handle_connected(Instant::now(), key, link);

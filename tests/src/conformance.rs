@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use lonc_blocking::client::Client;
-use lonc_smol::sim::{Faults, Sim, SimConfig};
+use lonc_blocking::sim::{Faults, Sim, SimConfig};
 
 /// Instantiates every scenario as a `#[test]` for the daemon binary at `$bin`.
 #[macro_export]

@@ -20,10 +20,13 @@ pub const DEFAULT_CONF: &str = "/etc/httpd/conf/loncapa.conf";
 #[derive(Parser, Debug, Clone)]
 #[command(name = "lonc", version, about, long_about = None)]
 pub struct Cli {
+    /// Where the configuration comes from.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The daemon's tunables.
     #[command(flatten)]
     pub run: RunArgs,
+    /// A sub-command; none runs the daemon.
     #[command(subcommand)]
     pub command: Option<Command>,
 }

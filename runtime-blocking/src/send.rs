@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use lonc_blocking::client::{Client, critical};
-use lonc_blocking::spool::Spool;
+use crate::client::{Client, critical};
+use crate::spool::Spool;
 
 use crate::cli::{ConfigArgs, SendArgs};
 

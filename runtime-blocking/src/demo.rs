@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lonc_blocking::client::{Client, critical};
-use lonc_blocking::spool::Spool;
+use crate::client::{Client, critical};
+use crate::spool::Spool;
 
 use crate::cli::DemoArgs;
 use crate::sim::{Faults, Sim, SimConfig};

@@ -1,0 +1,361 @@
+//! A simulated lond built on the core's [`Session`]: the profile-A handshake, `enc:` requests
+//! decrypted, and a small command set. The peer of tests, the demo and the benchmarks.
+//!
+//! Commands: `ping` → its host id, `echo:<text>` → `<text>`, `put:<key>:<value>` → `ok`,
+//! `get:<key>` → the value (or `no_such_key`), anything else `unknown_cmd`.
+//!
+//! One thread accepts; one thread serves each connection with blocking reads and writes (a
+//! lond forks a child per connection; a thread is the cheap equivalent). Nothing is logged or
+//! allocated per request beyond the reply itself, unless a request log is asked for.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use lonc_core::key::KeySeed;
+use lonc_core::session::{Session, SessionConfig, SessionEvent};
+
+/// Faults a simulated lond can be told to commit.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Answer every connection `refused` and close it.
+    pub refuse: bool,
+    /// Accept connections and never send a byte.
+    pub silent: bool,
+    /// Close each connection after answering this many requests.
+    pub close_after: Option<u64>,
+    /// Wait this long before each reply.
+    pub delay: Option<Duration>,
+    /// Answer every request with a malformed `enc:` line.
+    pub garbage: bool,
+}
+
+/// What a simulated lond is and does.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// Its own LON-CAPA host id.
+    pub host_id: String,
+    /// The host id of its client (the lonc), which lond would find from the source address.
+    pub client_id: String,
+    /// The faults to commit.
+    pub faults: Faults,
+    /// Append every request received, decrypted, to this file: `P:<line>` or `E:<line>`.
+    pub request_log: Option<PathBuf>,
+}
+
+/// Counters of a running simulated lond.
+#[derive(Debug, Default)]
+pub struct SimStats {
+    /// Connections accepted so far.
+    pub connections: AtomicU64,
+    /// Connections open now.
+    pub open_connections: AtomicU64,
+    /// Requests received so far.
+    pub requests: AtomicU64,
+    /// Of those, the ones that came as `enc:`.
+    pub encrypted_requests: AtomicU64,
+}
+
+struct Shared {
+    config: SimConfig,
+    stats: SimStats,
+    store: Mutex<HashMap<Bytes, Bytes>>,
+    log: Option<Mutex<File>>,
+    stopping: AtomicBool,
+    /// Clones of the open connections, to shut them down on stop.
+    open: Mutex<HashMap<u64, TcpStream>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running simulated lond; stopped (listener and every connection closed) when dropped or
+/// [`Sim::stop`]ped.
+pub struct Sim {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl Sim {
+    /// Binds the listener now (so the address is known and connectable on return) and serves
+    /// on threads of its own.
+    pub fn start(config: SimConfig) -> io::Result<Sim> {
+        let listener = TcpListener::bind(config.listen)?;
+        let addr = listener.local_addr()?;
+        let log = match &config.request_log {
+            Some(path) => Some(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            )),
+            None => None,
+        };
+        let shared = Arc::new(Shared {
+            config,
+            stats: SimStats::default(),
+            store: Mutex::new(HashMap::new()),
+            log,
+            stopping: AtomicBool::new(false),
+            open: Mutex::new(HashMap::new()),
+        });
+        let s = shared.clone();
+        let acceptor = std::thread::Builder::new()
+            .name(format!("lond-sim {}", shared.config.host_id))
+            .spawn(move || accept_loop(&s, listener))?;
+        Ok(Sim {
+            addr,
+            shared,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> &SimStats {
+        &self.shared.stats
+    }
+
+    /// Stops listening and closes every connection; returns when the listener is closed.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let Some(acceptor) = self.acceptor.take() else {
+            return;
+        };
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        // Wake the acceptor with a connection of our own.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        let _ = acceptor.join();
+        for (_, s) in lock(&self.shared.open).drain() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
+    let mut next = 0u64;
+    for stream in listener.incoming() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(stream) = stream else {
+            // Out of descriptors, most likely: breathe instead of spinning.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        let id = next;
+        next += 1;
+        if let Ok(clone) = stream.try_clone() {
+            lock(&shared.open).insert(id, clone);
+        }
+        shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+        shared
+            .stats
+            .open_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let s = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("lond-sim conn".into())
+            .stack_size(128 * 1024)
+            .spawn(move || {
+                let _ = connection(&s, stream);
+                lock(&s.open).remove(&id);
+                s.stats.open_connections.fetch_sub(1, Ordering::Relaxed);
+            });
+        if spawned.is_err() {
+            lock(&shared.open).remove(&id);
+            shared
+                .stats
+                .open_connections
+                .fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn connection(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
+    let config = &shared.config;
+    stream.set_nodelay(true)?;
+    let mut buf = vec![0u8; 16 * 1024];
+    if config.faults.silent {
+        while stream.read(&mut buf)? > 0 {}
+        return Ok(());
+    }
+    let mut session: Session = Session::new(
+        Instant::now(),
+        SessionConfig::default(),
+        &config.host_id,
+        &config.client_id,
+        draw_seed(),
+    );
+    if config.faults.refuse {
+        session.refuse(Instant::now());
+    }
+    let mut out = BytesMut::with_capacity(4096);
+    let mut answered = 0u64;
+    loop {
+        let mut closed = false;
+        while let Some(event) = session.poll_event() {
+            match event {
+                SessionEvent::Ready => {}
+                SessionEvent::Closed(_) => closed = true,
+                SessionEvent::Request { line, encrypted } => {
+                    shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+                    if encrypted {
+                        shared
+                            .stats
+                            .encrypted_requests
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    if let Some(log) = &shared.log {
+                        let mark: &[u8] = if encrypted { b"E:" } else { b"P:" };
+                        let _ = lock(log).write_all(&[mark, &line, b"\n"].concat());
+                    }
+                    if let Some(d) = config.faults.delay {
+                        std::thread::sleep(d);
+                    }
+                    if config.faults.garbage {
+                        session.send_raw_line(b"enc:zz:not-hex");
+                    } else {
+                        session.reply(&answer(config, &shared.store, &line));
+                    }
+                    answered += 1;
+                }
+            }
+        }
+        session.poll_transmit(&mut out);
+        if !out.is_empty() {
+            stream.write_all(&out)?;
+            let n = out.len();
+            out.clear();
+            if session.handle_written(Instant::now(), n).is_err() {
+                return Ok(());
+            }
+            continue;
+        }
+        if closed || config.faults.close_after.is_some_and(|n| answered >= n) {
+            let _ = stream.shutdown(Shutdown::Both);
+            return Ok(());
+        }
+        let timeout = session.poll_timeout().map(|t| {
+            t.saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
+        });
+        stream.set_read_timeout(timeout)?;
+        match stream.read(&mut buf) {
+            Ok(0) => session.handle_eof(Instant::now()),
+            Ok(n) => session.handle_input(Instant::now(), &buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                session.handle_timeout(Instant::now())
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => session.handle_read_error(Instant::now(), e.kind()),
+        }
+    }
+}
+
+fn answer(config: &SimConfig, store: &Mutex<HashMap<Bytes, Bytes>>, line: &Bytes) -> Bytes {
+    let mut parts = line.splitn(3, |&c| c == b':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(b"ping"), None, None) => Bytes::from(config.host_id.clone().into_bytes()),
+        (Some(b"echo"), Some(_), _) => line.slice(5..),
+        (Some(b"put"), Some(key), Some(value)) => {
+            lock(store).insert(Bytes::copy_from_slice(key), Bytes::copy_from_slice(value));
+            Bytes::from_static(b"ok")
+        }
+        (Some(b"get"), Some(key), None) => lock(store)
+            .get(key)
+            .cloned()
+            .unwrap_or(Bytes::from_static(b"no_such_key")),
+        _ => Bytes::from_static(b"unknown_cmd"),
+    }
+}
+
+/// The numbers lond draws for a session: its pid, the time and three random numbers.
+fn draw_seed() -> KeySeed {
+    let time = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    KeySeed {
+        time,
+        pid: std::process::id(),
+        random: fastrand::u32(0..100_000),
+        prefix: fastrand::u32(0..100_000),
+        suffix: fastrand::u32(0..100_000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> SimConfig {
+        SimConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            host_id: "sim1".into(),
+            client_id: "me".into(),
+            faults: Faults::default(),
+            request_log: None,
+        }
+    }
+
+    #[test]
+    fn the_command_set() {
+        let store = Mutex::new(HashMap::new());
+        let c = cfg();
+        let ask = |l: &'static [u8]| answer(&c, &store, &Bytes::from_static(l));
+        assert_eq!(ask(b"ping"), "sim1");
+        assert_eq!(ask(b"echo:a:b c"), "a:b c");
+        assert_eq!(ask(b"echo:"), "");
+        assert_eq!(ask(b"get:k"), "no_such_key");
+        assert_eq!(ask(b"put:k:v:w"), "ok");
+        assert_eq!(ask(b"get:k"), "v:w");
+        assert_eq!(ask(b"pingx"), "unknown_cmd");
+        assert_eq!(ask(b"ping:x"), "unknown_cmd");
+        assert_eq!(ask(b""), "unknown_cmd");
+    }
+
+    #[test]
+    fn stop_frees_the_port_and_closes_connections() {
+        let sim = Sim::start(cfg()).unwrap();
+        let addr = sim.addr();
+        let mut conn = TcpStream::connect(addr).unwrap();
+        conn.write_all(b"init\n").unwrap();
+        let mut challenge = [0u8; 1];
+        conn.read_exact(&mut challenge).unwrap();
+        sim.stop();
+        let mut rest = Vec::new();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let _ = conn.read_to_end(&mut rest);
+        TcpListener::bind(addr).expect("the port is free again");
+    }
+}
