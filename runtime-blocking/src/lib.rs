@@ -23,6 +23,7 @@ pub mod localtime;
 pub mod send;
 pub mod sim;
 pub mod spool;
+pub mod startup;
 pub mod sys;
 
 pub use client::{

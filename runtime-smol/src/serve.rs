@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use async_io::{Async, Timer};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt, StreamExt};
-use lonc_blocking::localtime::now_local;
 use lonc_core::daemon::Signal;
 use lonc_core::framing::LineFramer;
 use lonc_core::ids::{ClientId, LinkId};
@@ -30,6 +29,7 @@ use smol::channel::{Receiver, Sender, bounded};
 
 use lonc_blocking::cli::{ConfigArgs, ConfigError, RunArgs};
 use lonc_blocking::files::{self, Logger};
+use lonc_blocking::startup::{self, Startup};
 use lonc_blocking::sys;
 
 /// How long the daemon waits, after deciding to exit, for answers to reach their clients.
@@ -48,39 +48,7 @@ pub fn run(config: &ConfigArgs, run: &RunArgs) -> i32 {
 }
 
 fn start(config: &ConfigArgs, run: &RunArgs) -> Result<i32, ConfigError> {
-    let (settings, warnings) = config.settings()?;
-    let node_config = run.node_config().map_err(ConfigError)?;
-    let (entries, problems) = files::load_hosts(&settings.hosts_file).map_err(|e| {
-        ConfigError(format!(
-            "cannot read hosts table {}: {e}",
-            settings.hosts_file.display()
-        ))
-    })?;
-    let mut logger = Logger::open(&settings, run.log_stderr).map_err(|e| {
-        ConfigError(format!(
-            "cannot open the logs in {}: {e}",
-            settings.daemons_dir.display()
-        ))
-    })?;
-    std::fs::create_dir_all(&settings.sock_dir).map_err(|e| {
-        ConfigError(format!(
-            "cannot create the socket directory {}: {e}",
-            settings.sock_dir.display()
-        ))
-    })?;
-    if run.daemonize {
-        sys::daemonize(run.log_stderr)
-            .map_err(|e| ConfigError(format!("cannot daemonize: {e}")))?;
-    }
-    files::write_pid_file(&settings.pid_file()).map_err(|e| {
-        ConfigError(format!(
-            "cannot write the pid file {}: {e}",
-            settings.pid_file().display()
-        ))
-    })?;
-    for w in warnings {
-        logger.parent(Severity::Warning, w);
-    }
+    let Startup { node, logger } = startup::prepare(config, run)?;
     let signals = async_signal::Signals::new([
         async_signal::Signal::Hup,
         async_signal::Signal::Int,
@@ -91,15 +59,6 @@ fn start(config: &ConfigArgs, run: &RunArgs) -> Result<i32, ConfigError> {
     .map_err(|e| ConfigError(format!("cannot install signal handlers: {e}")))?;
 
     let ex = Rc::new(LocalExecutor::new());
-    let now = Instant::now();
-    let node = Node::new(
-        node_config,
-        settings,
-        &entries,
-        &problems,
-        now,
-        fastrand::u64(..),
-    );
     let (kick_tx, kick_rx) = bounded(1);
     let (exit_tx, exit_rx) = bounded(1);
     let rt = Rc::new(Rt {
@@ -183,6 +142,15 @@ impl Rt {
     }
 
     fn act(self: &Rc<Self>, action: NodeAction) {
+        let action = startup::file_action(
+            &mut self.node.borrow_mut(),
+            &mut self.logger.borrow_mut(),
+            &self.config,
+            action,
+        );
+        let Some(action) = action else {
+            return;
+        };
         match action {
             NodeAction::Listen { key, spec } => match self.listen(&spec.socket_path) {
                 Ok(listener) => {
@@ -262,55 +230,11 @@ impl Rt {
                     })
                     .detach();
             }
-            NodeAction::DeleteDelayed(name) => {
-                let path = self.node.borrow().settings().delayed_dir().join(&name);
-                if let Err(e) = files::remove_file(&path) {
-                    self.log(
-                        Severity::Critical,
-                        format!("Cannot delete delivered delayed file {name}: {e}"),
-                    );
-                }
-            }
-            NodeAction::PermLog(record) => self.logger.borrow_mut().perm(&record),
-            NodeAction::Log {
-                host,
-                status,
-                event,
-            } => self.logger.borrow_mut().log(&host, &status, &event),
-            NodeAction::SetState(_) | NodeAction::SetDebug(_) => {}
-            NodeAction::CollectStatus => {
-                let (_, time) = now_local();
-                let logger = self.logger.borrow();
-                self.node.borrow_mut().status_report(
-                    Instant::now(),
-                    &time,
-                    std::process::id(),
-                    |host| logger.last_line(host),
-                );
-            }
-            NodeAction::WriteStatus(text) => {
-                let path = self.node.borrow().settings().status_file();
-                if let Err(e) = files::write_status(&path, &text) {
-                    self.log(
-                        Severity::Critical,
-                        format!("Cannot write {}: {e}", path.display()),
-                    );
-                }
-            }
-            NodeAction::ReloadConfig => self.reload(),
-            NodeAction::RemoveFiles(paths) => {
-                for p in paths {
-                    if let Err(e) = files::remove_file(&p) {
-                        self.log(
-                            Severity::Warning,
-                            format!("Cannot remove {}: {e}", p.display()),
-                        );
-                    }
-                }
-            }
             NodeAction::Exit(code) => {
                 let _ = self.exit.try_send(code);
             }
+            // Handled by startup::file_action.
+            _ => {}
         }
     }
 
@@ -320,30 +244,6 @@ impl Rt {
         let listener = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(self.socket_mode))?;
         Async::new(listener)
-    }
-
-    fn reload(self: &Rc<Self>) {
-        let now = Instant::now();
-        let loaded = self.config.settings().and_then(|(settings, warnings)| {
-            let hosts = files::load_hosts(&settings.hosts_file).map_err(|e| {
-                ConfigError(format!(
-                    "cannot read hosts table {}: {e}",
-                    settings.hosts_file.display()
-                ))
-            })?;
-            Ok((settings, warnings, hosts))
-        });
-        match loaded {
-            Ok((settings, warnings, (entries, problems))) => {
-                for w in warnings {
-                    self.log(Severity::Warning, w);
-                }
-                self.node
-                    .borrow_mut()
-                    .reload(now, settings, &entries, &problems);
-            }
-            Err(e) => self.node.borrow_mut().reload_failed(now, &e.0),
-        }
     }
 }
 
@@ -460,7 +360,16 @@ async fn client_task(rt: Rc<Rt>, key: HostKey, id: ClientId, mut stream: Async<U
                     .await
                     .map_or(ClientEvent::Read(Ok(0)), ClientEvent::Answer)
             };
-            let read = async { ClientEvent::Read(stream.read(&mut buf).await) };
+            // Pipelined requests wait in the framer, bounded: beyond one line's worth the
+            // client is not read until it has its answer.
+            let may_read = framer.buffered() <= rt.max_line;
+            let read = async {
+                if may_read {
+                    ClientEvent::Read(stream.read(&mut buf).await)
+                } else {
+                    futures_lite::future::pending().await
+                }
+            };
             match answer.or(read).await {
                 ClientEvent::Answer(line) => break line,
                 ClientEvent::Read(Ok(n)) if n > 0 && framer.push(&buf[..n]).is_ok() => {}

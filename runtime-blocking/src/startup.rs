@@ -1,0 +1,156 @@
+//! What both daemons do the same way around their event loops: start-up (settings, hosts
+//! table, logs, pid file, detaching), the reload on SIGHUP, and the node's actions that only
+//! touch files and logs.
+
+use std::time::Instant;
+
+use lonc_core::conf::Settings;
+use lonc_core::hosts_tab::{HostEntry, LineProblem};
+use lonc_core::log::Severity;
+use lonc_core::node::{Node, NodeAction, NodeConfig};
+
+use crate::cli::{ConfigArgs, ConfigError, RunArgs};
+use crate::files::{self, Logger};
+use crate::localtime::now_local;
+use crate::sys;
+
+/// Everything a runtime needs to start its loop.
+pub struct Startup {
+    /// The node, with its first actions (listen on every host's socket) waiting.
+    pub node: Node,
+    /// The open log files.
+    pub logger: Logger,
+}
+
+/// Reads the configuration and `hosts.tab`, opens the logs, creates the socket directory,
+/// detaches if asked, writes the pid file and builds the node. Any problem is one line
+/// (exit status 2). Call before starting any thread.
+pub fn prepare(config: &ConfigArgs, run: &RunArgs) -> Result<Startup, ConfigError> {
+    let node_config = run.node_config().map_err(ConfigError)?;
+    let (settings, warnings, (entries, problems)) = read_config(config)?;
+    let mut logger = Logger::open(&settings, run.log_stderr).map_err(|e| {
+        ConfigError(format!(
+            "cannot open the logs in {}: {e}",
+            settings.daemons_dir.display()
+        ))
+    })?;
+    std::fs::create_dir_all(&settings.sock_dir).map_err(|e| {
+        ConfigError(format!(
+            "cannot create the socket directory {}: {e}",
+            settings.sock_dir.display()
+        ))
+    })?;
+    if run.daemonize {
+        sys::daemonize(run.log_stderr)
+            .map_err(|e| ConfigError(format!("cannot daemonize: {e}")))?;
+    }
+    files::write_pid_file(&settings.pid_file()).map_err(|e| {
+        ConfigError(format!(
+            "cannot write the pid file {}: {e}",
+            settings.pid_file().display()
+        ))
+    })?;
+    for w in warnings {
+        logger.parent(Severity::Warning, w);
+    }
+    let node = new_node(node_config, settings, &entries, &problems);
+    Ok(Startup { node, logger })
+}
+
+fn new_node(
+    config: NodeConfig,
+    settings: Settings,
+    entries: &[HostEntry],
+    problems: &[LineProblem],
+) -> Node {
+    Node::new(
+        config,
+        settings,
+        entries,
+        problems,
+        Instant::now(),
+        fastrand::u64(..),
+    )
+}
+
+type HostsTable = (Vec<HostEntry>, Vec<LineProblem>);
+
+/// The settings, their warnings and the parsed `hosts.tab`.
+fn read_config(config: &ConfigArgs) -> Result<(Settings, Vec<String>, HostsTable), ConfigError> {
+    let (settings, warnings) = config.settings()?;
+    let hosts = files::load_hosts(&settings.hosts_file).map_err(|e| {
+        ConfigError(format!(
+            "cannot read hosts table {}: {e}",
+            settings.hosts_file.display()
+        ))
+    })?;
+    Ok((settings, warnings, hosts))
+}
+
+/// Carries out the actions that only touch files and logs (logs, the permanent log, the status
+/// report, deleting delivered delayed files, the reload, removing files); returns every other
+/// action for the runtime's own sockets.
+pub fn file_action(
+    node: &mut Node,
+    logger: &mut Logger,
+    config: &ConfigArgs,
+    action: NodeAction,
+) -> Option<NodeAction> {
+    match action {
+        NodeAction::Log {
+            host,
+            status,
+            event,
+        } => logger.log(&host, &status, &event),
+        NodeAction::PermLog(record) => logger.perm(&record),
+        NodeAction::CollectStatus => {
+            let (_, time) = now_local();
+            node.status_report(Instant::now(), &time, std::process::id(), |host| {
+                logger.last_line(host)
+            });
+        }
+        NodeAction::WriteStatus(text) => {
+            let path = node.settings().status_file();
+            if let Err(e) = files::write_status(&path, &text) {
+                logger.parent(
+                    Severity::Critical,
+                    format!("Cannot write {}: {e}", path.display()),
+                );
+            }
+        }
+        NodeAction::DeleteDelayed(name) => {
+            let path = node.settings().delayed_dir().join(&name);
+            if let Err(e) = files::remove_file(&path) {
+                logger.parent(
+                    Severity::Critical,
+                    format!("Cannot delete delivered delayed file {name}: {e}"),
+                );
+            }
+        }
+        NodeAction::ReloadConfig => {
+            let now = Instant::now();
+            match read_config(config) {
+                Ok((settings, warnings, (entries, problems))) => {
+                    for w in warnings {
+                        logger.parent(Severity::Warning, w);
+                    }
+                    node.reload(now, settings, &entries, &problems);
+                }
+                Err(e) => node.reload_failed(now, &e.0),
+            }
+        }
+        NodeAction::RemoveFiles(paths) => {
+            for p in paths {
+                if let Err(e) = files::remove_file(&p) {
+                    logger.parent(
+                        Severity::Warning,
+                        format!("Cannot remove {}: {e}", p.display()),
+                    );
+                }
+            }
+        }
+        NodeAction::SetState(_) | NodeAction::SetDebug(_) => {}
+        other => return Some(other),
+    }
+    None
+}
