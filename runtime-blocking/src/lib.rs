@@ -21,6 +21,7 @@ pub mod demo;
 pub mod files;
 pub mod localtime;
 pub mod send;
+pub mod serve;
 pub mod sim;
 pub mod spool;
 pub mod startup;

@@ -35,6 +35,8 @@ pub struct Faults {
     pub delay: Option<Duration>,
     /// Answer every request with a malformed `enc:` line.
     pub garbage: bool,
+    /// Read at most this many bytes per read call (a slow reader).
+    pub read_chunk: Option<usize>,
 }
 
 /// What a simulated lond is and does.
@@ -265,7 +267,12 @@ fn connection(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
                 .max(Duration::from_millis(1))
         });
         stream.set_read_timeout(timeout)?;
-        match stream.read(&mut buf) {
+        let chunk = config
+            .faults
+            .read_chunk
+            .unwrap_or(buf.len())
+            .clamp(1, buf.len());
+        match stream.read(&mut buf[..chunk]) {
             Ok(0) => session.handle_eof(Instant::now()),
             Ok(n) => session.handle_input(Instant::now(), &buf[..n]),
             Err(e)

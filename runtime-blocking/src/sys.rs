@@ -146,3 +146,22 @@ pub fn daemonize(keep_stderr: bool) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The raw descriptor of a socket, for registering it with a poller.
+pub fn raw_fd(socket: &impl std::os::fd::AsRawFd) -> std::os::fd::RawFd {
+    socket.as_raw_fd()
+}
+
+/// Starts a non-blocking TCP connect to `addr`; the stream becomes writable when the connect
+/// has completed or failed (then `take_error` says which).
+pub fn connect_nonblocking(addr: std::net::SocketAddr) -> io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM.cloexec(), None)?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(socket.into())
+}

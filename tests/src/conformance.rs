@@ -34,6 +34,8 @@ macro_rules! conformance_suite {
             a_client_may_send_several_requests_on_one_connection,
             a_missing_host_id_is_one_line_and_status_2,
             send_and_critical_from_the_command_line,
+            a_slow_reading_client_gets_a_large_reply_whole,
+            a_slow_reading_peer_gets_a_large_request_whole,
         );
     };
 }
@@ -581,4 +583,43 @@ pub fn send_and_critical_from_the_command_line(bin: &Path) {
     eventually("the spooled request to be delivered", || {
         f.ask("beta", "get:g") == "B"
     });
+}
+
+pub fn a_slow_reading_client_gets_a_large_reply_whole(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&[]);
+    let text: String = (0..512 * 1024)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let mut s = UnixStream::connect(f.sock_dir.join("alpha")).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    s.write_all(format!("echo:{text}\n").as_bytes()).unwrap();
+    // One byte at a time: the daemon's writes to this client are partial throughout.
+    let mut reply = Vec::with_capacity(text.len() + 1);
+    let mut byte = [0u8; 1];
+    while reply.last() != Some(&b'\n') {
+        s.read_exact(&mut byte).unwrap();
+        reply.push(byte[0]);
+    }
+    assert_eq!(reply.len(), text.len() + 1);
+    assert!(reply.starts_with(text.as_bytes()));
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+}
+
+pub fn a_slow_reading_peer_gets_a_large_request_whole(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim(
+        "alpha",
+        Faults {
+            read_chunk: Some(1),
+            ..Faults::default()
+        },
+    );
+    f.start_daemon(&[]);
+    // 256 KiB read by the lond one byte at a time: the daemon's writes to the link are
+    // partial, and the step timeout restarts with every byte of progress.
+    let text = "x".repeat(256 * 1024);
+    assert_eq!(f.ask("alpha", &format!("echo:{text}")), text);
+    assert_eq!(f.ask("alpha", "encrypt:echo:after"), "after");
 }

@@ -36,6 +36,9 @@ struct Args {
     /// Answer every request with a malformed `enc:` line.
     #[arg(long)]
     garbage: bool,
+    /// Read requests at most N bytes at a time (a slow reader).
+    #[arg(long, value_name = "N")]
+    read_chunk: Option<usize>,
     /// Append every request, decrypted, to FILE as `P:<line>` (plain) or `E:<line>` (encrypted).
     #[arg(long, value_name = "FILE")]
     log_requests: Option<PathBuf>,
@@ -53,6 +56,7 @@ fn main() {
             close_after: args.close_after,
             delay: args.delay_ms.map(Duration::from_millis),
             garbage: args.garbage,
+            read_chunk: args.read_chunk,
         },
         request_log: args.log_requests,
     };

@@ -1,0 +1,674 @@
+//! The daemon on one thread and a [`Poller`], with no async runtime.
+//!
+//! # Thread model
+//!
+//! * **The event loop** (the main thread) owns every socket (the host listeners, the clients,
+//!   the lond links), all non-blocking and registered with one `polling::Poller` in oneshot
+//!   mode: after each event the source's interest is re-armed, readable while input is
+//!   wanted, writable only while output is pending. `wait` is bounded by the core's next
+//!   deadline. The loop feeds the core's [`Node`] and carries out its actions.
+//! * **A signal thread** (signal-hook's iterator) forwards SIGHUP, SIGINT, SIGTERM, SIGUSR1
+//!   and SIGUSR2 through a channel and wakes the poller.
+//! * **Short-lived file-system threads** list and read the delayed directory when the node
+//!   asks, and hand the result back the same way. Log lines, the permanent log, the status
+//!   file and deleting delivered files are small writes done on the loop.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, BytesMut};
+use lonc_core::daemon::Signal;
+use lonc_core::framing::LineFramer;
+use lonc_core::host::DelayedFile;
+use lonc_core::ids::{ClientId, LinkId};
+use lonc_core::log::Severity;
+use lonc_core::node::{HostKey, Node, NodeAction};
+use polling::{Event, Events, Poller};
+
+use crate::cli::{ConfigArgs, ConfigError, RunArgs};
+use crate::files::{self, Logger};
+use crate::startup::{self, Startup};
+use crate::sys;
+
+/// How long the daemon waits, after deciding to exit, for answers to reach their clients.
+const FLUSH_BOUND: Duration = Duration::from_secs(1);
+/// Most connections accepted per listener event, so one busy socket cannot starve the rest.
+const ACCEPTS_PER_EVENT: usize = 64;
+
+/// Runs the daemon until an orderly shutdown; returns the exit status. Configuration problems
+/// are one line on standard error and status 2.
+pub fn run(config: &ConfigArgs, run: &RunArgs) -> i32 {
+    match start(config, run) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lonc: {e}");
+            2
+        }
+    }
+}
+
+fn start(config: &ConfigArgs, run: &RunArgs) -> Result<i32, ConfigError> {
+    let Startup { node, logger } = startup::prepare(config, run)?;
+    let poller =
+        Arc::new(Poller::new().map_err(|e| ConfigError(format!("cannot create a poller: {e}")))?);
+    let (signal_tx, signals) = channel();
+    spawn_signal_thread(poller.clone(), signal_tx)
+        .map_err(|e| ConfigError(format!("cannot install signal handlers: {e}")))?;
+    let (fs_tx, fs_done) = channel();
+    let mut lp = Loop {
+        poller,
+        node,
+        logger,
+        config: config.clone(),
+        socket_mode: run.socket_mode,
+        max_line: run.max_line,
+        sources: HashMap::new(),
+        next_key: 0,
+        listeners: HashMap::new(),
+        links: HashMap::new(),
+        clients: HashMap::new(),
+        next_client: 0,
+        exit: None,
+        signals,
+        fs_tx,
+        fs_done,
+        buf: vec![0; 64 * 1024],
+    };
+    Ok(lp.run())
+}
+
+fn spawn_signal_thread(poller: Arc<Poller>, tx: Sender<Signal>) -> io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2])?;
+    std::thread::Builder::new()
+        .name("lonc signals".into())
+        .spawn(move || {
+            for raw in signals.forever() {
+                let signal = match raw {
+                    SIGHUP => Signal::Hup,
+                    SIGINT => Signal::Int,
+                    SIGTERM => Signal::Term,
+                    SIGUSR1 => Signal::Usr1,
+                    SIGUSR2 => Signal::Usr2,
+                    _ => continue,
+                };
+                if tx.send(signal).is_err() {
+                    return;
+                }
+                let _ = poller.notify();
+            }
+        })?;
+    Ok(())
+}
+
+/// A delayed-directory listing done on a file-system thread.
+struct Listing {
+    key: HostKey,
+    files: Vec<DelayedFile>,
+    problems: Vec<String>,
+}
+
+enum Source {
+    Listener(HostKey, UnixListener),
+    Client(Client),
+    Link(Link),
+}
+
+struct Client {
+    id: ClientId,
+    host: HostKey,
+    stream: UnixStream,
+    framer: LineFramer,
+    /// Answer bytes not yet written.
+    out: BytesMut,
+    /// A request was submitted and its answer has not come yet.
+    waiting: bool,
+    /// The client will send nothing more (EOF, error, or an over-long line).
+    done_reading: bool,
+}
+
+struct Link {
+    host: HostKey,
+    link: LinkId,
+    stream: TcpStream,
+    connecting: bool,
+    out: BytesMut,
+}
+
+struct Loop {
+    poller: Arc<Poller>,
+    node: Node,
+    logger: Logger,
+    config: ConfigArgs,
+    socket_mode: u32,
+    max_line: usize,
+    sources: HashMap<usize, Source>,
+    next_key: usize,
+    listeners: HashMap<HostKey, usize>,
+    links: HashMap<(HostKey, LinkId), usize>,
+    clients: HashMap<ClientId, usize>,
+    next_client: u64,
+    exit: Option<i32>,
+    signals: Receiver<Signal>,
+    fs_tx: Sender<Listing>,
+    fs_done: Receiver<Listing>,
+    buf: Vec<u8>,
+}
+
+impl Loop {
+    fn run(&mut self) -> i32 {
+        let mut events = Events::new();
+        loop {
+            self.drain();
+            if let Some(code) = self.exit {
+                self.flush_clients();
+                return code;
+            }
+            let timeout = self
+                .node
+                .poll_timeout()
+                .map(|t| t.saturating_duration_since(Instant::now()));
+            events.clear();
+            if let Err(e) = self.poller.wait(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                self.logger
+                    .parent(Severity::Critical, format!("poll failed: {e}"));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let ready: Vec<(usize, bool, bool)> = events
+                .iter()
+                .map(|e| (e.key, e.readable, e.writable))
+                .collect();
+            for (key, readable, writable) in ready {
+                self.dispatch(key, readable, writable);
+                self.drain();
+            }
+            while let Ok(signal) = self.signals.try_recv() {
+                self.node.handle_signal(Instant::now(), signal);
+                self.drain();
+            }
+            while let Ok(listing) = self.fs_done.try_recv() {
+                for p in listing.problems {
+                    self.logger.parent(Severity::Warning, p);
+                }
+                self.node
+                    .offer_delayed(Instant::now(), listing.key, listing.files);
+                self.drain();
+            }
+            let now = Instant::now();
+            if self.node.poll_timeout().is_some_and(|t| t <= now) {
+                self.node.handle_timeout(now);
+            }
+        }
+    }
+
+    /// Carries out every action the node has, in order.
+    fn drain(&mut self) {
+        while let Some(action) = self.node.poll_action() {
+            if let Some(action) =
+                startup::file_action(&mut self.node, &mut self.logger, &self.config, action)
+            {
+                self.act(action);
+            }
+        }
+    }
+
+    fn register(&mut self, source: Source, interest: impl FnOnce(usize) -> Event) -> Option<usize> {
+        let key = self.next_key;
+        self.next_key += 1;
+        let fd = match &source {
+            Source::Listener(_, l) => sys::raw_fd(l),
+            Source::Client(c) => sys::raw_fd(&c.stream),
+            Source::Link(l) => sys::raw_fd(&l.stream),
+        };
+        // SAFETY: the descriptor belongs to `source`, which stays in `sources` until it is
+        // deleted from the poller (`unregister`) and only then dropped.
+        let added = unsafe { self.poller.add(fd, interest(key)) };
+        match added {
+            Ok(()) => {
+                self.sources.insert(key, source);
+                Some(key)
+            }
+            Err(e) => {
+                self.logger
+                    .parent(Severity::Critical, format!("cannot poll a socket: {e}"));
+                None
+            }
+        }
+    }
+
+    fn unregister(&mut self, key: usize) -> Option<Source> {
+        let source = self.sources.remove(&key)?;
+        let _ = match &source {
+            Source::Listener(_, l) => self.poller.delete(l),
+            Source::Client(c) => self.poller.delete(&c.stream),
+            Source::Link(l) => self.poller.delete(&l.stream),
+        };
+        Some(source)
+    }
+
+    /// Re-arms a source's oneshot interest from its state.
+    fn rearm(&mut self, key: usize) {
+        let max_line = self.max_line;
+        let Some(source) = self.sources.get(&key) else {
+            return;
+        };
+        let result = match source {
+            Source::Listener(_, l) => self.poller.modify(l, Event::readable(key)),
+            Source::Client(c) => {
+                let read = !c.done_reading && (!c.waiting || c.framer.buffered() <= max_line);
+                let ev = Event::new(key, read, !c.out.is_empty());
+                self.poller.modify(&c.stream, ev)
+            }
+            Source::Link(l) => {
+                let ev = if l.connecting {
+                    Event::writable(key)
+                } else {
+                    Event::new(key, true, !l.out.is_empty())
+                };
+                self.poller.modify(&l.stream, ev)
+            }
+        };
+        if let Err(e) = result {
+            self.logger
+                .parent(Severity::Critical, format!("cannot re-arm a socket: {e}"));
+        }
+    }
+
+    fn dispatch(&mut self, key: usize, readable: bool, writable: bool) {
+        match self.sources.get(&key) {
+            Some(Source::Listener(..)) => self.accept(key),
+            Some(Source::Client(_)) => {
+                if writable {
+                    self.flush_client(key);
+                }
+                if readable {
+                    self.read_client(key);
+                }
+                self.settle_client(key);
+            }
+            Some(Source::Link(_)) => self.on_link(key, readable, writable),
+            None => {}
+        }
+    }
+
+    // ------------------------------------------------------------------ actions
+
+    fn act(&mut self, action: NodeAction) {
+        match action {
+            NodeAction::Listen { key, spec } => match self.listen(&spec.socket_path) {
+                Ok(listener) => {
+                    if let Some(k) = self.register(Source::Listener(key, listener), Event::readable)
+                    {
+                        self.listeners.insert(key, k);
+                    }
+                }
+                Err(e) => self.logger.parent(
+                    Severity::Critical,
+                    format!(
+                        "Cannot listen on {} for {}: {e}",
+                        spec.socket_path.display(),
+                        spec.id()
+                    ),
+                ),
+            },
+            NodeAction::Unlisten { key, spec } => {
+                if let Some(k) = self.listeners.remove(&key) {
+                    self.unregister(k);
+                }
+                if let Err(e) = files::remove_file(&spec.socket_path) {
+                    self.logger.parent(
+                        Severity::Warning,
+                        format!("Cannot remove {}: {e}", spec.socket_path.display()),
+                    );
+                }
+            }
+            NodeAction::StopAccepting => {
+                let keys: Vec<usize> = self.listeners.drain().map(|(_, k)| k).collect();
+                for k in keys {
+                    self.unregister(k);
+                }
+            }
+            NodeAction::Connect { key, link, addr } => self.connect(key, link, addr),
+            NodeAction::Send { key, link } => {
+                if let Some(&k) = self.links.get(&(key, link)) {
+                    self.flush_link(k);
+                    self.rearm(k);
+                }
+            }
+            NodeAction::Disconnect {
+                key,
+                link,
+                farewell,
+            } => {
+                if let Some(k) = self.links.remove(&(key, link))
+                    && let Some(Source::Link(mut l)) = self.unregister(k)
+                    && !l.connecting
+                    && !farewell.is_empty()
+                {
+                    // Best effort, never waiting: the lond may already be gone.
+                    let _ = l.stream.write(&farewell);
+                }
+            }
+            NodeAction::Answer { client, line } => {
+                if let Some(&k) = self.clients.get(&client) {
+                    if let Some(Source::Client(c)) = self.sources.get_mut(&k) {
+                        c.out.reserve(line.len() + 1);
+                        c.out.put_slice(&line);
+                        c.out.put_u8(b'\n');
+                        c.waiting = false;
+                    }
+                    self.flush_client(k);
+                    self.settle_client(k);
+                }
+            }
+            NodeAction::ListDelayed { key, host_id } => {
+                let dir = self.node.settings().delayed_dir();
+                let (tx, poller, max_line) =
+                    (self.fs_tx.clone(), self.poller.clone(), self.max_line);
+                let spawned = std::thread::Builder::new()
+                    .name("lonc delayed".into())
+                    .spawn(move || {
+                        let (files, problems) = files::list_delayed(&dir, &host_id, max_line);
+                        let _ = tx.send(Listing {
+                            key,
+                            files,
+                            problems,
+                        });
+                        let _ = poller.notify();
+                    });
+                if let Err(e) = spawned {
+                    self.logger.parent(
+                        Severity::Critical,
+                        format!("Cannot start a thread to read the delayed directory: {e}"),
+                    );
+                }
+            }
+            NodeAction::Exit(code) => self.exit = Some(code),
+            // The rest were carried out by startup::file_action.
+            _ => {}
+        }
+    }
+
+    fn listen(&self, path: &Path) -> io::Result<UnixListener> {
+        files::remove_file(path)?;
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(self.socket_mode))?;
+        listener.set_nonblocking(true)?;
+        Ok(listener)
+    }
+
+    // ------------------------------------------------------------------ clients
+
+    fn accept(&mut self, key: usize) {
+        for _ in 0..ACCEPTS_PER_EVENT {
+            let Some(Source::Listener(host, listener)) = self.sources.get(&key) else {
+                return;
+            };
+            let host = *host;
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    if stream.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    let id = ClientId(self.next_client);
+                    self.next_client += 1;
+                    let client = Client {
+                        id,
+                        host,
+                        stream,
+                        framer: LineFramer::new(self.max_line),
+                        out: BytesMut::new(),
+                        waiting: false,
+                        done_reading: false,
+                    };
+                    if let Some(k) = self.register(Source::Client(client), Event::readable) {
+                        self.clients.insert(id, k);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Out of descriptors, most likely: say so; the listener is re-armed and
+                    // tried again at the next event.
+                    self.logger
+                        .parent(Severity::Warning, format!("accept failed: {e}"));
+                    break;
+                }
+            }
+        }
+        self.rearm(key);
+    }
+
+    fn read_client(&mut self, key: usize) {
+        let max_line = self.max_line;
+        let Some(Source::Client(c)) = self.sources.get_mut(&key) else {
+            return;
+        };
+        if c.waiting && c.framer.buffered() > max_line {
+            return;
+        }
+        match c.stream.read(&mut self.buf) {
+            Ok(0) => c.done_reading = true,
+            Ok(n) => {
+                if c.framer.push(&self.buf[..n]).is_err() {
+                    c.done_reading = true;
+                    if !c.waiting {
+                        c.out.extend_from_slice(b"con_lost\n");
+                    }
+                    self.logger.parent(
+                        Severity::Warning,
+                        format!(
+                            "A client sent a line longer than {max_line} bytes: answered con_lost"
+                        ),
+                    );
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => c.done_reading = true,
+        }
+    }
+
+    fn flush_client(&mut self, key: usize) {
+        let Some(Source::Client(c)) = self.sources.get_mut(&key) else {
+            return;
+        };
+        while !c.out.is_empty() {
+            match c.stream.write(&c.out) {
+                Ok(n) => c.out.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    // The client is gone; nothing it waits for can reach it.
+                    c.out.clear();
+                    c.done_reading = true;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// After any change to a client: submit its next request, notice it has gone, close it
+    /// once nothing more is due, or re-arm it.
+    fn settle_client(&mut self, key: usize) {
+        let Some(Source::Client(c)) = self.sources.get_mut(&key) else {
+            return;
+        };
+        let (id, host) = (c.id, c.host);
+        if c.done_reading && c.waiting {
+            // Hung up (or misbehaved) while its request is out: the node drops or discards it.
+            c.waiting = false;
+            c.framer = LineFramer::new(0);
+            self.node.client_gone(Instant::now(), host, id);
+        }
+        let Some(Source::Client(c)) = self.sources.get_mut(&key) else {
+            return;
+        };
+        if !c.waiting
+            && !c.framer.is_failed()
+            && let Some(line) = c.framer.next_line()
+        {
+            c.waiting = true;
+            self.node.submit(Instant::now(), host, id, line);
+            return self.rearm_or_close(key);
+        }
+        self.rearm_or_close(key);
+    }
+
+    fn rearm_or_close(&mut self, key: usize) {
+        let Some(Source::Client(c)) = self.sources.get(&key) else {
+            return;
+        };
+        if c.done_reading && !c.waiting && c.out.is_empty() {
+            let id = c.id;
+            self.clients.remove(&id);
+            self.unregister(key);
+        } else {
+            self.rearm(key);
+        }
+    }
+
+    /// Writes what answers are still pending, for at most [`FLUSH_BOUND`] in all.
+    fn flush_clients(&mut self) {
+        let end = Instant::now() + FLUSH_BOUND;
+        for source in self.sources.values_mut() {
+            let Source::Client(c) = source else { continue };
+            let left = end.saturating_duration_since(Instant::now());
+            if c.out.is_empty() || left.is_zero() {
+                continue;
+            }
+            if c.stream.set_nonblocking(false).is_ok()
+                && c.stream.set_write_timeout(Some(left)).is_ok()
+            {
+                let _ = c.stream.write_all(&c.out);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ links
+
+    fn connect(&mut self, host: HostKey, link: LinkId, addr: SocketAddr) {
+        match sys::connect_nonblocking(addr) {
+            Ok(stream) => {
+                let l = Link {
+                    host,
+                    link,
+                    stream,
+                    connecting: true,
+                    out: BytesMut::new(),
+                };
+                if let Some(k) = self.register(Source::Link(l), Event::writable) {
+                    self.links.insert((host, link), k);
+                } else {
+                    self.node.handle_connect_failed(
+                        Instant::now(),
+                        host,
+                        link,
+                        io::ErrorKind::Other,
+                    );
+                }
+            }
+            Err(e) => self
+                .node
+                .handle_connect_failed(Instant::now(), host, link, e.kind()),
+        }
+    }
+
+    fn on_link(&mut self, key: usize, readable: bool, writable: bool) {
+        let Some(Source::Link(l)) = self.sources.get_mut(&key) else {
+            return;
+        };
+        let (host, link) = (l.host, l.link);
+        if l.connecting {
+            if !writable && !readable {
+                return self.rearm(key);
+            }
+            let outcome = match l.stream.take_error() {
+                Ok(Some(e)) | Err(e) => Err(e),
+                Ok(None) => l.stream.peer_addr().map(|_| ()),
+            };
+            match outcome {
+                Ok(()) => {
+                    l.connecting = false;
+                    let _ = l.stream.set_nodelay(true);
+                    sys::set_keepalive(&l.stream);
+                    self.node.handle_connected(Instant::now(), host, link);
+                }
+                Err(e) => {
+                    return self
+                        .node
+                        .handle_connect_failed(Instant::now(), host, link, e.kind());
+                }
+            }
+            return self.rearm(key);
+        }
+        if writable {
+            self.flush_link(key);
+        }
+        if readable {
+            let Some(Source::Link(l)) = self.sources.get_mut(&key) else {
+                return;
+            };
+            match l.stream.read(&mut self.buf) {
+                Ok(0) => self.node.handle_eof(Instant::now(), host, link),
+                Ok(n) => self
+                    .node
+                    .handle_input(Instant::now(), host, link, &self.buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => self
+                    .node
+                    .handle_read_error(Instant::now(), host, link, e.kind()),
+            }
+        }
+        self.rearm(key);
+    }
+
+    /// Writes what the link has to send until the socket is full.
+    fn flush_link(&mut self, key: usize) {
+        loop {
+            let Some(Source::Link(l)) = self.sources.get_mut(&key) else {
+                return;
+            };
+            if l.connecting {
+                return;
+            }
+            let (host, link) = (l.host, l.link);
+            if l.out.is_empty() {
+                self.node.poll_transmit(host, link, &mut l.out);
+                if l.out.is_empty() {
+                    return;
+                }
+            }
+            match l.stream.write(&l.out) {
+                Ok(n) => {
+                    l.out.advance(n);
+                    self.node.handle_written(Instant::now(), host, link, n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    return self
+                        .node
+                        .handle_write_error(Instant::now(), host, link, e.kind());
+                }
+            }
+        }
+    }
+}
