@@ -18,7 +18,7 @@ pub const DEFAULT_CONF: &str = "/etc/httpd/conf/loncapa.conf";
 /// lonc: LON-CAPA's connection daemon. Serves one UNIX socket per remote host in hosts.tab and
 /// carries lonnet's requests to each host's lond over a small pool of encrypted TCP links.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "lonc", version, about, long_about = None)]
+#[command(name = "lonc", version)]
 pub struct Cli {
     /// Where the configuration comes from.
     #[command(flatten)]
