@@ -317,7 +317,7 @@ impl<C: BlockCipher> Link<C> {
     }
 
     /// Closes the link on the owner's decision. An Idle link queues a best-effort `exit` line
-    /// for the driver to send before it shuts the socket ([R]: LondConnection's `Shutdown`).
+    /// for the driver to send before it shuts the socket (recalled, \[R\] in protocol.md: LondConnection's `Shutdown`).
     pub fn close(&mut self, _now: Instant) {
         if self.state == LinkState::Disconnected {
             return;

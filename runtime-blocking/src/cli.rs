@@ -61,7 +61,7 @@ pub struct ConfigArgs {
     /// Web root; the status file goes to its lon-status/ (lonDocRoot).
     #[arg(long, value_name = "DIR", global = true)]
     pub doc_root: Option<PathBuf>,
-    /// The hosts table (default <lonTabDir>/hosts.tab).
+    /// The hosts table (default `<lonTabDir>/hosts.tab`).
     #[arg(long = "hosts", value_name = "FILE", global = true)]
     pub hosts: Option<PathBuf>,
     /// TCP port of the peers' lond (londPort, default 5663).

@@ -200,6 +200,7 @@ mod tests {
         fs::write(d.join("102.1.9.put.msul3"), "other host\n").unwrap();
         fs::write(d.join(".103.1.9.put.msul1.tmp"), "temporary\n").unwrap();
         fs::write(d.join("104.1.9.put.msul1"), vec![b'x'; 100]).unwrap();
+        fs::create_dir(d.join("105.1.9.put.msul1")).unwrap();
         let (mut files, problems) = list_delayed(d, "msul1", 50);
         files.sort_by(|a, b| a.name.cmp(&b.name));
         let got: Vec<(&str, &[u8])> = files
@@ -213,8 +214,9 @@ mod tests {
                 ("101.1.9.put.msul1", &b"put:b:2"[..])
             ]
         );
-        assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].contains("104.1.9.put.msul1"));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("104.1.9.put.msul1")));
+        assert!(problems.iter().any(|p| p.contains("105.1.9.put.msul1")));
     }
 
     #[test]

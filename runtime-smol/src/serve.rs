@@ -3,7 +3,7 @@
 //!
 //! Tasks: one accept loop per host socket, one task per client connection, one per lond link,
 //! one for the node's timers and one for signals. Every task that feeds the node drains it
-//! right away ([`Rt::drain`]), which routes the node's actions to the other tasks through
+//! right away (`Rt::drain`), which routes the node's actions to the other tasks through
 //! small channels.
 
 use std::cell::{Cell, RefCell};

@@ -36,6 +36,11 @@ macro_rules! conformance_suite {
             send_and_critical_from_the_command_line,
             a_slow_reading_client_gets_a_large_reply_whole,
             a_slow_reading_peer_gets_a_large_request_whole,
+            a_stalled_peer_is_timed_out,
+            term_lets_a_waiting_client_finish,
+            usr2_toggles_debug_logging,
+            daemonize_detaches_and_serves,
+            the_demo_runs_and_exits_0,
         );
     };
 }
@@ -56,7 +61,7 @@ macro_rules! conformance_tests {
 /// The bound on every wait for the daemon (it normally takes milliseconds).
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// Asks `ready` every few milliseconds until it holds or [`PATIENCE`] runs out.
+/// Asks `ready` every few milliseconds until it holds or `PATIENCE` runs out.
 pub fn eventually(what: &str, mut ready: impl FnMut() -> bool) {
     let end = Instant::now() + PATIENCE;
     while !ready() {
@@ -622,4 +627,129 @@ pub fn a_slow_reading_peer_gets_a_large_request_whole(bin: &Path) {
     let text = "x".repeat(256 * 1024);
     assert_eq!(f.ask("alpha", &format!("echo:{text}")), text);
     assert_eq!(f.ask("alpha", "encrypt:echo:after"), "after");
+}
+
+pub fn a_stalled_peer_is_timed_out(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim(
+        "alpha",
+        Faults {
+            silent: true,
+            ..Faults::default()
+        },
+    );
+    f.start_sim("beta", Faults::default());
+    f.start_daemon(&["--step-timeout", "0.3"]);
+    assert_eq!(f.ask("alpha", "ping"), "con_lost");
+    assert_eq!(f.ask("beta", "ping"), "beta");
+}
+
+pub fn term_lets_a_waiting_client_finish(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim(
+        "alpha",
+        Faults {
+            delay: Some(Duration::from_millis(300)),
+            ..Faults::default()
+        },
+    );
+    f.start_daemon(&[]);
+    let client = f.client();
+    let waiting = std::thread::spawn(move || client.reply("alpha", b"echo:slow").unwrap());
+    eventually("the request to reach the lond", || {
+        f.sim("alpha").stats().requests.load(Ordering::Relaxed) == 1
+    });
+    f.signal(libc::SIGTERM);
+    assert_eq!(waiting.join().unwrap(), b"slow");
+    assert_eq!(f.wait_exit().code(), Some(0));
+}
+
+pub fn usr2_toggles_debug_logging(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_daemon(&[
+        "--retries",
+        "1",
+        "--probe-min",
+        "3600",
+        "--probe-max",
+        "3600",
+    ]);
+    assert_eq!(f.ask("gamma", "ping"), "con_lost");
+    assert_eq!(f.ask("gamma", "ping"), "con_lost");
+    assert!(!f.lonc_log().contains("-Debug-"));
+    f.signal(libc::SIGUSR2);
+    eventually("debug logging on", || {
+        f.lonc_log().contains("Debug logging on")
+    });
+    assert_eq!(f.ask("gamma", "ping"), "con_lost");
+    eventually("a debug line", || f.lonc_log().contains("INFO: -Debug- "));
+}
+
+/// Kills a detached daemon if a test fails before it is stopped.
+struct Detached(libc::pid_t);
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the daemon this test started.
+        unsafe {
+            libc::kill(self.0, libc::SIGKILL);
+        }
+    }
+}
+
+pub fn daemonize_detaches_and_serves(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    let launcher = Command::new(bin)
+        .arg("--conf")
+        .arg(&f.conf)
+        .arg("--daemonize")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("runs");
+    assert!(launcher.success(), "the launching process exits 0");
+    let pid_file = f.logs.join("lonc.pid");
+    eventually("the detached daemon's pid file", || pid_file.exists());
+    let pid: libc::pid_t = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .expect("a pid");
+    let guard = Detached(pid);
+    eventually("the detached daemon's sockets", || {
+        f.sock_dir.join("alpha").exists()
+    });
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    // SAFETY: kill(2) on the daemon this test started.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    eventually("the detached daemon to exit", || !pid_file.exists());
+    drop(guard);
+}
+
+pub fn the_demo_runs_and_exits_0(bin: &Path) {
+    let out = Command::new(bin)
+        .arg("demo")
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    for expected in [
+        "demo1 ping                                   -> demo1",
+        "demo1 encrypt:echo:my password               -> my password",
+        "critical demo2 put:grade:A                   -> con_delayed",
+        "demo2 get:grade                              -> A",
+        ":S:demo2:put:grade:A:",
+        "demo3 >>> DEAD !!!! <<<",
+        "exited: true (exit status: 0); pid file removed: true; sockets removed: true",
+    ] {
+        assert!(
+            report.contains(expected),
+            "{expected:?} missing from:\n{report}"
+        );
+    }
 }
