@@ -37,25 +37,17 @@ use crate::files::{self, Logger};
 use crate::startup::{self, Startup};
 use crate::sys;
 
-/// How long the daemon waits, after deciding to exit, for answers to reach their clients.
-const FLUSH_BOUND: Duration = Duration::from_secs(1);
 /// Most connections accepted per listener event, so one busy socket cannot starve the rest.
 const ACCEPTS_PER_EVENT: usize = 64;
 
 /// Runs the daemon until an orderly shutdown; returns the exit status. Configuration problems
 /// are one line on standard error and status 2.
 pub fn run(config: &ConfigArgs, run: &RunArgs) -> i32 {
-    match start(config, run) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("lonc: {e}");
-            2
-        }
-    }
+    startup::run_daemon(config, run, |startup| event_loop(startup, config, run))
 }
 
-fn start(config: &ConfigArgs, run: &RunArgs) -> Result<i32, ConfigError> {
-    let Startup { node, logger } = startup::prepare(config, run)?;
+fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i32, ConfigError> {
+    let Startup { node, logger } = startup;
     let poller =
         Arc::new(Poller::new().map_err(|e| ConfigError(format!("cannot create a poller: {e}")))?);
     let (signal_tx, signals) = channel();
@@ -541,9 +533,9 @@ impl Loop {
         }
     }
 
-    /// Writes what answers are still pending, for at most [`FLUSH_BOUND`] in all.
+    /// Writes what answers are still pending, for at most [`startup::FLUSH_BOUND`] in all.
     fn flush_clients(&mut self) {
-        let end = Instant::now() + FLUSH_BOUND;
+        let end = Instant::now() + startup::FLUSH_BOUND;
         for source in self.sources.values_mut() {
             let Source::Client(c) = source else { continue };
             let left = end.saturating_duration_since(Instant::now());

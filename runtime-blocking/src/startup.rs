@@ -2,7 +2,7 @@
 //! table, logs, pid file, detaching), the reload on SIGHUP, and the node's actions that only
 //! touch files and logs.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lonc_core::conf::Settings;
 use lonc_core::hosts_tab::{HostEntry, LineProblem};
@@ -13,6 +13,25 @@ use crate::cli::{ConfigArgs, ConfigError, RunArgs};
 use crate::files::{self, Logger};
 use crate::localtime::now_local;
 use crate::sys;
+
+/// How long a daemon that has decided to exit still lets answers reach their clients.
+pub const FLUSH_BOUND: Duration = Duration::from_secs(1);
+
+/// Runs a daemon: [`prepare`], then `event_loop` until it returns the exit status. A problem
+/// before or while setting the loop up is one line on standard error and exit status 2.
+pub fn run_daemon(
+    config: &ConfigArgs,
+    run: &RunArgs,
+    event_loop: impl FnOnce(Startup) -> Result<i32, ConfigError>,
+) -> i32 {
+    match prepare(config, run).and_then(event_loop) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lonc: {e}");
+            2
+        }
+    }
+}
 
 /// Everything a runtime needs to start its loop.
 pub struct Startup {

@@ -32,23 +32,14 @@ use lonc_blocking::files::{self, Logger};
 use lonc_blocking::startup::{self, Startup};
 use lonc_blocking::sys;
 
-/// How long the daemon waits, after deciding to exit, for answers to reach their clients.
-const FLUSH_BOUND: Duration = Duration::from_secs(1);
-
 /// Runs the daemon until an orderly shutdown; returns the exit status. Configuration problems
 /// are one line on standard error and status 2.
 pub fn run(config: &ConfigArgs, run: &RunArgs) -> i32 {
-    match start(config, run) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("lonc: {e}");
-            2
-        }
-    }
+    startup::run_daemon(config, run, |startup| event_loop(startup, config, run))
 }
 
-fn start(config: &ConfigArgs, run: &RunArgs) -> Result<i32, ConfigError> {
-    let Startup { node, logger } = startup::prepare(config, run)?;
+fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i32, ConfigError> {
+    let Startup { node, logger } = startup;
     let signals = async_signal::Signals::new([
         async_signal::Signal::Hup,
         async_signal::Signal::Int,
@@ -83,7 +74,7 @@ fn start(config: &ConfigArgs, run: &RunArgs) -> Result<i32, ConfigError> {
         rt.drain();
         let code = exit_rx.recv().await.unwrap_or(1);
         // Give the answers already decided a bounded moment to reach their clients.
-        let deadline = Instant::now() + FLUSH_BOUND;
+        let deadline = Instant::now() + startup::FLUSH_BOUND;
         while rt.unanswered.get() > 0 && Instant::now() < deadline {
             Timer::after(Duration::from_millis(5)).await;
         }
