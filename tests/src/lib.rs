@@ -1,4 +1,5 @@
 //! Shared harnesses for lonc's cross-crate tests and fuzz targets.
 
+pub mod fuzz_logic;
 pub mod pair;
 pub mod rng;
