@@ -349,12 +349,9 @@ impl Harness {
                     replies.push(r);
                 }
                 LinkEvent::Closed {
-                    reason,
+                    reason: _,
                     failed_request,
                 } => {
-                    if std::env::var_os("FUZZ_LOGIC_DEBUG").is_some() {
-                        eprintln!("closed: {reason}");
-                    }
                     assert_eq!(failed_request, self.in_flight, "failed_request");
                     self.in_flight = false;
                     self.closed = true;
