@@ -231,6 +231,13 @@ impl<C: BlockCipher> Link<C> {
         self.wire.wants_write()
     }
 
+    /// Bytes received from the peer and not yet consumed (a partial line, or lines waiting
+    /// while the link still sends). Never more than the configured `max_line` once an input
+    /// call returns: more makes the link close.
+    pub fn buffered_input(&self) -> usize {
+        self.wire.framer.buffered()
+    }
+
     /// The TCP connection is established: the handshake starts with `init`.
     pub fn handle_connected(&mut self, now: Instant) {
         if self.state != LinkState::Connecting {

@@ -159,6 +159,12 @@ impl<C: BlockCipher> Session<C> {
         self.state
     }
 
+    /// Bytes received from the client and not yet consumed. Never more than the configured
+    /// `max_line` once an input call returns: more makes the session close.
+    pub fn buffered_input(&self) -> usize {
+        self.wire.framer.buffered()
+    }
+
     /// Refuses the client (unknown address): sends `refused` and closes.
     pub fn refuse(&mut self, now: Instant) {
         if self.state == SessionState::Closed {

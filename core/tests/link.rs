@@ -463,8 +463,10 @@ fn lines_piling_up_while_the_link_sends_are_bounded() {
     // `init` not yet written: challenges pile up.
     d.feed(b"1234567\n1234567\n");
     assert!(!d.link.is_closed());
+    assert_eq!(d.link.buffered_input(), 16);
     d.feed(b"1\n");
     d.assert_closed(CloseReason::UnsolicitedData, false);
+    assert_eq!(d.link.buffered_input(), 0, "a closed link holds nothing");
 }
 
 // ---- local misuse and local close ----

@@ -183,3 +183,25 @@ fn eof_closes() {
     d.s.handle_eof(d.now);
     assert_eq!(d.events(), vec![SessionEvent::Closed(CloseReason::Eof)]);
 }
+
+#[test]
+fn lines_piling_up_while_the_session_sends_are_bounded() {
+    let now = Instant::now();
+    let config = SessionConfig {
+        max_line: 16,
+        ..SessionConfig::default()
+    };
+    let mut s: Session = Session::new(now, config, "msul1", "msul2", SEED);
+    // The challenge is not written yet: the echo and what follows wait in the buffer.
+    s.handle_input(now, b"init\n42421050000000\n");
+    assert_eq!(s.state(), SessionState::SendingChallenge);
+    assert_eq!(s.buffered_input(), 15);
+    s.handle_input(now, b"ekey\n");
+    assert_eq!(s.state(), SessionState::Closed);
+    assert_eq!(s.buffered_input(), 0, "a closed session holds nothing");
+    let events: Vec<SessionEvent> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert_eq!(
+        events,
+        vec![SessionEvent::Closed(CloseReason::UnsolicitedData)]
+    );
+}

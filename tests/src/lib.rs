@@ -2,5 +2,6 @@
 
 pub mod cluster;
 pub mod conformance;
+pub mod fuzz_logic;
 pub mod pair;
 pub mod rng;
