@@ -10,6 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
@@ -403,10 +404,53 @@ async fn signal_loop(rt: Rc<Rt>, mut signals: async_signal::Signals) {
     }
 }
 
+/// `accept4` with the new socket already non-blocking: saves the `ioctl` that
+/// `Async::new` would spend on every connection.
+fn accept_nonblocking(listener: &UnixListener) -> io::Result<UnixStream> {
+    // SAFETY: accept4(2) on a listening socket we own; null address pointers are allowed.
+    let fd = unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: accept4 returned a new descriptor that nothing else owns.
+    Ok(unsafe { UnixStream::from_raw_fd(fd) })
+}
+
+/// Reads once the socket is readable: where a read would most likely find nothing yet (a
+/// reply just asked for, an answer just written), waiting for readiness first saves the failed
+/// `read` a speculative attempt costs.
+async fn read_when_ready<T>(stream: &Async<T>, buf: &mut [u8]) -> io::Result<usize>
+where
+    for<'a> &'a T: io::Read,
+{
+    loop {
+        stream.readable().await?;
+        match io::Read::read(&mut stream.get_ref(), buf) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            r => return r,
+        }
+    }
+}
+
 async fn accept_loop(rt: Rc<Rt>, key: HostKey, listener: Async<UnixListener>) {
     loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
+        let accepted = listener
+            .read_with(accept_nonblocking)
+            .await
+            .and_then(Async::new_nonblocking);
+        match accepted {
+            Ok(stream) => {
                 let id = ClientId(rt.next_client.get());
                 rt.next_client.set(id.0 + 1);
                 rt.ex
@@ -434,12 +478,20 @@ async fn client_task(rt: Rc<Rt>, key: HostKey, id: ClientId, mut stream: Async<U
     let mut framer = LineFramer::new(rt.max_line);
     let mut buf = [0u8; 4096];
     let mut out = BytesMut::new();
+    // The first request is usually there as soon as the connection is accepted; after an
+    // answer, the next line (or EOF) is not.
+    let mut answered = false;
     'serve: loop {
         let request = loop {
             if let Some(line) = framer.next_line() {
                 break line;
             }
-            match stream.read(&mut buf).await {
+            let read = if answered {
+                read_when_ready(&stream, &mut buf).await
+            } else {
+                stream.read(&mut buf).await
+            };
+            match read {
                 Ok(0) | Err(_) => break 'serve,
                 Ok(n) => {
                     if framer.push(&buf[..n]).is_err() {
@@ -468,7 +520,7 @@ async fn client_task(rt: Rc<Rt>, key: HostKey, id: ClientId, mut stream: Async<U
                     .await
                     .map_or(ClientEvent::Read(Ok(0)), ClientEvent::Answer)
             };
-            let read = async { ClientEvent::Read(stream.read(&mut buf).await) };
+            let read = async { ClientEvent::Read(read_when_ready(&stream, &mut buf).await) };
             match answer.or(read).await {
                 ClientEvent::Answer(line) => break line,
                 ClientEvent::Read(Ok(n)) if n > 0 && framer.push(&buf[..n]).is_ok() => {}
@@ -484,6 +536,7 @@ async fn client_task(rt: Rc<Rt>, key: HostKey, id: ClientId, mut stream: Async<U
         out.put_slice(&answer);
         out.put_u8(b'\n');
         let written = stream.write_all(&out).await;
+        answered = true;
         rt.unanswered.set(rt.unanswered.get().saturating_sub(1));
         if written.is_err() {
             break;
@@ -567,22 +620,32 @@ async fn link_task(
             rt.drain();
             continue;
         }
-        // Read into the shared buffer and hand the bytes to the node without awaiting between.
+        // A link reads only when a line is due (a reply, a handshake step) or to notice the
+        // peer hanging up: wait for readiness, then read into the shared buffer and hand the
+        // bytes to the node without awaiting in between.
         let read = async {
-            LinkWake::Read(
-                stream
-                    .read_with(|s| {
-                        let mut buf = rt.link_buf.borrow_mut();
-                        let n = io::Read::read(&mut &*s, &mut buf[..])?;
+            LinkWake::Read(loop {
+                if let Err(e) = stream.readable().await {
+                    break Err(e);
+                }
+                let mut buf = rt.link_buf.borrow_mut();
+                match io::Read::read(&mut stream.get_ref(), &mut buf[..]) {
+                    Ok(n) => {
                         if n > 0 {
                             rt.node
                                 .borrow_mut()
                                 .handle_input(Instant::now(), key, link, &buf[..n]);
                         }
-                        Ok(n)
-                    })
-                    .await,
-            )
+                        break Ok(n);
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) => {}
+                    Err(e) => break Err(e),
+                }
+            })
         };
         let kicked = async {
             let _ = inbox.recv().await;
