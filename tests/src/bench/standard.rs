@@ -702,7 +702,7 @@ impl Report {
             if let Some(b) = relay {
                 goal(
                     format!("{name} ≥ 0.9 × null relay, {c} clients, plain"),
-                    format!("{rate:.0} vs {b:.0} req/s = {:.2}×", rate / b),
+                    format!("{rate:.0} vs {b:.0} req/s = {:.3}×", rate / b),
                     Some(rate >= 0.9 * b),
                 );
             }
@@ -717,14 +717,14 @@ impl Report {
                         "{name} p99 ≤ 1.2 × null relay's, open loop at {:.0} req/s",
                         self.rate
                     ),
-                    format!("{p:.1} vs {b:.1} µs = {:.2}×", p / b),
+                    format!("{p:.1} vs {b:.1} µs = {:.3}×", p / b),
                     Some(p <= 1.2 * b),
                 );
             }
             if let Some(e) = self.rate_of(name, ENCRYPT, c) {
                 goal(
                     format!("{name} encrypt ≥ 0.8 × plain, {c} clients"),
-                    format!("{e:.0} vs {rate:.0} req/s = {:.2}×", e / rate),
+                    format!("{e:.0} vs {rate:.0} req/s = {:.3}×", e / rate),
                     Some(e >= 0.8 * rate),
                 );
             }
@@ -733,7 +733,7 @@ impl Report {
             {
                 goal(
                     format!("{name} within 25 % of lonc, {c} clients, plain"),
-                    format!("{rate:.0} vs {smol:.0} req/s = {:.2}×", rate / smol),
+                    format!("{rate:.0} vs {smol:.0} req/s = {:.3}×", rate / smol),
                     Some(rate >= 0.75 * smol),
                 );
             }
