@@ -10,6 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
@@ -31,6 +32,9 @@ use lonc_blocking::cli::{ConfigArgs, ConfigError, RunArgs};
 use lonc_blocking::files::{self, Logger};
 use lonc_blocking::startup::{self, Startup};
 use lonc_blocking::sys;
+
+/// The size of the link tasks' shared read buffer.
+const LINK_READ_BUF: usize = 64 * 1024;
 
 /// Runs the daemon until an orderly shutdown; returns the exit status. Configuration problems
 /// are one line on standard error and status 2.
@@ -67,6 +71,7 @@ fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i3
         armed: Cell::new(None),
         exit: exit_tx,
         unanswered: Cell::new(0),
+        link_buf: RefCell::new(vec![0u8; LINK_READ_BUF].into_boxed_slice()),
     });
     let code = smol::block_on(ex.run(async {
         ex.spawn(timers(rt.clone(), kick_rx)).detach();
@@ -101,6 +106,10 @@ struct Rt {
     exit: Sender<i32>,
     /// Answers handed to client tasks and not yet written.
     unanswered: Cell<usize>,
+    /// The one read buffer of every link task: the runtime is single-threaded and a link hands
+    /// what it read to the node before it next awaits, so no link needs a buffer of its own
+    /// (a 16 KiB buffer per link was most of an idle link's memory).
+    link_buf: RefCell<Box<[u8]>>,
 }
 
 /// A link task's mailbox: kicked when the node has bytes for it or closes it.
@@ -286,10 +295,53 @@ async fn signal_loop(rt: Rc<Rt>, mut signals: async_signal::Signals) {
     }
 }
 
+/// `accept4` with the new socket already non-blocking: saves the `ioctl` that
+/// `Async::new` would spend on every connection.
+fn accept_nonblocking(listener: &UnixListener) -> io::Result<UnixStream> {
+    // SAFETY: accept4(2) on a listening socket we own; null address pointers are allowed.
+    let fd = unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: accept4 returned a new descriptor that nothing else owns.
+    Ok(unsafe { UnixStream::from_raw_fd(fd) })
+}
+
+/// Reads once the socket is readable: where a read would most likely find nothing yet (a
+/// reply just asked for, an answer just written), waiting for readiness first saves the failed
+/// `read` a speculative attempt costs.
+async fn read_when_ready<T>(stream: &Async<T>, buf: &mut [u8]) -> io::Result<usize>
+where
+    for<'a> &'a T: io::Read,
+{
+    loop {
+        stream.readable().await?;
+        match io::Read::read(&mut stream.get_ref(), buf) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            r => return r,
+        }
+    }
+}
+
 async fn accept_loop(rt: Rc<Rt>, key: HostKey, listener: Async<UnixListener>) {
     loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
+        let accepted = listener
+            .read_with(accept_nonblocking)
+            .await
+            .and_then(Async::new_nonblocking);
+        match accepted {
+            Ok(stream) => {
                 let id = ClientId(rt.next_client.get());
                 rt.next_client.set(id.0 + 1);
                 rt.ex
@@ -317,12 +369,20 @@ async fn client_task(rt: Rc<Rt>, key: HostKey, id: ClientId, mut stream: Async<U
     let mut framer = LineFramer::new(rt.max_line);
     let mut buf = [0u8; 4096];
     let mut out = BytesMut::new();
+    // The first request is usually there as soon as the connection is accepted; after an
+    // answer, the next line (or EOF) is not.
+    let mut answered = false;
     'serve: loop {
         let request = loop {
             if let Some(line) = framer.next_line() {
                 break line;
             }
-            match stream.read(&mut buf).await {
+            let read = if answered {
+                read_when_ready(&stream, &mut buf).await
+            } else {
+                stream.read(&mut buf).await
+            };
+            match read {
                 Ok(0) | Err(_) => break 'serve,
                 Ok(n) => {
                     if framer.push(&buf[..n]).is_err() {
@@ -356,7 +416,7 @@ async fn client_task(rt: Rc<Rt>, key: HostKey, id: ClientId, mut stream: Async<U
             let may_read = framer.buffered() <= rt.max_line;
             let read = async {
                 if may_read {
-                    ClientEvent::Read(stream.read(&mut buf).await)
+                    ClientEvent::Read(read_when_ready(&stream, &mut buf).await)
                 } else {
                     futures_lite::future::pending().await
                 }
@@ -376,6 +436,7 @@ async fn client_task(rt: Rc<Rt>, key: HostKey, id: ClientId, mut stream: Async<U
         out.put_slice(&answer);
         out.put_u8(b'\n');
         let written = stream.write_all(&out).await;
+        answered = true;
         rt.unanswered.set(rt.unanswered.get().saturating_sub(1));
         if written.is_err() {
             break;
@@ -430,7 +491,6 @@ async fn link_task(
         .handle_connected(Instant::now(), key, link);
     rt.drain();
     let mut out = BytesMut::new();
-    let mut buf = vec![0u8; 16 * 1024];
     loop {
         if slot.closed.get() {
             let farewell = slot.farewell.take();
@@ -460,7 +520,33 @@ async fn link_task(
             rt.drain();
             continue;
         }
-        let read = async { LinkWake::Read(stream.read(&mut buf).await) };
+        // A link reads only when a line is due (a reply, a handshake step) or to notice the
+        // peer hanging up: wait for readiness, then read into the shared buffer and hand the
+        // bytes to the node without awaiting in between.
+        let read = async {
+            LinkWake::Read(loop {
+                if let Err(e) = stream.readable().await {
+                    break Err(e);
+                }
+                let mut buf = rt.link_buf.borrow_mut();
+                match io::Read::read(&mut stream.get_ref(), &mut buf[..]) {
+                    Ok(n) => {
+                        if n > 0 {
+                            rt.node
+                                .borrow_mut()
+                                .handle_input(Instant::now(), key, link, &buf[..n]);
+                        }
+                        break Ok(n);
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) => {}
+                    Err(e) => break Err(e),
+                }
+            })
+        };
         let kicked = async {
             let _ = inbox.recv().await;
             LinkWake::Kick
@@ -472,12 +558,7 @@ async fn link_task(
                 rt.drain();
                 return;
             }
-            LinkWake::Read(Ok(n)) => {
-                rt.node
-                    .borrow_mut()
-                    .handle_input(Instant::now(), key, link, &buf[..n]);
-                rt.drain();
-            }
+            LinkWake::Read(Ok(_)) => rt.drain(),
             LinkWake::Read(Err(e)) => {
                 rt.node
                     .borrow_mut()

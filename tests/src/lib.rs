@@ -1,5 +1,6 @@
-//! Shared harnesses for lonc's cross-crate tests and fuzz targets.
+//! Shared harnesses for lonc's cross-crate tests and fuzz targets, and the load tool.
 
+pub mod bench;
 pub mod cluster;
 pub mod conformance;
 pub mod fuzz_logic;

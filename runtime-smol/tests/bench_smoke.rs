@@ -1,0 +1,9 @@
+//! The load tool (`lonc-bench standard --smoke`) against this runtime's `lonc`, for a few
+//! seconds: it keeps the benchmark working. Its figures are printed, never asserted.
+
+#[test]
+fn the_standard_benchmark_runs_in_smoke_mode() {
+    let lonc = std::path::Path::new(env!("CARGO_BIN_EXE_lonc"));
+    let report = lonc_tests::bench::smoke(Some(lonc), None);
+    println!("{report}");
+}

@@ -1,0 +1,57 @@
+//! How much of the machine other processes took during a measurement: the whole machine's
+//! busy time (`/proc/stat`) less this process's and the daemon's (`/proc/<pid>/stat`). Shared
+//! machines run other work; a figure taken while something else was busy says so.
+
+/// CPU counters at one instant, in clock ticks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuSample {
+    total: u64,
+    busy: u64,
+    ours: u64,
+}
+
+fn machine() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
+    Some((total, total - idle))
+}
+
+fn process(pid: &str) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the parenthesised command: state is field 3, utime 14, stime 15.
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return 0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let get = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    get(11) + get(12)
+}
+
+impl CpuSample {
+    /// Now, counting this process and `daemon` (if any) as ours.
+    pub fn now(daemon: Option<u32>) -> CpuSample {
+        let (total, busy) = machine().unwrap_or((0, 0));
+        let ours = process("self") + daemon.map_or(0, |p| process(&p.to_string()));
+        CpuSample { total, busy, ours }
+    }
+
+    /// The share of the machine (0–100 %) that other processes used since `self`.
+    pub fn foreign_pct_since(&self, later: &CpuSample) -> f64 {
+        let total = later.total.saturating_sub(self.total);
+        if total == 0 {
+            return 0.0;
+        }
+        let busy = later.busy.saturating_sub(self.busy);
+        let ours = later.ours.saturating_sub(self.ours);
+        100.0 * busy.saturating_sub(ours) as f64 / total as f64
+    }
+}

@@ -1,0 +1,42 @@
+//! `lonc-bench`, the load tool: throughput, latency, memory and fail-fast of the daemons
+//! against two floors, on one machine in one run.
+//!
+//! Set-ups, all against the same simulated lond ([`lonc_blocking::sim::Sim`]):
+//!
+//! * (a) *direct*: the bench speaks the lond protocol itself over persistent TCP links
+//!   ([`link::SyncLink`], the core's `Link` driven with blocking I/O): the network floor;
+//! * (b) *null relay* ([`relay::NullRelay`]): the simplest UNIX→TCP relay, the ceiling for any
+//!   daemon with lonc's socket model;
+//! * (c) `lonc` (smol) and (d) `lonc-blocking`, started as child processes on a temporary
+//!   LON-CAPA layout ([`daemon`]).
+//!
+//! The load model is in [`load`]; the standard run and its report in [`standard`].
+
+pub mod cpu;
+pub mod daemon;
+pub mod link;
+pub mod load;
+pub mod relay;
+pub mod standard;
+
+/// Runs the smoke version of the standard comparison against the daemon binaries given and
+/// returns its report; panics if any set-up fails to answer. For a `#[test]`: the figures are
+/// never asserted.
+pub fn smoke(lonc: Option<&std::path::Path>, lonc_blocking: Option<&std::path::Path>) -> String {
+    let options = standard::Options {
+        lonc: lonc.map(Into::into),
+        lonc_blocking: lonc_blocking.map(Into::into),
+        ..standard::Options::smoke()
+    };
+    let report = standard::run(&options).expect("the smoke benchmark runs");
+    for row in &report.rows {
+        assert!(
+            row.out.ok > 0,
+            "{} {} C={}: no request answered",
+            row.setup,
+            row.mode,
+            row.clients
+        );
+    }
+    report.markdown()
+}
