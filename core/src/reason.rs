@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::enc::EncError;
 
-/// The typed reason a [`Link`](crate) (or a session) closed. Remote faults and local decisions
+/// The typed reason a [`Link`](crate::link::Link) (or a [`Session`](crate::session::Session)) closed. Remote faults and local decisions
 /// are distinguished so that the host scheduler and the logs can tell them apart.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CloseReason {
