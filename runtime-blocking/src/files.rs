@@ -103,12 +103,16 @@ impl Logger {
     }
 }
 
-/// Writes `<pid>\n` to the pid file, creating its directory.
+/// Writes `<pid>\n` to the pid file, creating its directory. The file appears whole (written
+/// under a temporary name, then renamed), so a reader such as loncron never sees it empty.
 pub fn write_pid_file(path: &Path) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
-    fs::write(path, format!("{}\n", std::process::id()))
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    fs::write(&tmp, format!("{}\n", std::process::id()))?;
+    fs::rename(&tmp, path)
 }
 
 /// Replaces the status file with `text`, creating its directory.
@@ -217,6 +221,18 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("104.1.9.put.msul1")));
         assert!(problems.iter().any(|p| p.contains("105.1.9.put.msul1")));
+    }
+
+    #[test]
+    fn the_pid_file_holds_our_pid_and_no_temporary_file_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("logs/lonc.pid");
+        write_pid_file(&pid_file).unwrap();
+        assert_eq!(
+            fs::read_to_string(&pid_file).unwrap(),
+            format!("{}\n", std::process::id())
+        );
+        assert_eq!(fs::read_dir(dir.path().join("logs")).unwrap().count(), 1);
     }
 
     #[test]

@@ -249,6 +249,10 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // What the daemon saw, for the failure report.
+            eprintln!("---- lonc.log of the failed scenario ----\n{}", self.lonc_log());
+        }
         if let Some(mut child) = self.daemon.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -256,12 +260,18 @@ impl Drop for Fixture {
     }
 }
 
-/// A port free on every peer address (the peers share londPort).
+/// A port free on every peer address (the peers share londPort), and one no other fixture of
+/// this process will pick. Ports come from 10000–29999, below the kernel's ephemeral range, so
+/// that a port a fixture frees for a moment (a lond stopped and started again) is never handed
+/// to a `bind(…:0)` or an outgoing connection elsewhere; a counter keeps fixtures apart.
 fn free_port() -> u16 {
-    for _ in 0..100 {
-        let first = TcpListener::bind("127.0.0.2:0").expect("bind on loopback");
-        let port = first.local_addr().expect("bound").port();
-        let free = PEERS[1..]
+    use std::sync::atomic::AtomicU32;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = std::process::id() % 1000 * 20;
+    for _ in 0..20_000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 10_000 + ((base + n) % 20_000) as u16;
+        let free = PEERS
             .iter()
             .all(|(_, ip)| TcpListener::bind((Ipv4Addr::from(*ip), port)).is_ok());
         if free {
@@ -711,12 +721,10 @@ pub fn daemonize_detaches_and_serves(bin: &Path) {
         .expect("runs");
     assert!(launcher.success(), "the launching process exits 0");
     let pid_file = f.logs.join("lonc.pid");
-    eventually("the detached daemon's pid file", || pid_file.exists());
-    let pid: libc::pid_t = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .expect("a pid");
+    let read_pid =
+        || -> Option<libc::pid_t> { std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok() };
+    eventually("the detached daemon's pid file", || read_pid().is_some());
+    let pid = read_pid().expect("a pid");
     let guard = Detached(pid);
     eventually("the detached daemon's sockets", || {
         f.sock_dir.join("alpha").exists()
