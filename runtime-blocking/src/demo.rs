@@ -171,9 +171,9 @@ fn demo(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         .spawn()?;
     let daemon = Daemon(child);
     let sockets = ["demo1", "demo2", "demo3"].map(|h| layout.sock_dir.join(h));
-    if !wait_for(Duration::from_secs(10), || {
-        sockets.iter().all(|s| s.exists())
-    }) {
+    // A socket file exists from bind on, a moment before the daemon listens: ask by connecting.
+    let listening = |s: &PathBuf| std::os::unix::net::UnixStream::connect(s).is_ok();
+    if !wait_for(Duration::from_secs(10), || sockets.iter().all(listening)) {
         return Err("the daemon did not create its sockets".into());
     }
     let _ = writeln!(

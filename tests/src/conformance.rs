@@ -70,6 +70,12 @@ pub fn eventually(what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// True once the daemon listens on the socket `path`. The file exists from `bind` on, a moment
+/// before `listen`, when a connection would still be refused; so ask with a connection.
+pub fn accepting(path: &Path) -> bool {
+    UnixStream::connect(path).is_ok()
+}
+
 /// The hosts of a fixture: our own id `me` and peers on 127.0.0.2 upwards.
 pub const PEERS: [(&str, [u8; 4]); 3] = [
     ("alpha", [127, 0, 0, 2]),
@@ -151,15 +157,24 @@ impl Fixture {
 
     /// Starts a simulated lond for `host`, logging its requests to `<dir>/<host>.requests`.
     pub fn start_sim(&mut self, host: &str, faults: Faults) {
-        let sim = Sim::start(SimConfig {
+        let config = SimConfig {
             listen: self.addr(host),
             host_id: host.into(),
             client_id: "me".into(),
             faults,
             request_log: Some(self.dir.path().join(format!("{host}.requests"))),
-        })
-        .expect("the simulated lond listens");
-        self.sims.insert(host.into(), sim);
+        };
+        // A lond started again on its port may find the port still held for a moment by the
+        // connections of the one before; wait until the kernel lets it go.
+        let mut started = None;
+        eventually("the simulated lond to listen", || {
+            match Sim::start(config.clone()) {
+                Ok(sim) => started = Some(sim),
+                Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse, "{e}"),
+            }
+            started.is_some()
+        });
+        self.sims.insert(host.into(), started.expect("listening"));
     }
 
     pub fn stop_sim(&mut self, host: &str) {
@@ -198,7 +213,7 @@ impl Fixture {
             .map(|h| self.sock_dir.join(h))
             .collect();
         eventually("the daemon's sockets", || {
-            sockets.iter().all(|s| s.exists())
+            sockets.iter().all(|s| accepting(s))
         });
     }
 
@@ -251,7 +266,10 @@ impl Drop for Fixture {
     fn drop(&mut self) {
         if std::thread::panicking() {
             // What the daemon saw, for the failure report.
-            eprintln!("---- lonc.log of the failed scenario ----\n{}", self.lonc_log());
+            eprintln!(
+                "---- lonc.log of the failed scenario ----\n{}",
+                self.lonc_log()
+            );
         }
         if let Some(mut child) = self.daemon.take() {
             let _ = child.kill();
@@ -453,7 +471,7 @@ pub fn hup_with_a_changed_hosts_tab_adds_and_removes_sockets(bin: &Path) {
     f.write_hosts(&["alpha", "beta", "gamma"]);
     f.signal(libc::SIGHUP);
     eventually("gamma's socket to come back", || {
-        f.sock_dir.join("gamma").exists()
+        accepting(&f.sock_dir.join("gamma"))
     });
 }
 
@@ -727,7 +745,7 @@ pub fn daemonize_detaches_and_serves(bin: &Path) {
     let pid = read_pid().expect("a pid");
     let guard = Detached(pid);
     eventually("the detached daemon's sockets", || {
-        f.sock_dir.join("alpha").exists()
+        accepting(&f.sock_dir.join("alpha"))
     });
     assert_eq!(f.ask("alpha", "ping"), "alpha");
     // SAFETY: kill(2) on the daemon this test started.
