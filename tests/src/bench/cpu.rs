@@ -8,6 +8,7 @@ pub struct CpuSample {
     total: u64,
     busy: u64,
     ours: u64,
+    daemon: u64,
 }
 
 fn machine() -> Option<(u64, u64)> {
@@ -40,8 +41,22 @@ impl CpuSample {
     /// Now, counting this process and `daemon` (if any) as ours.
     pub fn now(daemon: Option<u32>) -> CpuSample {
         let (total, busy) = machine().unwrap_or((0, 0));
-        let ours = process("self") + daemon.map_or(0, |p| process(&p.to_string()));
-        CpuSample { total, busy, ours }
+        let daemon = daemon.map_or(0, |p| process(&p.to_string()));
+        let ours = process("self") + daemon;
+        CpuSample {
+            total,
+            busy,
+            ours,
+            daemon,
+        }
+    }
+
+    /// The daemon's CPU time (user and system) since `self`, in microseconds; to the clock
+    /// tick (10 ms on most kernels), so meaningful over runs of a second or more.
+    pub fn daemon_us_since(&self, later: &CpuSample) -> f64 {
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        later.daemon.saturating_sub(self.daemon) as f64 * 1e6 / hz
     }
 
     /// The share of the machine (0–100 %) that other processes used since `self`.

@@ -68,17 +68,28 @@ pub struct Outcome {
     pub ok: u64,
     /// Requests that failed or got another reply.
     pub errors: u64,
+    /// Every request sent in the whole run, warm-up included, answered or not: what the
+    /// daemon's CPU time over the whole run is divided by.
+    pub sent: u64,
     /// Length of the measured window.
     pub secs: f64,
     /// Latency of the answered requests, in nanoseconds.
     pub hist: Histogram<u64>,
 }
 
+impl Default for Outcome {
+    fn default() -> Outcome {
+        Outcome::new()
+    }
+}
+
 impl Outcome {
-    fn new() -> Outcome {
+    /// No requests yet.
+    pub fn new() -> Outcome {
         Outcome {
             ok: 0,
             errors: 0,
+            sent: 0,
             secs: 0.0,
             hist: new_hist(),
         }
@@ -87,6 +98,7 @@ impl Outcome {
     fn merge(&mut self, other: &Outcome) {
         self.ok += other.ok;
         self.errors += other.errors;
+        self.sent += other.sent;
         self.hist.add(&other.hist).expect("same bounds");
     }
 
@@ -230,6 +242,7 @@ pub fn closed_loop(
                     }
                     let ok = client.request(&load, &line, &mut reply);
                     let done = Instant::now();
+                    out.sent += 1;
                     if sent >= from {
                         if ok {
                             out.ok += 1;
@@ -321,6 +334,7 @@ pub fn open_loop(
                     }
                     let ok = client.request(&load, &line, &mut reply);
                     let done = Instant::now();
+                    out.sent += 1;
                     if i >= first_measured {
                         if ok {
                             out.ok += 1;

@@ -11,7 +11,7 @@ use lonc_blocking::sim::{Faults, Sim, SimConfig};
 
 use super::cpu::CpuSample;
 use super::daemon::{Daemon, Layout, OWN_ID};
-use super::load::{Load, Outcome, Target, closed_loop, new_hist, open_loop};
+use super::load::{Load, Outcome, Target, closed_loop, open_loop};
 use super::relay::NullRelay;
 
 /// What to run and for how long.
@@ -93,6 +93,8 @@ const HEADLINE_C: usize = 64;
 pub struct Row {
     /// Percent of the machine other processes used meanwhile.
     pub foreign_pct: f64,
+    /// The daemon's CPU time per request sent, in microseconds (set-ups (c) and (d)).
+    pub daemon_us_per_req: Option<f64>,
     pub setup: &'static str,
     pub mode: &'static str,
     pub clients: String,
@@ -286,16 +288,22 @@ fn point(
     let o = &report.options;
     let cpu = CpuSample::now(report.daemon_pid);
     let out = closed_loop(load, clients, o.warmup, o.measure)?;
-    let foreign_pct = cpu.foreign_pct_since(&CpuSample::now(report.daemon_pid));
+    let after = CpuSample::now(report.daemon_pid);
+    let foreign_pct = cpu.foreign_pct_since(&after);
+    let daemon_us_per_req = report
+        .daemon_pid
+        .map(|_| cpu.daemon_us_since(&after) / out.sent.max(1) as f64);
     say(format!(
-        "{setup:18} {mode:17} C={clients:<4} {:>9.0} req/s  p50 {:>7.1} µs  p99 {:>8.1} µs  errors {}  other load {foreign_pct:.0} %",
+        "{setup:18} {mode:17} C={clients:<4} {:>9.0} req/s  p50 {:>7.1} µs  p99 {:>8.1} µs  errors {}  daemon {}  other load {foreign_pct:.0} %",
         out.rate(),
         out.quantile_us(0.5),
         out.quantile_us(0.99),
-        out.errors
+        out.errors,
+        per_req(daemon_us_per_req)
     ));
     report.rows.push(Row {
         foreign_pct,
+        daemon_us_per_req,
         setup,
         mode,
         clients: clients.to_string(),
@@ -333,24 +341,35 @@ fn measure_setup(
     Ok(())
 }
 
+/// A daemon's CPU time per request for the report, or "–" where no daemon was measured.
+fn per_req(us: Option<f64>) -> String {
+    us.map_or("–".into(), |us| format!("{us:.1} µs/req"))
+}
+
 /// The open-loop point at the report's rate.
 fn open_point(report: &mut Report, setup: &'static str, target: Target) -> io::Result<()> {
     let o = &report.options;
     let load = Load::echo(target, o.size, false, false);
     let cpu = CpuSample::now(report.daemon_pid);
     let out = open_loop(&load, report.rate, HEADLINE_C, o.warmup, o.open_measure)?;
-    let foreign_pct = cpu.foreign_pct_since(&CpuSample::now(report.daemon_pid));
+    let after = CpuSample::now(report.daemon_pid);
+    let foreign_pct = cpu.foreign_pct_since(&after);
+    let daemon_us_per_req = report
+        .daemon_pid
+        .map(|_| cpu.daemon_us_since(&after) / out.sent.max(1) as f64);
     say(format!(
-        "{setup:18} {OPEN:17} {:>6.0}/s  p50 {:>7.1} µs  p99 {:>8.1} µs  p99.9 {:>8.1} µs  max {:>8.1} µs  errors {}  other load {foreign_pct:.0} %",
+        "{setup:18} {OPEN:17} {:>6.0}/s  p50 {:>7.1} µs  p99 {:>8.1} µs  p99.9 {:>8.1} µs  max {:>8.1} µs  errors {}  daemon {}  other load {foreign_pct:.0} %",
         report.rate,
         out.quantile_us(0.5),
         out.quantile_us(0.99),
         out.quantile_us(0.999),
         out.max_us(),
-        out.errors
+        out.errors,
+        per_req(daemon_us_per_req)
     ));
     report.rows.push(Row {
         foreign_pct,
+        daemon_us_per_req,
         setup,
         mode: OPEN,
         clients: format!("{:.0}/s", report.rate),
@@ -519,14 +538,10 @@ fn timed_request(socket: &std::path::Path, line: &[u8]) -> io::Result<(Duration,
 
 /// `n` sequential `ping`s, each expected to be answered `want`; their latencies.
 fn timed_requests(socket: &std::path::Path, n: usize, want: &[u8]) -> io::Result<Outcome> {
-    let mut out = Outcome {
-        ok: 0,
-        errors: 0,
-        secs: 0.0,
-        hist: new_hist(),
-    };
+    let mut out = Outcome::new();
     let t = Instant::now();
     for _ in 0..n {
+        out.sent += 1;
         match timed_request(socket, b"ping\n") {
             Ok((d, reply)) if reply == want => {
                 out.ok += 1;
@@ -596,18 +611,20 @@ impl Report {
             s,
             "*other load*: share of the machine's CPU time used by processes other than the \
              bench and the daemon under test during the point (anything above a few % makes \
-             that point unreliable).\n"
+             that point unreliable). *daemon CPU*: the daemon's user and system time over the \
+             point divided by the requests sent, warm-up included: the figure least moved by \
+             the machine's noise.\n"
         );
         for (name, why) in &self.skipped {
             let _ = writeln!(s, "{name}: {why}.\n");
         }
         let _ = writeln!(
             s,
-            "| set-up | requests | C | req/s | p50 µs | p99 µs | p99.9 µs | max µs | errors | × (b) | × (a) | other load |"
+            "| set-up | requests | C | req/s | p50 µs | p99 µs | p99.9 µs | max µs | errors | × (b) | × (a) | daemon CPU | other load |"
         );
         let _ = writeln!(
             s,
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for r in &self.rows {
             let (vs_b, vs_a) = if r.mode == OPEN {
@@ -629,7 +646,7 @@ impl Report {
             };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {:.0} % |",
+                "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {:.0} % |",
                 r.setup,
                 r.mode,
                 r.clients,
@@ -641,6 +658,7 @@ impl Report {
                 r.out.errors,
                 vs_b,
                 vs_a,
+                per_req(r.daemon_us_per_req),
                 r.foreign_pct
             );
         }
