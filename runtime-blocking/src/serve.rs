@@ -3,10 +3,13 @@
 //! # Thread model
 //!
 //! * **The event loop** (the main thread) owns every socket (the host listeners, the clients,
-//!   the lond links), all non-blocking and registered with one `polling::Poller` in oneshot
-//!   mode: after each event the source's interest is re-armed, readable while input is
-//!   wanted, writable only while output is pending. `wait` is bounded by the core's next
-//!   deadline. The loop feeds the core's [`Node`] and carries out its actions.
+//!   the lond links), all non-blocking and registered with one `polling::Poller`,
+//!   level-triggered: readable while input is wanted, writable only while output is pending.
+//!   The interest is changed only when the source's state changes it, so a busy link or
+//!   client costs no `epoll_ctl` per event; a source that wants nothing is left disarmed
+//!   (oneshot, no interest), so a hang-up it cannot act on yet does not wake the loop
+//!   repeatedly. `wait` is bounded by the core's next deadline. The loop feeds the core's
+//!   [`Node`] and carries out its actions.
 //! * **A signal thread** (signal-hook's iterator) forwards SIGHUP, SIGINT, SIGTERM, SIGUSR1
 //!   and SIGUSR2 through a channel and wakes the poller.
 //! * **Short-lived file-system threads** list and read the delayed directory when the node
@@ -30,7 +33,7 @@ use lonc_core::host::DelayedFile;
 use lonc_core::ids::{ClientId, LinkId};
 use lonc_core::log::Severity;
 use lonc_core::node::{HostKey, Node, NodeAction};
-use polling::{Event, Events, Poller};
+use polling::{Event, Events, PollMode, Poller};
 
 use crate::cli::{ConfigArgs, ConfigError, RunArgs};
 use crate::files::{self, Logger};
@@ -62,6 +65,7 @@ fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i3
         socket_mode: run.socket_mode,
         max_line: run.max_line,
         sources: HashMap::new(),
+        ready: Vec::new(),
         next_key: 0,
         listeners: HashMap::new(),
         links: HashMap::new(),
@@ -114,6 +118,33 @@ enum Source {
     Link(Link),
 }
 
+/// What a source is registered for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Interest {
+    read: bool,
+    write: bool,
+}
+
+impl Interest {
+    const READ: Interest = Interest {
+        read: true,
+        write: false,
+    };
+    const WRITE: Interest = Interest {
+        read: false,
+        write: true,
+    };
+
+    /// How the poller is told: level-triggered while anything is wanted, disarmed otherwise.
+    fn event(self, key: usize) -> (Event, PollMode) {
+        if self.read || self.write {
+            (Event::new(key, self.read, self.write), PollMode::Level)
+        } else {
+            (Event::none(key), PollMode::Oneshot)
+        }
+    }
+}
+
 struct Client {
     id: ClientId,
     host: HostKey,
@@ -142,7 +173,10 @@ struct Loop {
     config: ConfigArgs,
     socket_mode: u32,
     max_line: usize,
-    sources: HashMap<usize, Source>,
+    /// Every registered socket and the interest it is registered with.
+    sources: HashMap<usize, (Source, Interest)>,
+    /// The keys and readiness of the last wait's events (kept to reuse its allocation).
+    ready: Vec<(usize, bool, bool)>,
     next_key: usize,
     listeners: HashMap<HostKey, usize>,
     links: HashMap<(HostKey, LinkId), usize>,
@@ -176,14 +210,14 @@ impl Loop {
                     .parent(Severity::Critical, format!("poll failed: {e}"));
                 std::thread::sleep(Duration::from_millis(10));
             }
-            let ready: Vec<(usize, bool, bool)> = events
-                .iter()
-                .map(|e| (e.key, e.readable, e.writable))
-                .collect();
-            for (key, readable, writable) in ready {
+            let mut ready = std::mem::take(&mut self.ready);
+            ready.clear();
+            ready.extend(events.iter().map(|e| (e.key, e.readable, e.writable)));
+            for &(key, readable, writable) in &ready {
                 self.dispatch(key, readable, writable);
                 self.drain();
             }
+            self.ready = ready;
             while let Ok(signal) = self.signals.try_recv() {
                 self.node.handle_signal(Instant::now(), signal);
                 self.drain();
@@ -214,7 +248,7 @@ impl Loop {
         }
     }
 
-    fn register(&mut self, source: Source, interest: impl FnOnce(usize) -> Event) -> Option<usize> {
+    fn register(&mut self, source: Source, interest: Interest) -> Option<usize> {
         let key = self.next_key;
         self.next_key += 1;
         let fd = match &source {
@@ -222,12 +256,13 @@ impl Loop {
             Source::Client(c) => sys::raw_fd(&c.stream),
             Source::Link(l) => sys::raw_fd(&l.stream),
         };
+        let (event, mode) = interest.event(key);
         // SAFETY: the descriptor belongs to `source`, which stays in `sources` until it is
         // deleted from the poller (`unregister`) and only then dropped.
-        let added = unsafe { self.poller.add(fd, interest(key)) };
+        let added = unsafe { self.poller.add_with_mode(fd, event, mode) };
         match added {
             Ok(()) => {
-                self.sources.insert(key, source);
+                self.sources.insert(key, (source, interest));
                 Some(key)
             }
             Err(e) => {
@@ -239,7 +274,7 @@ impl Loop {
     }
 
     fn unregister(&mut self, key: usize) -> Option<Source> {
-        let source = self.sources.remove(&key)?;
+        let (source, _) = self.sources.remove(&key)?;
         let _ = match &source {
             Source::Listener(_, l) => self.poller.delete(l),
             Source::Client(c) => self.poller.delete(&c.stream),
@@ -248,27 +283,33 @@ impl Loop {
         Some(source)
     }
 
-    /// Re-arms a source's oneshot interest from its state.
+    /// Brings a source's registration in line with its state, if that changed it.
     fn rearm(&mut self, key: usize) {
         let max_line = self.max_line;
-        let Some(source) = self.sources.get(&key) else {
+        let Some((source, armed)) = self.sources.get_mut(&key) else {
             return;
         };
+        let wanted = match source {
+            Source::Listener(..) => Interest::READ,
+            Source::Client(c) => Interest {
+                read: !c.done_reading && (!c.waiting || c.framer.buffered() <= max_line),
+                write: !c.out.is_empty(),
+            },
+            Source::Link(l) if l.connecting => Interest::WRITE,
+            Source::Link(l) => Interest {
+                read: true,
+                write: !l.out.is_empty(),
+            },
+        };
+        if wanted == *armed {
+            return;
+        }
+        *armed = wanted;
+        let (event, mode) = wanted.event(key);
         let result = match source {
-            Source::Listener(_, l) => self.poller.modify(l, Event::readable(key)),
-            Source::Client(c) => {
-                let read = !c.done_reading && (!c.waiting || c.framer.buffered() <= max_line);
-                let ev = Event::new(key, read, !c.out.is_empty());
-                self.poller.modify(&c.stream, ev)
-            }
-            Source::Link(l) => {
-                let ev = if l.connecting {
-                    Event::writable(key)
-                } else {
-                    Event::new(key, true, !l.out.is_empty())
-                };
-                self.poller.modify(&l.stream, ev)
-            }
+            Source::Listener(_, l) => self.poller.modify_with_mode(l, event, mode),
+            Source::Client(c) => self.poller.modify_with_mode(&c.stream, event, mode),
+            Source::Link(l) => self.poller.modify_with_mode(&l.stream, event, mode),
         };
         if let Err(e) = result {
             self.logger
@@ -278,8 +319,8 @@ impl Loop {
 
     fn dispatch(&mut self, key: usize, readable: bool, writable: bool) {
         match self.sources.get(&key) {
-            Some(Source::Listener(..)) => self.accept(key),
-            Some(Source::Client(_)) => {
+            Some((Source::Listener(..), _)) => self.accept(key),
+            Some((Source::Client(_), _)) => {
                 if writable {
                     self.flush_client(key);
                 }
@@ -288,7 +329,7 @@ impl Loop {
                 }
                 self.settle_client(key);
             }
-            Some(Source::Link(_)) => self.on_link(key, readable, writable),
+            Some((Source::Link(_), _)) => self.on_link(key, readable, writable),
             None => {}
         }
     }
@@ -299,7 +340,7 @@ impl Loop {
         match action {
             NodeAction::Listen { key, spec } => match self.listen(&spec.socket_path) {
                 Ok(listener) => {
-                    if let Some(k) = self.register(Source::Listener(key, listener), Event::readable)
+                    if let Some(k) = self.register(Source::Listener(key, listener), Interest::READ)
                     {
                         self.listeners.insert(key, k);
                     }
@@ -353,7 +394,7 @@ impl Loop {
             }
             NodeAction::Answer { client, line } => {
                 if let Some(&k) = self.clients.get(&client) {
-                    if let Some(Source::Client(c)) = self.sources.get_mut(&k) {
+                    if let Some((Source::Client(c), _)) = self.sources.get_mut(&k) {
                         c.out.reserve(line.len() + 1);
                         c.out.put_slice(&line);
                         c.out.put_u8(b'\n');
@@ -403,15 +444,12 @@ impl Loop {
 
     fn accept(&mut self, key: usize) {
         for _ in 0..ACCEPTS_PER_EVENT {
-            let Some(Source::Listener(host, listener)) = self.sources.get(&key) else {
+            let Some((Source::Listener(host, listener), _)) = self.sources.get(&key) else {
                 return;
             };
             let host = *host;
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    if stream.set_nonblocking(true).is_err() {
-                        continue;
-                    }
+            match sys::accept_nonblocking(listener) {
+                Ok(stream) => {
                     let id = ClientId(self.next_client);
                     self.next_client += 1;
                     let client = Client {
@@ -423,7 +461,7 @@ impl Loop {
                         waiting: false,
                         done_reading: false,
                     };
-                    if let Some(k) = self.register(Source::Client(client), Event::readable) {
+                    if let Some(k) = self.register(Source::Client(client), Interest::READ) {
                         self.clients.insert(id, k);
                     }
                 }
@@ -443,7 +481,7 @@ impl Loop {
 
     fn read_client(&mut self, key: usize) {
         let max_line = self.max_line;
-        let Some(Source::Client(c)) = self.sources.get_mut(&key) else {
+        let Some((Source::Client(c), _)) = self.sources.get_mut(&key) else {
             return;
         };
         if c.waiting && c.framer.buffered() > max_line {
@@ -475,7 +513,7 @@ impl Loop {
     }
 
     fn flush_client(&mut self, key: usize) {
-        let Some(Source::Client(c)) = self.sources.get_mut(&key) else {
+        let Some((Source::Client(c), _)) = self.sources.get_mut(&key) else {
             return;
         };
         while !c.out.is_empty() {
@@ -496,7 +534,7 @@ impl Loop {
     /// After any change to a client: submit its next request, notice it has gone, close it
     /// once nothing more is due, or re-arm it.
     fn settle_client(&mut self, key: usize) {
-        let Some(Source::Client(c)) = self.sources.get_mut(&key) else {
+        let Some((Source::Client(c), _)) = self.sources.get_mut(&key) else {
             return;
         };
         let (id, host) = (c.id, c.host);
@@ -506,7 +544,7 @@ impl Loop {
             c.framer = LineFramer::new(0);
             self.node.client_gone(Instant::now(), host, id);
         }
-        let Some(Source::Client(c)) = self.sources.get_mut(&key) else {
+        let Some((Source::Client(c), _)) = self.sources.get_mut(&key) else {
             return;
         };
         if !c.waiting
@@ -521,7 +559,7 @@ impl Loop {
     }
 
     fn rearm_or_close(&mut self, key: usize) {
-        let Some(Source::Client(c)) = self.sources.get(&key) else {
+        let Some((Source::Client(c), _)) = self.sources.get(&key) else {
             return;
         };
         if c.done_reading && !c.waiting && c.out.is_empty() {
@@ -536,7 +574,7 @@ impl Loop {
     /// Writes what answers are still pending, for at most [`startup::FLUSH_BOUND`] in all.
     fn flush_clients(&mut self) {
         let end = Instant::now() + startup::FLUSH_BOUND;
-        for source in self.sources.values_mut() {
+        for (source, _) in self.sources.values_mut() {
             let Source::Client(c) = source else { continue };
             let left = end.saturating_duration_since(Instant::now());
             if c.out.is_empty() || left.is_zero() {
@@ -562,7 +600,7 @@ impl Loop {
                     connecting: true,
                     out: BytesMut::new(),
                 };
-                if let Some(k) = self.register(Source::Link(l), Event::writable) {
+                if let Some(k) = self.register(Source::Link(l), Interest::WRITE) {
                     self.links.insert((host, link), k);
                 } else {
                     self.node.handle_connect_failed(
@@ -580,7 +618,7 @@ impl Loop {
     }
 
     fn on_link(&mut self, key: usize, readable: bool, writable: bool) {
-        let Some(Source::Link(l)) = self.sources.get_mut(&key) else {
+        let Some((Source::Link(l), _)) = self.sources.get_mut(&key) else {
             return;
         };
         let (host, link) = (l.host, l.link);
@@ -611,7 +649,7 @@ impl Loop {
             self.flush_link(key);
         }
         if readable {
-            let Some(Source::Link(l)) = self.sources.get_mut(&key) else {
+            let Some((Source::Link(l), _)) = self.sources.get_mut(&key) else {
                 return;
             };
             match l.stream.read(&mut self.buf) {
@@ -635,7 +673,7 @@ impl Loop {
     /// Writes what the link has to send until the socket is full.
     fn flush_link(&mut self, key: usize) {
         loop {
-            let Some(Source::Link(l)) = self.sources.get_mut(&key) else {
+            let Some((Source::Link(l), _)) = self.sources.get_mut(&key) else {
                 return;
             };
             if l.connecting {
@@ -662,5 +700,30 @@ impl Loop {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_that_wants_something_is_level_triggered_and_one_that_wants_nothing_is_disarmed() {
+        let (event, mode) = Interest::READ.event(7);
+        assert_eq!((event.key, event.readable, event.writable), (7, true, false));
+        assert_eq!(mode, PollMode::Level);
+        let both = Interest {
+            read: true,
+            write: true,
+        };
+        let (event, mode) = both.event(8);
+        assert_eq!((event.readable, event.writable, mode), (true, true, PollMode::Level));
+        let nothing = Interest {
+            read: false,
+            write: false,
+        };
+        // Level-triggered with no interest would still report a hang-up on every wait.
+        let (event, mode) = nothing.event(9);
+        assert_eq!((event.readable, event.writable, mode), (false, false, PollMode::Oneshot));
     }
 }

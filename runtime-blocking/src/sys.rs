@@ -147,6 +147,26 @@ pub fn daemonize(keep_stderr: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// Accepts one connection with the new socket already non-blocking and close-on-exec
+/// (`accept4`): saves the `ioctl` a separate `set_nonblocking` costs on every connection.
+pub fn accept_nonblocking(listener: &std::os::unix::net::UnixListener) -> io::Result<UnixStream> {
+    use std::os::fd::FromRawFd as _;
+    // SAFETY: accept4(2) on a listening socket we own; null address pointers are allowed.
+    let fd = unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: accept4 returned a new descriptor that nothing else owns.
+    Ok(unsafe { UnixStream::from_raw_fd(fd) })
+}
+
 /// The raw descriptor of a socket, for registering it with a poller.
 pub fn raw_fd(socket: &impl std::os::fd::AsRawFd) -> std::os::fd::RawFd {
     socket.as_raw_fd()
