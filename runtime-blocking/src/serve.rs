@@ -463,6 +463,11 @@ impl Loop {
                     };
                     if let Some(k) = self.register(Source::Client(client), Interest::READ) {
                         self.clients.insert(id, k);
+                        // lonnet writes its line as soon as it is connected: it is usually
+                        // here already, and reading it now saves a trip through the poller.
+                        self.read_client(k);
+                        self.settle_client(k);
+                        self.drain();
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -710,20 +715,29 @@ mod tests {
     #[test]
     fn a_source_that_wants_something_is_level_triggered_and_one_that_wants_nothing_is_disarmed() {
         let (event, mode) = Interest::READ.event(7);
-        assert_eq!((event.key, event.readable, event.writable), (7, true, false));
+        assert_eq!(
+            (event.key, event.readable, event.writable),
+            (7, true, false)
+        );
         assert_eq!(mode, PollMode::Level);
         let both = Interest {
             read: true,
             write: true,
         };
         let (event, mode) = both.event(8);
-        assert_eq!((event.readable, event.writable, mode), (true, true, PollMode::Level));
+        assert_eq!(
+            (event.readable, event.writable, mode),
+            (true, true, PollMode::Level)
+        );
         let nothing = Interest {
             read: false,
             write: false,
         };
         // Level-triggered with no interest would still report a hang-up on every wait.
         let (event, mode) = nothing.event(9);
-        assert_eq!((event.readable, event.writable, mode), (false, false, PollMode::Oneshot));
+        assert_eq!(
+            (event.readable, event.writable, mode),
+            (false, false, PollMode::Oneshot)
+        );
     }
 }

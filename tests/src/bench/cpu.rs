@@ -9,6 +9,16 @@ pub struct CpuSample {
     busy: u64,
     ours: u64,
     daemon: u64,
+    bench: u64,
+}
+
+/// CPU time per request over a point, in microseconds.
+#[derive(Clone, Copy, Debug)]
+pub struct PerRequest {
+    /// The daemon under test, if there is one.
+    pub daemon_us: Option<f64>,
+    /// This process: the load, the simulated lond and (set-up (b)) the null relay.
+    pub bench_us: f64,
 }
 
 fn machine() -> Option<(u64, u64)> {
@@ -41,22 +51,28 @@ impl CpuSample {
     /// Now, counting this process and `daemon` (if any) as ours.
     pub fn now(daemon: Option<u32>) -> CpuSample {
         let (total, busy) = machine().unwrap_or((0, 0));
-        let daemon = daemon.map_or(0, |p| process(&p.to_string()));
-        let ours = process("self") + daemon;
+        let daemon_ticks = daemon.map_or(0, |p| process(&p.to_string()));
+        let bench = process("self");
         CpuSample {
             total,
             busy,
-            ours,
-            daemon,
+            ours: bench + daemon_ticks,
+            daemon: daemon_ticks,
+            bench,
         }
     }
 
-    /// The daemon's CPU time (user and system) since `self`, in microseconds; to the clock
+    /// CPU time (user and system) since `self` divided by the `sent` requests; to the clock
     /// tick (10 ms on most kernels), so meaningful over runs of a second or more.
-    pub fn daemon_us_since(&self, later: &CpuSample) -> f64 {
+    pub fn per_request(&self, later: &CpuSample, sent: u64, daemon: bool) -> PerRequest {
         // SAFETY: sysconf has no preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        later.daemon.saturating_sub(self.daemon) as f64 * 1e6 / hz
+        let us =
+            |from: u64, to: u64| to.saturating_sub(from) as f64 * 1e6 / hz / sent.max(1) as f64;
+        PerRequest {
+            daemon_us: daemon.then(|| us(self.daemon, later.daemon)),
+            bench_us: us(self.bench, later.bench),
+        }
     }
 
     /// The share of the machine (0–100 %) that other processes used since `self`.

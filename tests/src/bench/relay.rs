@@ -2,7 +2,8 @@
 //! blocks in `accept` on one UNIX socket; each serves its connection line by line, taking a
 //! handshaken link from a mutex-guarded stack (or opening one while fewer than `max_links`
 //! exist, else waiting for one to come back). No request queue, no timers, no logging.
-//! It is the ceiling for any daemon with lonc's socket model.
+//! It is the ceiling for any daemon with lonc's socket model. With no links allowed it answers
+//! every request `con_lost` at once: the floor for a daemon's answer about a dead host.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -26,6 +27,9 @@ struct Pool {
 
 impl Pool {
     fn take(&self) -> io::Result<SyncLink> {
+        if self.max_links == 0 {
+            return Err(io::ErrorKind::NotConnected.into());
+        }
         let mut g = self.links.lock().unwrap();
         loop {
             if let Some(link) = g.0.pop() {
@@ -63,7 +67,8 @@ pub struct NullRelay {
 }
 
 impl NullRelay {
-    /// Listens on `path` with `threads` accepting threads and relays to the lond at `addr`.
+    /// Listens on `path` with `threads` accepting threads and relays to the lond at `addr`
+    /// over at most `max_links` links (none: every request is answered `con_lost`).
     pub fn start(
         path: &Path,
         addr: SocketAddr,
@@ -78,7 +83,7 @@ impl NullRelay {
             addr,
             peer_id: peer_id.into(),
             own_id: own_id.into(),
-            max_links: max_links.max(1),
+            max_links,
             links: Mutex::new((Vec::new(), 0)),
             returned: Condvar::new(),
         });

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use lonc_blocking::sim::{Faults, Sim, SimConfig};
 
-use super::cpu::CpuSample;
+use super::cpu::{CpuSample, PerRequest};
 use super::daemon::{Daemon, Layout, OWN_ID};
 use super::load::{Load, Outcome, Target, closed_loop, open_loop};
 use super::relay::NullRelay;
@@ -93,8 +93,8 @@ const HEADLINE_C: usize = 64;
 pub struct Row {
     /// Percent of the machine other processes used meanwhile.
     pub foreign_pct: f64,
-    /// The daemon's CPU time per request sent, in microseconds (set-ups (c) and (d)).
-    pub daemon_us_per_req: Option<f64>,
+    /// CPU time per request sent: the daemon's and the bench's own.
+    pub cpu: PerRequest,
     pub setup: &'static str,
     pub mode: &'static str,
     pub clients: String,
@@ -121,6 +121,8 @@ pub struct Report {
     /// Set-ups not measured and why.
     pub skipped: Vec<(&'static str, String)>,
     pub daemons: Vec<(&'static str, DaemonFigures)>,
+    /// The null relay answering every request `con_lost` at once: the dead-host floor.
+    pub relay_dead: Option<Outcome>,
     pub secs: f64,
     /// The pid of the daemon being measured, if any.
     daemon_pid: Option<u32>,
@@ -208,6 +210,7 @@ pub fn run(options: &Options) -> io::Result<Report> {
         rows: Vec::new(),
         skipped: Vec::new(),
         daemons: Vec::new(),
+        relay_dead: None,
         secs: 0.0,
         daemon_pid: None,
     };
@@ -240,6 +243,15 @@ pub fn run(options: &Options) -> io::Result<Report> {
             report.rate = (headline / 2.0).max(100.0);
         }
         open_point(&mut report, RELAY, Target::Unix(path))?;
+        if !options.no_memory {
+            let dead_path = dir.path().join("dead");
+            let _dead = NullRelay::start(&dead_path, alpha.addr(), "alpha", OWN_ID, 2, 0)?;
+            report.relay_dead = Some(timed_requests(
+                &dead_path,
+                options.fail_samples,
+                b"con_lost",
+            )?);
+        }
     }
 
     let direct = Target::Direct {
@@ -290,20 +302,18 @@ fn point(
     let out = closed_loop(load, clients, o.warmup, o.measure)?;
     let after = CpuSample::now(report.daemon_pid);
     let foreign_pct = cpu.foreign_pct_since(&after);
-    let daemon_us_per_req = report
-        .daemon_pid
-        .map(|_| cpu.daemon_us_since(&after) / out.sent.max(1) as f64);
+    let per_req = cpu.per_request(&after, out.sent, report.daemon_pid.is_some());
     say(format!(
         "{setup:18} {mode:17} C={clients:<4} {:>9.0} req/s  p50 {:>7.1} µs  p99 {:>8.1} µs  errors {}  daemon {}  other load {foreign_pct:.0} %",
         out.rate(),
         out.quantile_us(0.5),
         out.quantile_us(0.99),
         out.errors,
-        per_req(daemon_us_per_req)
+        cpu_text(per_req.daemon_us)
     ));
     report.rows.push(Row {
         foreign_pct,
-        daemon_us_per_req,
+        cpu: per_req,
         setup,
         mode,
         clients: clients.to_string(),
@@ -342,7 +352,7 @@ fn measure_setup(
 }
 
 /// A daemon's CPU time per request for the report, or "–" where no daemon was measured.
-fn per_req(us: Option<f64>) -> String {
+fn cpu_text(us: Option<f64>) -> String {
     us.map_or("–".into(), |us| format!("{us:.1} µs/req"))
 }
 
@@ -354,9 +364,7 @@ fn open_point(report: &mut Report, setup: &'static str, target: Target) -> io::R
     let out = open_loop(&load, report.rate, HEADLINE_C, o.warmup, o.open_measure)?;
     let after = CpuSample::now(report.daemon_pid);
     let foreign_pct = cpu.foreign_pct_since(&after);
-    let daemon_us_per_req = report
-        .daemon_pid
-        .map(|_| cpu.daemon_us_since(&after) / out.sent.max(1) as f64);
+    let per_req = cpu.per_request(&after, out.sent, report.daemon_pid.is_some());
     say(format!(
         "{setup:18} {OPEN:17} {:>6.0}/s  p50 {:>7.1} µs  p99 {:>8.1} µs  p99.9 {:>8.1} µs  max {:>8.1} µs  errors {}  daemon {}  other load {foreign_pct:.0} %",
         report.rate,
@@ -365,11 +373,11 @@ fn open_point(report: &mut Report, setup: &'static str, target: Target) -> io::R
         out.quantile_us(0.999),
         out.max_us(),
         out.errors,
-        per_req(daemon_us_per_req)
+        cpu_text(per_req.daemon_us)
     ));
     report.rows.push(Row {
         foreign_pct,
-        daemon_us_per_req,
+        cpu: per_req,
         setup,
         mode: OPEN,
         clients: format!("{:.0}/s", report.rate),
@@ -613,18 +621,21 @@ impl Report {
              bench and the daemon under test during the point (anything above a few % makes \
              that point unreliable). *daemon CPU*: the daemon's user and system time over the \
              point divided by the requests sent, warm-up included: the figure least moved by \
-             the machine's noise.\n"
+             the machine's noise. *bench CPU*: the same for this process (the load, the \
+             simulated lond and, for (b), the relay), which shares the machine with the daemon: \
+             at N cores a rate R leaves the daemon at most N × 10⁶ / R − bench CPU µs per \
+             request.\n"
         );
         for (name, why) in &self.skipped {
             let _ = writeln!(s, "{name}: {why}.\n");
         }
         let _ = writeln!(
             s,
-            "| set-up | requests | C | req/s | p50 µs | p99 µs | p99.9 µs | max µs | errors | × (b) | × (a) | daemon CPU | other load |"
+            "| set-up | requests | C | req/s | p50 µs | p99 µs | p99.9 µs | max µs | errors | × (b) | × (a) | daemon CPU | bench CPU | other load |"
         );
         let _ = writeln!(
             s,
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for r in &self.rows {
             let (vs_b, vs_a) = if r.mode == OPEN {
@@ -646,7 +657,7 @@ impl Report {
             };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {:.0} % |",
+                "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {:.0} % |",
                 r.setup,
                 r.mode,
                 r.clients,
@@ -658,7 +669,8 @@ impl Report {
                 r.out.errors,
                 vs_b,
                 vs_a,
-                per_req(r.daemon_us_per_req),
+                cpu_text(r.cpu.daemon_us),
+                cpu_text(Some(r.cpu.bench_us)),
                 r.foreign_pct
             );
         }
@@ -688,6 +700,15 @@ impl Report {
                     d.refused.quantile_us(0.5),
                     d.refused.quantile_us(0.99),
                     d.refused.max_us(),
+                );
+            }
+            if let Some(floor) = &self.relay_dead {
+                let _ = writeln!(
+                    s,
+                    "| {RELAY}, answering `con_lost` at once (the floor) | – | – | – | – | – | {:.0} / {:.0} / {:.0} µs | – |",
+                    floor.quantile_us(0.5),
+                    floor.quantile_us(0.99),
+                    floor.max_us(),
                 );
             }
         }
@@ -724,9 +745,21 @@ impl Report {
                     Some(rate >= 0.9 * b),
                 );
             }
+            // What 40,000 req/s would leave the daemon of the machine's CPU, at the bench's own
+            // cost per request at this point.
+            let budget = find(&self.rows, name, PLAIN, &c.to_string())
+                .and_then(|r| Some((r.cpu.daemon_us?, r.cpu.bench_us)))
+                .map_or(String::new(), |(daemon, bench)| {
+                    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                    format!(
+                        "; at 40,000 req/s the load and lond ({bench:.1} µs/req) would leave the \
+                         daemon {:.1} µs/req of {cores} cores; it uses {daemon:.1}",
+                        cores as f64 * 1e6 / 40_000.0 - bench
+                    )
+                });
             goal(
                 format!("{name} ≥ 40,000 req/s, {c} clients, plain"),
-                format!("{rate:.0} req/s"),
+                format!("{rate:.0} req/s{budget}"),
                 Some(rate >= 40_000.0),
             );
             if let (Some(p), Some(b)) = (self.open_p99(name), self.open_p99(RELAY)) {
@@ -773,9 +806,13 @@ impl Report {
                 goal(
                     format!("{name} dead host answered ≤ 100 µs (p99)"),
                     format!(
-                        "p99 {dead_p99:.0} µs, max {:.0} µs, {} errors",
+                        "p99 {dead_p99:.0} µs, max {:.0} µs, {} errors{}",
                         d.dead.max_us(),
-                        d.dead.errors
+                        d.dead.errors,
+                        self.relay_dead.as_ref().map_or(String::new(), |f| format!(
+                            " (the null relay answering at once: p99 {:.0} µs)",
+                            f.quantile_us(0.99)
+                        ))
                     ),
                     Some(dead_p99 <= 100.0 && d.dead.errors == 0),
                 );
