@@ -3,8 +3,18 @@
 //!
 //! Tasks: one accept loop per host socket, one task per client connection, one per lond link,
 //! one for the node's timers and one for signals. Every task that feeds the node drains it
-//! right away (`Rt::drain`), which routes the node's actions to the other tasks through
-//! small channels.
+//! right away (`Rt::drain`), and the actions are carried out there, in the task that drained:
+//!
+//! * Bytes for a link and answers for a client are written at once, without waiting, to the
+//!   socket kept in the link's `LinkSlot` or the client's `ClientSlot`. Only what a full
+//!   socket does not take stays in the slot, and only then is the owning task kicked (a
+//!   bounded(1) channel) to wait for room and write the rest.
+//! * So a link task spends its life waiting for its socket to be readable, and a client task
+//!   waiting for its client's next bytes (or EOF): a readiness wait is armed once per event,
+//!   never dropped and re-armed for a write that another task did. A client task is kicked
+//!   on an answer only when it must act on it: it holds a pipelined line to submit (and may
+//!   have stopped reading), its output is pending, or the write failed. A link task is kicked
+//!   when its output is pending or the node closes the link.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -19,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt, StreamExt};
+use futures_lite::{AsyncReadExt, FutureExt, StreamExt};
 use lonc_core::daemon::Signal;
 use lonc_core::framing::LineFramer;
 use lonc_core::ids::{ClientId, LinkId};
@@ -88,7 +98,8 @@ fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i3
     Ok(code)
 }
 
-/// What every task shares. Single-threaded: `RefCell`s are never held across an `await`.
+/// What every task shares. Single-threaded: `RefCell`s are never held across an `await`, and
+/// `rt.node` is never borrowed across a call that may re-enter it (`drain`, `act`).
 struct Rt {
     ex: Rc<LocalExecutor<'static>>,
     node: RefCell<Node>,
@@ -98,13 +109,15 @@ struct Rt {
     max_line: usize,
     listeners: RefCell<HashMap<HostKey, smol::Task<()>>>,
     links: RefCell<HashMap<(HostKey, LinkId), Rc<LinkSlot>>>,
-    clients: RefCell<HashMap<ClientId, Sender<Bytes>>>,
+    clients: RefCell<HashMap<ClientId, Rc<ClientSlot>>>,
     next_client: Cell<u64>,
     timer_kick: Sender<()>,
     /// The deadline the timer task sleeps until.
     armed: Cell<Option<Instant>>,
     exit: Sender<i32>,
-    /// Answers handed to client tasks and not yet written.
+    /// Answers decided but not yet written in full: those a client's socket did not take at
+    /// once, until its task has flushed them or the client is gone. An answer written whole
+    /// right away is never counted.
     unanswered: Cell<usize>,
     /// The one read buffer of every link task: the runtime is single-threaded and a link hands
     /// what it read to the node before it next awaits, so no link needs a buffer of its own
@@ -112,11 +125,39 @@ struct Rt {
     link_buf: RefCell<Box<[u8]>>,
 }
 
-/// A link task's mailbox: kicked when the node has bytes for it or closes it.
+/// A link as its task and [`Rt::act`] share it.
 struct LinkSlot {
+    /// Wakes the link task: the node closed the link, or `out` holds bytes the socket did not
+    /// take. Bounded(1): one pending kick is enough, the task reads the state from the slot.
     kick: Sender<()>,
+    /// The node closed the link (or writing to it failed): the task writes `farewell`, best
+    /// effort, and ends.
     closed: Cell<bool>,
     farewell: RefCell<Bytes>,
+    /// The connected socket; `None` while connecting and once the task has ended.
+    stream: RefCell<Option<Rc<Async<TcpStream>>>>,
+    /// Bytes taken from the node ([`Node::poll_transmit`]) and not yet written. Not empty only
+    /// while the socket is full: the task then waits for room and writes the rest.
+    out: RefCell<BytesMut>,
+}
+
+/// A client connection as its task and [`Rt::act`] share it.
+struct ClientSlot {
+    stream: Async<UnixStream>,
+    /// A request is submitted and its answer not yet decided.
+    waiting: Cell<bool>,
+    /// The task holds a complete pipelined line (and, beyond `max_line` buffered, stopped
+    /// reading): the answer must kick it so it submits the next line.
+    held: Cell<bool>,
+    /// Answer bytes the socket did not take at once; the task writes them when there is room.
+    out: RefCell<BytesMut>,
+    /// Answers in `out`, counted in [`Rt::unanswered`].
+    queued: Cell<usize>,
+    /// Writing an answer failed: the task ends the connection.
+    broken: Cell<bool>,
+    /// Wakes the task when it must act (see `held`, `out`, `broken`). Bounded(1): one pending
+    /// kick is enough, the task reads the state from the slot.
+    kick: Sender<()>,
 }
 
 impl Rt {
@@ -141,6 +182,8 @@ impl Rt {
         self.logger.borrow_mut().parent(severity, message);
     }
 
+    /// Carries out one action. Called from `drain` only, with the node not borrowed; the
+    /// actions of the node calls made here are carried out by the same `drain`.
     fn act(self: &Rc<Self>, action: NodeAction) {
         let action = startup::file_action(
             &mut self.node.borrow_mut(),
@@ -182,6 +225,8 @@ impl Rt {
                     kick,
                     closed: Cell::new(false),
                     farewell: RefCell::new(Bytes::new()),
+                    stream: RefCell::new(None),
+                    out: RefCell::new(BytesMut::new()),
                 });
                 self.links.borrow_mut().insert((key, link), slot.clone());
                 self.ex
@@ -189,8 +234,14 @@ impl Rt {
                     .detach();
             }
             NodeAction::Send { key, link } => {
-                if let Some(slot) = self.links.borrow().get(&(key, link)) {
-                    let _ = slot.kick.try_send(());
+                let slot = self.links.borrow().get(&(key, link)).cloned();
+                if let Some(slot) = slot {
+                    // With output pending the task is waiting for room; it takes the node's
+                    // bytes once it has written the rest.
+                    let idle = slot.out.borrow().is_empty();
+                    if idle {
+                        self.send_link(key, link, &slot);
+                    }
                 }
             }
             NodeAction::Disconnect {
@@ -205,10 +256,9 @@ impl Rt {
                 }
             }
             NodeAction::Answer { client, line } => {
-                if let Some(tx) = self.clients.borrow().get(&client)
-                    && tx.try_send(line).is_ok()
-                {
-                    self.unanswered.set(self.unanswered.get() + 1);
+                let slot = self.clients.borrow().get(&client).cloned();
+                if let Some(slot) = slot {
+                    self.answer(&slot, &line);
                 }
             }
             NodeAction::ListDelayed { key, host_id } => {
@@ -238,6 +288,106 @@ impl Rt {
         }
     }
 
+    /// Moves the link's bytes from the node to its socket without waiting, reporting every
+    /// write with [`Node::handle_written`], until the node has nothing more or the socket is
+    /// full. What the socket does not take stays in `slot.out` and the task is kicked to wait
+    /// for room; a failed write is reported ([`Node::handle_write_error`]) and closes the slot.
+    /// Does nothing while the link connects or once it is closed. Must not be called with the
+    /// node or `slot.out` borrowed.
+    fn send_link(&self, key: HostKey, link: LinkId, slot: &LinkSlot) {
+        if slot.closed.get() {
+            return;
+        }
+        let Some(stream) = slot.stream.borrow().clone() else {
+            // Connecting: the node has nothing to send before `handle_connected`.
+            return;
+        };
+        loop {
+            let written = {
+                let mut out = slot.out.borrow_mut();
+                self.node.borrow_mut().poll_transmit(key, link, &mut out);
+                if out.is_empty() {
+                    return;
+                }
+                let written = io::Write::write(&mut stream.get_ref(), &out);
+                if let Ok(n) = written {
+                    out.advance(n);
+                }
+                written
+            };
+            match written {
+                // The lond is gone (the core counts a write of 0 bytes as a failure).
+                Ok(0) => return self.link_write_failed(key, link, slot, io::ErrorKind::WriteZero),
+                Ok(n) => {
+                    self.node
+                        .borrow_mut()
+                        .handle_written(Instant::now(), key, link, n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let _ = slot.kick.try_send(());
+                    return;
+                }
+                Err(e) => return self.link_write_failed(key, link, slot, e.kind()),
+            }
+        }
+    }
+
+    /// Writing to the link failed: drops its pending output, closes the slot (its task ends)
+    /// and tells the node.
+    fn link_write_failed(&self, key: HostKey, link: LinkId, slot: &LinkSlot, kind: io::ErrorKind) {
+        slot.out.borrow_mut().clear();
+        slot.closed.set(true);
+        let _ = slot.kick.try_send(());
+        self.node
+            .borrow_mut()
+            .handle_write_error(Instant::now(), key, link, kind);
+    }
+
+    /// Writes `line` plus LF to the client at once, as far as its socket takes it. The rest
+    /// stays in the slot, counted in `unanswered`, and the task is kicked to write it; the
+    /// task is kicked too if it holds a pipelined line (`held`) or the write failed.
+    fn answer(&self, slot: &ClientSlot, line: &[u8]) {
+        slot.waiting.set(false);
+        let written = {
+            let mut out = slot.out.borrow_mut();
+            // Output still pending keeps its place in front: the task writes both.
+            let behind = !out.is_empty();
+            out.reserve(line.len() + 1);
+            out.put_slice(line);
+            out.put_u8(b'\n');
+            if behind {
+                Ok(false)
+            } else {
+                write_now(&slot.stream, &mut out)
+            }
+        };
+        match written {
+            Ok(true) => {
+                if slot.held.get() {
+                    let _ = slot.kick.try_send(());
+                }
+            }
+            Ok(false) => {
+                slot.queued.set(slot.queued.get() + 1);
+                self.unanswered.set(self.unanswered.get() + 1);
+                let _ = slot.kick.try_send(());
+            }
+            Err(_) => {
+                slot.out.borrow_mut().clear();
+                slot.broken.set(true);
+                let _ = slot.kick.try_send(());
+            }
+        }
+    }
+
+    /// The client's queued answers are written or will never be: no longer waited for.
+    fn settle_answers(&self, slot: &ClientSlot) {
+        let queued = slot.queued.replace(0);
+        self.unanswered
+            .set(self.unanswered.get().saturating_sub(queued));
+    }
+
     /// Binds a host's socket, replacing a stale file, with the configured mode.
     fn listen(&self, path: &Path) -> io::Result<Async<UnixListener>> {
         files::remove_file(path)?;
@@ -245,6 +395,38 @@ impl Rt {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(self.socket_mode))?;
         Async::new(listener)
     }
+}
+
+impl ClientSlot {
+    /// Writes what `out` holds, waiting for room whenever the socket is full. Called by the
+    /// task after a write found the socket full, so it waits for room before writing.
+    async fn flush(&self) -> io::Result<()> {
+        loop {
+            self.stream.writable().await?;
+            if write_now(&self.stream, &mut self.out.borrow_mut())? {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Writes `out` to `stream` without waiting: true once all of it is written (`out` is then
+/// empty), false when the socket is full (the rest stays in `out`).
+fn write_now<T>(stream: &Async<T>, out: &mut BytesMut) -> io::Result<bool>
+where
+    for<'a> &'a T: io::Write,
+{
+    while !out.is_empty() {
+        match io::Write::write(&mut stream.get_ref(), out) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => out.advance(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    out.clear();
+    Ok(true)
 }
 
 async fn timers(rt: Rc<Rt>, kick: Receiver<()>) {
@@ -357,95 +539,114 @@ async fn accept_loop(rt: Rc<Rt>, key: HostKey, listener: Async<UnixListener>) {
     }
 }
 
-enum ClientEvent {
-    Answer(Bytes),
-    Read(io::Result<usize>),
-}
-
 /// One lonnet connection: a line in, the node's answer out, as often as the client likes.
-async fn client_task(rt: Rc<Rt>, key: HostKey, id: ClientId, mut stream: Async<UnixStream>) {
-    let (tx, answers) = bounded(1);
-    rt.clients.borrow_mut().insert(id, tx);
+///
+/// The task reads and submits; answers are written by [`Rt::act`] (see [`ClientSlot`]). One
+/// request is out at a time; pipelined lines wait in the framer, and beyond one line's worth
+/// the client is not read until it has its answer. A client that hangs up (or sends a line
+/// too long) while its request is out is reported with [`Node::client_gone`]; a line too long
+/// otherwise is answered `con_lost` and ends the connection.
+async fn client_task(rt: Rc<Rt>, key: HostKey, id: ClientId, stream: Async<UnixStream>) {
+    let (kick, inbox) = bounded(1);
+    let slot = Rc::new(ClientSlot {
+        stream,
+        waiting: Cell::new(false),
+        held: Cell::new(false),
+        out: RefCell::new(BytesMut::new()),
+        queued: Cell::new(0),
+        broken: Cell::new(false),
+        kick,
+    });
+    rt.clients.borrow_mut().insert(id, slot.clone());
     let mut framer = LineFramer::new(rt.max_line);
     let mut buf = [0u8; 4096];
-    let mut out = BytesMut::new();
-    // The first request is usually there as soon as the connection is accepted; after an
-    // answer, the next line (or EOF) is not.
-    let mut answered = false;
-    'serve: loop {
-        let request = loop {
-            if let Some(line) = framer.next_line() {
-                break line;
-            }
-            let read = if answered {
-                read_when_ready(&stream, &mut buf).await
-            } else {
-                stream.read(&mut buf).await
-            };
-            match read {
-                Ok(0) | Err(_) => break 'serve,
-                Ok(n) => {
-                    if framer.push(&buf[..n]).is_err() {
-                        rt.log(
-                            Severity::Warning,
-                            format!(
-                                "A client sent a line longer than {} bytes: answered con_lost",
-                                rt.max_line
-                            ),
-                        );
-                        let _ = stream.write_all(b"con_lost\n").await;
-                        break 'serve;
-                    }
-                }
-            }
-        };
-        rt.node
-            .borrow_mut()
-            .submit(Instant::now(), key, id, request);
-        rt.drain();
-        // Wait for the answer, noticing a client that hangs up meanwhile.
-        let answer = loop {
-            let answer = async {
-                answers
-                    .recv()
-                    .await
-                    .map_or(ClientEvent::Read(Ok(0)), ClientEvent::Answer)
-            };
-            // Pipelined requests wait in the framer, bounded: beyond one line's worth the
-            // client is not read until it has its answer.
-            let may_read = framer.buffered() <= rt.max_line;
-            let read = async {
-                if may_read {
-                    ClientEvent::Read(read_when_ready(&stream, &mut buf).await)
-                } else {
-                    futures_lite::future::pending().await
-                }
-            };
-            match answer.or(read).await {
-                ClientEvent::Answer(line) => break line,
-                ClientEvent::Read(Ok(n)) if n > 0 && framer.push(&buf[..n]).is_ok() => {}
-                ClientEvent::Read(_) => {
-                    rt.node.borrow_mut().client_gone(Instant::now(), key, id);
-                    rt.drain();
-                    break 'serve;
-                }
-            }
-        };
-        out.clear();
-        out.reserve(answer.len() + 1);
-        out.put_slice(&answer);
-        out.put_u8(b'\n');
-        let written = stream.write_all(&out).await;
-        answered = true;
-        rt.unanswered.set(rt.unanswered.get().saturating_sub(1));
-        if written.is_err() {
+    // The first request is usually there as soon as the connection is accepted; later lines
+    // (or EOF) are not.
+    let mut first = true;
+    loop {
+        // Kicks already seen to: what to do is in the slot.
+        while inbox.try_recv().is_ok() {}
+        if slot.broken.get() {
             break;
         }
+        let pending = !slot.out.borrow().is_empty();
+        if pending {
+            let flushed = slot.flush().await;
+            rt.settle_answers(&slot);
+            if flushed.is_err() {
+                break;
+            }
+            continue;
+        }
+        if !slot.waiting.get()
+            && let Some(request) = framer.next_line()
+        {
+            first = false;
+            slot.waiting.set(true);
+            rt.node
+                .borrow_mut()
+                .submit(Instant::now(), key, id, request);
+            // The answer may be written right here, by `Rt::act`.
+            rt.drain();
+            continue;
+        }
+        // Wait for the client's next bytes (or EOF), noticing a kick meanwhile.
+        let may_read = !slot.waiting.get() || framer.buffered() <= rt.max_line;
+        slot.held.set(framer.has_line());
+        let kicked = async {
+            let _ = inbox.recv().await;
+            None
+        };
+        let read = async {
+            if !may_read {
+                return futures_lite::future::pending().await;
+            }
+            Some(if first {
+                let mut stream = &slot.stream;
+                stream.read(&mut buf).await
+            } else {
+                read_when_ready(&slot.stream, &mut buf).await
+            })
+        };
+        let read = kicked.or(read).await;
+        slot.held.set(false);
+        match read {
+            None => {}
+            Some(Ok(n)) if n > 0 => {
+                if framer.push(&buf[..n]).is_ok() {
+                    continue;
+                }
+                if slot.waiting.get() {
+                    // Gone as far as its request is concerned.
+                    break;
+                }
+                rt.log(
+                    Severity::Warning,
+                    format!(
+                        "A client sent a line longer than {} bytes: answered con_lost",
+                        rt.max_line
+                    ),
+                );
+                let written = {
+                    let mut out = slot.out.borrow_mut();
+                    out.put_slice(b"con_lost\n");
+                    write_now(&slot.stream, &mut out)
+                };
+                if let Ok(false) = written {
+                    let _ = slot.flush().await;
+                }
+                break;
+            }
+            // EOF or a read error: the client hung up.
+            Some(_) => break,
+        }
     }
+    // An answer decided from here on is not written, nor waited for.
     rt.clients.borrow_mut().remove(&id);
-    // An answer that arrived after the client left is no longer waited for.
-    while answers.try_recv().is_ok() {
-        rt.unanswered.set(rt.unanswered.get().saturating_sub(1));
+    rt.settle_answers(&slot);
+    if slot.waiting.get() {
+        rt.node.borrow_mut().client_gone(Instant::now(), key, id);
+        rt.drain();
     }
 }
 
@@ -455,6 +656,10 @@ enum LinkWake {
 }
 
 /// One TCP link to a lond: connect, then move bytes both ways until the node closes it.
+///
+/// Once connected the socket is in the slot and [`Rt::act`] writes the node's bytes to it
+/// directly ([`Rt::send_link`]); the task reads, and is kicked only to write what a full
+/// socket did not take or to close.
 async fn link_task(
     rt: Rc<Rt>,
     key: HostKey,
@@ -473,7 +678,7 @@ async fn link_task(
         }
         None
     };
-    let mut stream = match connect.or(cancelled).await {
+    let stream = match connect.or(cancelled).await {
         None => return,
         Some(Err(e)) => {
             rt.node
@@ -482,40 +687,40 @@ async fn link_task(
             rt.drain();
             return;
         }
-        Some(Ok(stream)) => stream,
+        Some(Ok(stream)) => Rc::new(stream),
     };
     let _ = stream.get_ref().set_nodelay(true);
     sys::set_keepalive(stream.get_ref());
+    *slot.stream.borrow_mut() = Some(stream.clone());
     rt.node
         .borrow_mut()
         .handle_connected(Instant::now(), key, link);
+    // The handshake's first line goes out from here, through `Rt::act`.
     rt.drain();
-    let mut out = BytesMut::new();
     loop {
+        // Kicks already seen to: what to do is in the slot.
+        while inbox.try_recv().is_ok() {}
         if slot.closed.get() {
             let farewell = slot.farewell.take();
             if !farewell.is_empty() {
                 // Best effort, never waiting: the lond may already be gone.
                 let _ = io::Write::write(&mut stream.get_ref(), &farewell);
             }
-            return;
+            break;
         }
-        rt.node.borrow_mut().poll_transmit(key, link, &mut out);
-        if !out.is_empty() {
-            match stream.write(&out).await {
-                Ok(n) => {
-                    out.advance(n);
-                    rt.node
-                        .borrow_mut()
-                        .handle_written(Instant::now(), key, link, n);
-                }
-                Err(e) => {
-                    rt.node
-                        .borrow_mut()
-                        .handle_write_error(Instant::now(), key, link, e.kind());
-                    rt.drain();
-                    return;
-                }
+        let pending = !slot.out.borrow().is_empty();
+        if pending {
+            // The socket was full: wait for room, then write the rest and whatever the node
+            // has added meanwhile. A kick (a close) interrupts the wait.
+            let room = async { Some(stream.writable().await) };
+            let kicked = async {
+                let _ = inbox.recv().await;
+                None
+            };
+            match kicked.or(room).await {
+                None => continue,
+                Some(Ok(())) => rt.send_link(key, link, &slot),
+                Some(Err(e)) => rt.link_write_failed(key, link, &slot, e.kind()),
             }
             rt.drain();
             continue;
@@ -551,12 +756,12 @@ async fn link_task(
             let _ = inbox.recv().await;
             LinkWake::Kick
         };
-        match read.or(kicked).await {
+        match kicked.or(read).await {
             LinkWake::Kick => {}
             LinkWake::Read(Ok(0)) => {
                 rt.node.borrow_mut().handle_eof(Instant::now(), key, link);
                 rt.drain();
-                return;
+                break;
             }
             LinkWake::Read(Ok(_)) => rt.drain(),
             LinkWake::Read(Err(e)) => {
@@ -564,8 +769,10 @@ async fn link_task(
                     .borrow_mut()
                     .handle_read_error(Instant::now(), key, link, e.kind());
                 rt.drain();
-                return;
+                break;
             }
         }
     }
+    // Nothing writes to the socket any more; it closes as this task ends.
+    slot.stream.take();
 }
