@@ -20,7 +20,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
@@ -477,25 +476,6 @@ async fn signal_loop(rt: Rc<Rt>, mut signals: async_signal::Signals) {
     }
 }
 
-/// `accept4` with the new socket already non-blocking: saves the `ioctl` that
-/// `Async::new` would spend on every connection.
-fn accept_nonblocking(listener: &UnixListener) -> io::Result<UnixStream> {
-    // SAFETY: accept4(2) on a listening socket we own; null address pointers are allowed.
-    let fd = unsafe {
-        libc::accept4(
-            listener.as_raw_fd(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: accept4 returned a new descriptor that nothing else owns.
-    Ok(unsafe { UnixStream::from_raw_fd(fd) })
-}
-
 /// Reads once the socket is readable: where a read would most likely find nothing yet (a
 /// reply just asked for, an answer just written), waiting for readiness first saves the failed
 /// `read` a speculative attempt costs.
@@ -519,7 +499,7 @@ where
 async fn accept_loop(rt: Rc<Rt>, key: HostKey, listener: Async<UnixListener>) {
     loop {
         let accepted = listener
-            .read_with(accept_nonblocking)
+            .read_with(sys::accept_nonblocking)
             .await
             .and_then(Async::new_nonblocking);
         match accepted {
