@@ -29,7 +29,14 @@ pub fn smoke(lonc: Option<&std::path::Path>, lonc_blocking: Option<&std::path::P
         ..standard::Options::smoke()
     };
     let report = standard::run(&options).expect("the smoke benchmark runs");
-    for row in &report.rows {
+    assert!(
+        !report.rounds.is_empty(),
+        "the goals' interleaved rounds were not run"
+    );
+    if let Some(floor) = &report.relay_dead {
+        assert!(floor.ok > 0, "the dead-host floor: no request answered");
+    }
+    for row in report.rows.iter().chain(&report.rounds) {
         assert!(
             row.out.ok > 0,
             "{} {} C={}: no request answered",

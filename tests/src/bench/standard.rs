@@ -48,6 +48,9 @@ pub struct Options {
     pub extra_links: usize,
     /// Requests timed against a dead host, and against a refusing one.
     pub fail_samples: usize,
+    /// Interleaved rounds of the headline points (64 clients plain and `encrypt:`, the open
+    /// loop) for the goals, which use each point's median; 0: the goals use the table's points.
+    pub rounds: usize,
 }
 
 impl Options {
@@ -68,6 +71,7 @@ impl Options {
             idle_hosts: 500,
             extra_links: 400,
             fail_samples: 2000,
+            rounds: 3,
         }
     }
 
@@ -81,6 +85,7 @@ impl Options {
             rate: Some(2000.0),
             extra_links: 20,
             fail_samples: 50,
+            rounds: 1,
             ..Options::standard()
         }
     }
@@ -118,6 +123,8 @@ pub struct Report {
     pub options: Options,
     pub rate: f64,
     pub rows: Vec<Row>,
+    /// The headline points measured again in interleaved rounds, for the goals.
+    pub rounds: Vec<Row>,
     /// Set-ups not measured and why.
     pub skipped: Vec<(&'static str, String)>,
     pub daemons: Vec<(&'static str, DaemonFigures)>,
@@ -208,6 +215,7 @@ pub fn run(options: &Options) -> io::Result<Report> {
         options: options.clone(),
         rate: options.rate.unwrap_or(0.0),
         rows: Vec::new(),
+        rounds: Vec::new(),
         skipped: Vec::new(),
         daemons: Vec::new(),
         relay_dead: None,
@@ -242,7 +250,8 @@ pub fn run(options: &Options) -> io::Result<Report> {
                 .unwrap_or(1000.0);
             report.rate = (headline / 2.0).max(100.0);
         }
-        open_point(&mut report, RELAY, Target::Unix(path))?;
+        let row = open_point(&report, RELAY, Target::Unix(path))?;
+        report.rows.push(row);
         if !options.no_memory {
             let dead_path = dir.path().join("dead");
             let _dead = NullRelay::start(&dead_path, alpha.addr(), "alpha", OWN_ID, 2, 0)?;
@@ -265,7 +274,8 @@ pub fn run(options: &Options) -> io::Result<Report> {
     if options.wants(DIRECT) {
         pause(options);
         measure_setup(&mut report, DIRECT, direct.clone(), false)?;
-        open_point(&mut report, DIRECT, direct)?;
+        let row = open_point(&report, DIRECT, direct)?;
+        report.rows.push(row);
     }
 
     for (name, bin) in [(LONC, &options.lonc), (BLOCKING, &options.lonc_blocking)] {
@@ -286,17 +296,18 @@ pub fn run(options: &Options) -> io::Result<Report> {
             report.daemons.push((name, figures));
         }
     }
+    goal_rounds(&mut report, alpha.addr(), port)?;
     report.secs = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
 fn point(
-    report: &mut Report,
+    report: &Report,
     setup: &'static str,
     mode: &'static str,
     clients: usize,
     load: &Load,
-) -> io::Result<()> {
+) -> io::Result<Row> {
     let o = &report.options;
     let cpu = CpuSample::now(report.daemon_pid);
     let out = closed_loop(load, clients, o.warmup, o.measure)?;
@@ -311,15 +322,14 @@ fn point(
         out.errors,
         cpu_text(per_req.daemon_us)
     ));
-    report.rows.push(Row {
+    Ok(Row {
         foreign_pct,
         cpu: per_req,
         setup,
         mode,
         clients: clients.to_string(),
         out,
-    });
-    Ok(())
+    })
 }
 
 /// The closed-loop points of one set-up; `unix` set-ups also get the kept-connection point.
@@ -339,14 +349,17 @@ fn measure_setup(
     let plain = Load::echo(target.clone(), size, false, false);
     let encrypt = Load::echo(target.clone(), size, true, false);
     for &c in &clients {
-        point(report, setup, PLAIN, c, &plain)?;
+        let row = point(report, setup, PLAIN, c, &plain)?;
+        report.rows.push(row);
     }
     for &c in &clients {
-        point(report, setup, ENCRYPT, c, &encrypt)?;
+        let row = point(report, setup, ENCRYPT, c, &encrypt)?;
+        report.rows.push(row);
     }
     if unix {
         let keep = Load::echo(target.clone(), size, false, true);
-        point(report, setup, KEEP, headline, &keep)?;
+        let row = point(report, setup, KEEP, headline, &keep)?;
+        report.rows.push(row);
     }
     Ok(())
 }
@@ -357,7 +370,7 @@ fn cpu_text(us: Option<f64>) -> String {
 }
 
 /// The open-loop point at the report's rate.
-fn open_point(report: &mut Report, setup: &'static str, target: Target) -> io::Result<()> {
+fn open_point(report: &Report, setup: &'static str, target: Target) -> io::Result<Row> {
     let o = &report.options;
     let load = Load::echo(target, o.size, false, false);
     let cpu = CpuSample::now(report.daemon_pid);
@@ -375,14 +388,72 @@ fn open_point(report: &mut Report, setup: &'static str, target: Target) -> io::R
         out.errors,
         cpu_text(per_req.daemon_us)
     ));
-    report.rows.push(Row {
+    Ok(Row {
         foreign_pct,
         cpu: per_req,
         setup,
         mode: OPEN,
         clients: format!("{:.0}/s", report.rate),
         out,
-    });
+    })
+}
+
+/// The headline points again, for the goals: the null relay and both daemons run at once and
+/// take turns, point by point, for `rounds` rounds, so that a slow moment of the shared
+/// machine falls on every set-up alike; the goals use each point's median.
+fn goal_rounds(report: &mut Report, alpha: SocketAddr, port: u16) -> io::Result<()> {
+    let o = report.options.clone();
+    if o.rounds == 0 {
+        return Ok(());
+    }
+    let dir = tempfile::Builder::new().prefix("lonc-bench-").tempdir()?;
+    let relay_path = dir.path().join("alpha");
+    let relay = if o.wants(RELAY) {
+        let threads = HEADLINE_C + 8;
+        Some(NullRelay::start(
+            &relay_path,
+            alpha,
+            "alpha",
+            OWN_ID,
+            threads,
+            o.max_links,
+        )?)
+    } else {
+        None
+    };
+    let hosts = [("alpha".to_string(), Ipv4Addr::from(ALPHA))];
+    let args = ["--max-links".to_string(), o.max_links.to_string()];
+    let mut daemons = Vec::new();
+    for (name, bin) in [(LONC, &o.lonc), (BLOCKING, &o.lonc_blocking)] {
+        if let (true, Ok(bin)) = (o.wants(name), daemon_bin(bin)) {
+            daemons.push((
+                name,
+                Daemon::start(&bin, Layout::new(port, &hosts)?, &args)?,
+            ));
+        }
+    }
+    let mut setups: Vec<(&'static str, Target, Option<u32>)> = Vec::new();
+    if relay.is_some() {
+        setups.push((RELAY, Target::Unix(relay_path.clone()), None));
+    }
+    for (name, daemon) in &daemons {
+        let target = Target::Unix(daemon.layout.socket("alpha"));
+        setups.push((name, target, Some(daemon.pid())));
+    }
+    for round in 1..=o.rounds {
+        say(format!("goal round {round} of {}", o.rounds));
+        for (name, target, pid) in &setups {
+            report.daemon_pid = *pid;
+            for (mode, encrypt) in [(PLAIN, false), (ENCRYPT, true)] {
+                let load = Load::echo(target.clone(), o.size, encrypt, false);
+                let row = point(report, name, mode, HEADLINE_C, &load);
+                row.map(|row| report.rounds.push(row))?;
+            }
+            let row = open_point(report, name, target.clone());
+            row.map(|row| report.rounds.push(row))?;
+        }
+    }
+    report.daemon_pid = None;
     Ok(())
 }
 
@@ -420,7 +491,8 @@ fn measure_daemon(
     let target = Target::Unix(main.layout.socket("alpha"));
     report.daemon_pid = Some(main.pid());
     let measured = measure_setup(report, name, target.clone(), true)
-        .and_then(|()| open_point(report, name, target));
+        .and_then(|()| open_point(report, name, target))
+        .map(|row| report.rows.push(row));
     report.daemon_pid = None;
     measured?;
     let peak_after_load_kib = main.hwm_kib()?;
@@ -716,8 +788,53 @@ impl Report {
         s
     }
 
+    /// A goal's figure for a set-up's headline point: the median over the interleaved rounds
+    /// where there were rounds, else the table's point.
+    fn goal_figure(&self, setup: &str, mode: &str, f: impl Fn(&Row) -> Option<f64>) -> Option<f64> {
+        let headline = HEADLINE_C.to_string();
+        let of = |rows: &[Row], any_clients: bool| -> Vec<f64> {
+            rows.iter()
+                .filter(|r| r.setup == setup && r.mode == mode)
+                .filter(|r| any_clients || r.mode == OPEN || r.clients == headline)
+                .filter_map(&f)
+                .collect()
+        };
+        let mut values = of(&self.rounds, true);
+        if values.is_empty() {
+            values = of(&self.rows, false);
+        }
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied()
+    }
+
     fn goals(&self) -> String {
-        let mut s = String::from("\n| goal | measured | |\n|---|---|---|\n");
+        let mut s = String::new();
+        if !self.rounds.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nThe goals use the median of {} interleaved rounds of the headline points (the \
+                 set-ups take turns, point by point), not the single points above:",
+                self.options.rounds
+            );
+            let _ = writeln!(
+                s,
+                "\n| round point | requests | req/s | p50 µs | p99 µs | daemon CPU | other load |\n|---|---|---:|---:|---:|---:|---:|"
+            );
+            for r in &self.rounds {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {:.0} | {:.1} | {:.1} | {} | {:.0} % |",
+                    r.setup,
+                    r.mode,
+                    r.out.rate(),
+                    r.out.quantile_us(0.5),
+                    r.out.quantile_us(0.99),
+                    cpu_text(r.cpu.daemon_us),
+                    r.foreign_pct
+                );
+            }
+        }
+        s.push_str("\n| goal | measured | |\n|---|---|---|\n");
         let mut goal = |what: String, measured: String, met: Option<bool>| {
             let verdict = match met {
                 Some(true) => "met",
@@ -727,9 +844,11 @@ impl Report {
             let _ = writeln!(s, "| {what} | {measured} | {verdict} |");
         };
         let c = HEADLINE_C;
-        let relay = self.rate_of(RELAY, PLAIN, c);
+        let req_s = |r: &Row| Some(r.out.rate());
+        let p99 = |r: &Row| Some(r.out.quantile_us(0.99));
+        let relay = self.goal_figure(RELAY, PLAIN, req_s);
         for name in [LONC, BLOCKING] {
-            let Some(rate) = self.rate_of(name, PLAIN, c) else {
+            let Some(rate) = self.goal_figure(name, PLAIN, req_s) else {
                 let why = if self.skipped.iter().any(|(n, _)| *n == name) {
                     "not built".to_string()
                 } else {
@@ -747,8 +866,10 @@ impl Report {
             }
             // What 40,000 req/s would leave the daemon of the machine's CPU, at the bench's own
             // cost per request at this point.
-            let budget = find(&self.rows, name, PLAIN, &c.to_string())
-                .and_then(|r| Some((r.cpu.daemon_us?, r.cpu.bench_us)))
+            let daemon_cpu = self.goal_figure(name, PLAIN, |r| r.cpu.daemon_us);
+            let bench_cpu = self.goal_figure(name, PLAIN, |r| Some(r.cpu.bench_us));
+            let budget = daemon_cpu
+                .zip(bench_cpu)
                 .map_or(String::new(), |(daemon, bench)| {
                     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
                     format!(
@@ -762,7 +883,11 @@ impl Report {
                 format!("{rate:.0} req/s{budget}"),
                 Some(rate >= 40_000.0),
             );
-            if let (Some(p), Some(b)) = (self.open_p99(name), self.open_p99(RELAY)) {
+            let open = (
+                self.goal_figure(name, OPEN, p99),
+                self.goal_figure(RELAY, OPEN, p99),
+            );
+            if let (Some(p), Some(b)) = open {
                 goal(
                     format!(
                         "{name} p99 ≤ 1.2 × null relay's, open loop at {:.0} req/s",
@@ -772,7 +897,7 @@ impl Report {
                     Some(p <= 1.2 * b),
                 );
             }
-            if let Some(e) = self.rate_of(name, ENCRYPT, c) {
+            if let Some(e) = self.goal_figure(name, ENCRYPT, req_s) {
                 goal(
                     format!("{name} encrypt ≥ 0.8 × plain, {c} clients"),
                     format!("{e:.0} vs {rate:.0} req/s = {:.3}×", e / rate),
@@ -780,7 +905,7 @@ impl Report {
                 );
             }
             if name == BLOCKING
-                && let Some(smol) = self.rate_of(LONC, PLAIN, c)
+                && let Some(smol) = self.goal_figure(LONC, PLAIN, req_s)
             {
                 goal(
                     format!("{name} within 25 % of lonc, {c} clients, plain"),

@@ -55,6 +55,10 @@ struct StandardArgs {
     /// Skip the memory and fail-fast measurements.
     #[arg(long)]
     no_memory: bool,
+    /// Interleaved rounds of the headline points whose medians the goals use (default 3; 0:
+    /// the goals use the single points of the table).
+    #[arg(long, value_name = "N")]
+    rounds: Option<usize>,
     /// Also write the report to this file.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -87,6 +91,9 @@ fn main() {
         options.only = only;
     }
     options.no_memory |= args.no_memory;
+    if let Some(n) = args.rounds {
+        options.rounds = n;
+    }
     if args.rate.is_some() {
         options.rate = args.rate;
     }
