@@ -170,9 +170,15 @@ impl Rt {
                 None => break,
             }
         }
+        // The timer task needs waking only when the node's next deadline comes sooner than the
+        // one it sleeps until. Every step of every link moves its own deadline later, and a
+        // timer re-armed for each of those cost the reactor a wake-up per request; a deadline
+        // that moved later is found when the armed one fires, and the task re-arms then.
         let next = self.node.borrow().poll_timeout();
-        if next != self.armed.get() {
-            self.armed.set(next);
+        if let Some(next) = next
+            && self.armed.get().is_none_or(|armed| next < armed)
+        {
+            self.armed.set(Some(next));
             let _ = self.timer_kick.try_send(());
         }
     }
@@ -428,6 +434,8 @@ where
     Ok(true)
 }
 
+/// Hands the node its timeouts: sleeps until the armed deadline, woken early only when the
+/// node's next deadline comes sooner (see [`Rt::drain`]).
 async fn timers(rt: Rc<Rt>, kick: Receiver<()>) {
     loop {
         let deadline = rt.node.borrow().poll_timeout();
@@ -453,11 +461,10 @@ async fn timers(rt: Rc<Rt>, kick: Receiver<()>) {
                 continue;
             }
         }
-        let now = Instant::now();
-        if deadline.is_some_and(|t| t <= now) {
-            rt.node.borrow_mut().handle_timeout(now);
-            rt.drain();
-        }
+        // The deadline slept for has passed; the node's own may have moved later meanwhile, in
+        // which case handling the timeout does nothing and the loop sleeps again.
+        rt.node.borrow_mut().handle_timeout(Instant::now());
+        rt.drain();
     }
 }
 
