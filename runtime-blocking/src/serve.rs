@@ -43,6 +43,11 @@ use crate::sys;
 /// Most connections accepted per listener event, so one busy socket cannot starve the rest.
 const ACCEPTS_PER_EVENT: usize = 64;
 
+/// How long a listener rests after `accept` failed (out of descriptors, most likely) before it
+/// is tried again: the failure is logged at most ten times a second, not on every turn of the
+/// loop while the listener stays readable.
+const ACCEPT_REST: Duration = Duration::from_millis(100);
+
 /// Runs the daemon until an orderly shutdown; returns the exit status. Configuration problems
 /// are one line on standard error and status 2.
 pub fn run(config: &ConfigArgs, run: &RunArgs) -> i32 {
@@ -66,6 +71,7 @@ fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i3
         max_line: run.max_line,
         sources: HashMap::new(),
         ready: Vec::new(),
+        resting: HashMap::new(),
         next_key: 0,
         listeners: HashMap::new(),
         links: HashMap::new(),
@@ -134,6 +140,10 @@ impl Interest {
         read: false,
         write: true,
     };
+    const NONE: Interest = Interest {
+        read: false,
+        write: false,
+    };
 
     /// How the poller is told: level-triggered while anything is wanted, disarmed otherwise.
     fn event(self, key: usize) -> (Event, PollMode) {
@@ -177,6 +187,8 @@ struct Loop {
     sources: HashMap<usize, (Source, Interest)>,
     /// The keys and readiness of the last wait's events (kept to reuse its allocation).
     ready: Vec<(usize, bool, bool)>,
+    /// Listeners left disarmed after a failed `accept`, and until when ([`ACCEPT_REST`]).
+    resting: HashMap<usize, Instant>,
     next_key: usize,
     listeners: HashMap<HostKey, usize>,
     links: HashMap<(HostKey, LinkId), usize>,
@@ -198,9 +210,11 @@ impl Loop {
                 self.flush_clients();
                 return code;
             }
-            let timeout = self
-                .node
-                .poll_timeout()
+            let rest_ends = self.resting.values().min().copied();
+            let timeout = [self.node.poll_timeout(), rest_ends]
+                .into_iter()
+                .flatten()
+                .min()
                 .map(|t| t.saturating_duration_since(Instant::now()));
             events.clear();
             if let Err(e) = self.poller.wait(&mut events, timeout)
@@ -233,6 +247,18 @@ impl Loop {
             let now = Instant::now();
             if self.node.poll_timeout().is_some_and(|t| t <= now) {
                 self.node.handle_timeout(now);
+            }
+            if rest_ends.is_some_and(|t| t <= now) {
+                let rested: Vec<usize> = self
+                    .resting
+                    .iter()
+                    .filter(|(_, until)| **until <= now)
+                    .map(|(key, _)| *key)
+                    .collect();
+                for key in rested {
+                    self.resting.remove(&key);
+                    self.rearm(key);
+                }
             }
         }
     }
@@ -275,6 +301,7 @@ impl Loop {
 
     fn unregister(&mut self, key: usize) -> Option<Source> {
         let (source, _) = self.sources.remove(&key)?;
+        self.resting.remove(&key);
         let _ = match &source {
             Source::Listener(_, l) => self.poller.delete(l),
             Source::Client(c) => self.poller.delete(&c.stream),
@@ -290,6 +317,7 @@ impl Loop {
             return;
         };
         let wanted = match source {
+            Source::Listener(..) if self.resting.contains_key(&key) => Interest::NONE,
             Source::Listener(..) => Interest::READ,
             Source::Client(c) => Interest {
                 read: !c.done_reading && (!c.waiting || c.framer.buffered() <= max_line),
@@ -473,10 +501,11 @@ impl Loop {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    // Out of descriptors, most likely: say so; the listener is re-armed and
-                    // tried again at the next event.
+                    // Out of descriptors, most likely: say so, and rest the listener rather
+                    // than find it readable again at once.
                     self.logger
                         .parent(Severity::Warning, format!("accept failed: {e}"));
+                    self.resting.insert(key, Instant::now() + ACCEPT_REST);
                     break;
                 }
             }
@@ -729,12 +758,8 @@ mod tests {
             (event.readable, event.writable, mode),
             (true, true, PollMode::Level)
         );
-        let nothing = Interest {
-            read: false,
-            write: false,
-        };
         // Level-triggered with no interest would still report a hang-up on every wait.
-        let (event, mode) = nothing.event(9);
+        let (event, mode) = Interest::NONE.event(9);
         assert_eq!(
             (event.readable, event.writable, mode),
             (false, false, PollMode::Oneshot)

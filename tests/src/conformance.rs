@@ -41,6 +41,7 @@ macro_rules! conformance_suite {
             usr2_toggles_debug_logging,
             daemonize_detaches_and_serves,
             the_demo_runs_and_exits_0,
+            running_out_of_descriptors_is_logged_sparingly_and_survived,
         );
     };
 }
@@ -198,15 +199,38 @@ impl Fixture {
 
     /// Starts the daemon with extra flags and waits until its sockets exist.
     pub fn start_daemon(&mut self, extra: &[&str]) {
-        let child = Command::new(&self.bin)
+        self.start_daemon_limited(None, extra);
+    }
+
+    /// [`Fixture::start_daemon`], with at most `open_files` descriptors (`RLIMIT_NOFILE`) if
+    /// given.
+    pub fn start_daemon_limited(&mut self, open_files: Option<u64>, extra: &[&str]) {
+        use std::os::unix::process::CommandExt as _;
+        let mut command = Command::new(&self.bin);
+        command
             .arg("--conf")
             .arg(&self.conf)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the daemon starts");
+            .stderr(Stdio::null());
+        if let Some(n) = open_files {
+            let limit = libc::rlimit {
+                rlim_cur: n as libc::rlim_t,
+                rlim_max: n as libc::rlim_t,
+            };
+            // SAFETY: setrlimit(2) is async-signal-safe, and `limit` is a plain copy.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let child = command.spawn().expect("the daemon starts");
         self.daemon = Some(child);
         let sockets: Vec<PathBuf> = ["alpha", "beta", "gamma"]
             .iter()
@@ -778,4 +802,37 @@ pub fn the_demo_runs_and_exits_0(bin: &Path) {
             "{expected:?} missing from:\n{report}"
         );
     }
+}
+
+/// A daemon out of descriptors cannot accept: it says so at most about ten times a second (not
+/// on every turn of its loop, which would fill the disk), and serves again once descriptors
+/// are free.
+pub fn running_out_of_descriptors_is_logged_sparingly_and_survived(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon_limited(Some(64), &[]);
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    let socket = f.sock_dir.join("alpha");
+    // More connections than the daemon has descriptors for; those it cannot accept wait in the
+    // listen backlog.
+    let held: Vec<UnixStream> = (0..100)
+        .map(|_| UnixStream::connect(&socket).expect("connect"))
+        .collect();
+    eventually("an accept failure in the log", || {
+        f.lonc_log().contains("accept failed")
+    });
+    let started = Instant::now();
+    let failures = |f: &Fixture| f.lonc_log().matches("accept failed").count();
+    let before = failures(&f);
+    // Time must pass to show a rate; the bound follows the time that did pass.
+    std::thread::sleep(Duration::from_millis(500));
+    let logged = failures(&f) - before;
+    let allowed = started.elapsed().as_millis() as usize / 100 + 2;
+    assert!(
+        logged <= allowed,
+        "{logged} accept failures logged in {:?}",
+        started.elapsed()
+    );
+    drop(held);
+    assert_eq!(f.ask("alpha", "echo:served again"), "served again");
 }
