@@ -71,7 +71,7 @@ impl Options {
             idle_hosts: 500,
             extra_links: 400,
             fail_samples: 2000,
-            rounds: 3,
+            rounds: 5,
         }
     }
 

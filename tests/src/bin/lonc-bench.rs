@@ -55,7 +55,7 @@ struct StandardArgs {
     /// Skip the memory and fail-fast measurements.
     #[arg(long)]
     no_memory: bool,
-    /// Interleaved rounds of the headline points whose medians the goals use (default 3; 0:
+    /// Interleaved rounds of the headline points whose medians the goals use (default 5; 0:
     /// the goals use the single points of the table).
     #[arg(long, value_name = "N")]
     rounds: Option<usize>,
