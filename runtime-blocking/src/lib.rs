@@ -8,9 +8,10 @@
 //! runtime. Its thread model ([`serve`]):
 //!
 //! * **one event-loop thread** owns every socket (the host listeners, the client connections,
-//!   the lond links), all non-blocking and registered with one `polling::Poller` in oneshot
-//!   mode: after each event the interest is re-armed, readable while input is wanted, writable
-//!   only while output is pending; `wait` is bounded by the node's next deadline;
+//!   the lond links), all non-blocking and registered with one `polling::Poller`,
+//!   level-triggered: readable while input is wanted, writable only while output is pending,
+//!   the registration changed only when that changes; `wait` is bounded by the node's next
+//!   deadline;
 //! * **one signal thread** (signal-hook's iterator) forwards SIGHUP, SIGINT, SIGTERM, SIGUSR1
 //!   and SIGUSR2 through a channel and wakes the poller;
 //! * **short-lived file-system threads** read the delayed directory when the node asks. Log
