@@ -277,6 +277,23 @@ impl ConfigArgs {
             })
     }
 
+    /// The host table alone (what `lonc send` checks the host against): `--hosts`, or
+    /// `hosts.tab` in `lonTabDir`.
+    pub fn hosts_file(&self) -> Result<PathBuf, ConfigError> {
+        if let Some(file) = self.hosts.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+            return Ok(file.clone());
+        }
+        let (vars, _) = self.read_vars()?;
+        vars.get("lonTabDir")
+            .filter(|v| !v.is_empty())
+            .map(|dir| Path::new(dir).join("hosts.tab"))
+            .ok_or_else(|| {
+                ConfigError(
+                    "lonTabDir is not set: give --hosts or a PerlSetVar lonTabDir line".into(),
+                )
+            })
+    }
+
     /// The daemon directory alone (where `lonc send --critical` appends the permanent log).
     pub fn daemons_dir(&self) -> Result<PathBuf, ConfigError> {
         if let Some(dir) = &self.daemons_dir {

@@ -626,6 +626,9 @@ pub fn send_and_critical_from_the_command_line(bin: &Path) {
         String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
     };
     assert_eq!(send(&["alpha", "ping"]), "alpha");
+    // Not in hosts.tab: lonnet's answer, and nothing spooled.
+    assert_eq!(send(&["nowhere", "ping"]), "no_such_host");
+    assert_eq!(send(&["--critical", "nowhere", "put:g:B"]), "no_such_host");
     assert_eq!(send(&["beta", "ping"]), "con_lost");
     assert_eq!(send(&["--critical", "beta", "put:g:B"]), "con_delayed");
     let spooled: Vec<String> = std::fs::read_dir(f.sock_dir.join("delayed"))
