@@ -191,6 +191,17 @@ pub fn remove_file(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Binds a host's UNIX socket at `path`, replacing a stale file, with permissions `mode`; the
+/// listener is non-blocking.
+pub fn listen(path: &Path, mode: u32) -> io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt as _;
+    remove_file(path)?;
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,9 +19,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
@@ -366,22 +364,25 @@ impl Loop {
 
     fn act(&mut self, action: NodeAction) {
         match action {
-            NodeAction::Listen { key, spec } => match self.listen(&spec.socket_path) {
-                Ok(listener) => {
-                    if let Some(k) = self.register(Source::Listener(key, listener), Interest::READ)
-                    {
-                        self.listeners.insert(key, k);
+            NodeAction::Listen { key, spec } => {
+                match files::listen(&spec.socket_path, self.socket_mode) {
+                    Ok(listener) => {
+                        if let Some(k) =
+                            self.register(Source::Listener(key, listener), Interest::READ)
+                        {
+                            self.listeners.insert(key, k);
+                        }
                     }
-                }
-                Err(e) => self.logger.parent(
-                    Severity::Critical,
-                    format!(
-                        "Cannot listen on {} for {}: {e}",
-                        spec.socket_path.display(),
-                        spec.id()
+                    Err(e) => self.logger.parent(
+                        Severity::Critical,
+                        format!(
+                            "Cannot listen on {} for {}: {e}",
+                            spec.socket_path.display(),
+                            spec.id()
+                        ),
                     ),
-                ),
-            },
+                }
+            }
             NodeAction::Unlisten { key, spec } => {
                 if let Some(k) = self.listeners.remove(&key) {
                     self.unregister(k);
@@ -458,14 +459,6 @@ impl Loop {
             // The rest were carried out by startup::file_action.
             _ => {}
         }
-    }
-
-    fn listen(&self, path: &Path) -> io::Result<UnixListener> {
-        files::remove_file(path)?;
-        let listener = UnixListener::bind(path)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(self.socket_mode))?;
-        listener.set_nonblocking(true)?;
-        Ok(listener)
     }
 
     // ------------------------------------------------------------------ clients

@@ -20,7 +20,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::rc::Rc;
@@ -395,10 +394,7 @@ impl Rt {
 
     /// Binds a host's socket, replacing a stale file, with the configured mode.
     fn listen(&self, path: &Path) -> io::Result<Async<UnixListener>> {
-        files::remove_file(path)?;
-        let listener = UnixListener::bind(path)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(self.socket_mode))?;
-        Async::new(listener)
+        Async::new_nonblocking(files::listen(path, self.socket_mode)?)
     }
 }
 
