@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use futures_lite::{AsyncReadExt, FutureExt, StreamExt};
+use futures_lite::{FutureExt, StreamExt};
 use lonc_core::daemon::Signal;
 use lonc_core::framing::LineFramer;
 use lonc_core::ids::{ClientId, LinkId};
@@ -41,8 +41,8 @@ use lonc_blocking::files::{self, Logger};
 use lonc_blocking::startup::{self, Startup};
 use lonc_blocking::sys;
 
-/// The size of the link tasks' shared read buffer.
-const LINK_READ_BUF: usize = 64 * 1024;
+/// The size of the one read buffer every link and client task shares ([`Rt::read_with`]).
+const READ_BUF: usize = 64 * 1024;
 
 /// Runs the daemon until an orderly shutdown; returns the exit status. Configuration problems
 /// are one line on standard error and status 2.
@@ -79,7 +79,7 @@ fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i3
         armed: Cell::new(None),
         exit: exit_tx,
         unanswered: Cell::new(0),
-        link_buf: RefCell::new(vec![0u8; LINK_READ_BUF].into_boxed_slice()),
+        read_buf: RefCell::new(vec![0u8; READ_BUF].into_boxed_slice()),
     });
     let code = smol::block_on(ex.run(async {
         ex.spawn(timers(rt.clone(), kick_rx)).detach();
@@ -117,10 +117,11 @@ struct Rt {
     /// once, until its task has flushed them or the client is gone. An answer written whole
     /// right away is never counted.
     unanswered: Cell<usize>,
-    /// The one read buffer of every link task: the runtime is single-threaded and a link hands
-    /// what it read to the node before it next awaits, so no link needs a buffer of its own
-    /// (a 16 KiB buffer per link was most of an idle link's memory).
-    link_buf: RefCell<Box<[u8]>>,
+    /// The one read buffer of every link and client task ([`Rt::read_with`]): the runtime is
+    /// single-threaded and a task hands what it read on before it next awaits, so no socket
+    /// needs a buffer of its own (one per link was most of an idle link's memory, and one in
+    /// each client task's state was copied whenever a client task was spawned).
+    read_buf: RefCell<Box<[u8]>>,
 }
 
 /// A link as its task and [`Rt::act`] share it.
@@ -398,6 +399,44 @@ impl Rt {
     }
 }
 
+impl Rt {
+    /// Reads once from `stream` into the shared read buffer and hands the bytes to `take`
+    /// before anything else runs; returns how many came (0: EOF). With `wait_first` it waits
+    /// for readiness before the first attempt: where a read would most likely find nothing
+    /// yet (a reply just asked for, an answer just written), that saves the failed `read` a
+    /// speculative attempt costs.
+    async fn read_with<T>(
+        &self,
+        stream: &Async<T>,
+        wait_first: bool,
+        take: impl FnOnce(&[u8]),
+    ) -> io::Result<usize>
+    where
+        for<'a> &'a T: io::Read,
+    {
+        let mut wait = wait_first;
+        loop {
+            if wait {
+                stream.readable().await?;
+            }
+            wait = true;
+            let mut buf = self.read_buf.borrow_mut();
+            match io::Read::read(&mut stream.get_ref(), &mut buf[..]) {
+                Ok(n) => {
+                    take(&buf[..n]);
+                    return Ok(n);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
 impl ClientSlot {
     /// Writes what `out` holds, waiting for room whenever the socket is full. Called by the
     /// task after a write found the socket full, so it waits for room before writing.
@@ -479,26 +518,6 @@ async fn signal_loop(rt: Rc<Rt>, mut signals: async_signal::Signals) {
     }
 }
 
-/// Reads once the socket is readable: where a read would most likely find nothing yet (a
-/// reply just asked for, an answer just written), waiting for readiness first saves the failed
-/// `read` a speculative attempt costs.
-async fn read_when_ready<T>(stream: &Async<T>, buf: &mut [u8]) -> io::Result<usize>
-where
-    for<'a> &'a T: io::Read,
-{
-    loop {
-        stream.readable().await?;
-        match io::Read::read(&mut stream.get_ref(), buf) {
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
-            r => return r,
-        }
-    }
-}
-
 async fn accept_loop(rt: Rc<Rt>, key: HostKey, listener: Async<UnixListener>) {
     loop {
         let accepted = listener
@@ -542,7 +561,6 @@ async fn client_task(rt: Rc<Rt>, key: HostKey, id: ClientId, stream: Async<UnixS
     });
     rt.clients.borrow_mut().insert(id, slot.clone());
     let mut framer = LineFramer::new(rt.max_line);
-    let mut buf = [0u8; 4096];
     // The first request is usually there as soon as the connection is accepted; later lines
     // (or EOF) are not.
     let mut first = true;
@@ -584,19 +602,20 @@ async fn client_task(rt: Rc<Rt>, key: HostKey, id: ClientId, stream: Async<UnixS
             if !may_read {
                 return futures_lite::future::pending().await;
             }
-            Some(if first {
-                let mut stream = &slot.stream;
-                stream.read(&mut buf).await
-            } else {
-                read_when_ready(&slot.stream, &mut buf).await
-            })
+            let mut fits = true;
+            let read = rt
+                .read_with(&slot.stream, !first, |bytes| {
+                    fits = framer.push(bytes).is_ok();
+                })
+                .await;
+            Some((read, fits))
         };
         let read = kicked.or(read).await;
         slot.held.set(false);
         match read {
             None => {}
-            Some(Ok(n)) if n > 0 => {
-                if framer.push(&buf[..n]).is_ok() {
+            Some((Ok(n), fits)) if n > 0 => {
+                if fits {
                     continue;
                 }
                 if slot.waiting.get() {
@@ -712,28 +731,16 @@ async fn link_task(
         // peer hanging up: wait for readiness, then read into the shared buffer and hand the
         // bytes to the node without awaiting in between.
         let read = async {
-            LinkWake::Read(loop {
-                if let Err(e) = stream.readable().await {
-                    break Err(e);
-                }
-                let mut buf = rt.link_buf.borrow_mut();
-                match io::Read::read(&mut stream.get_ref(), &mut buf[..]) {
-                    Ok(n) => {
-                        if n > 0 {
-                            rt.node
-                                .borrow_mut()
-                                .handle_input(Instant::now(), key, link, &buf[..n]);
-                        }
-                        break Ok(n);
+            LinkWake::Read(
+                rt.read_with(&stream, true, |bytes| {
+                    if !bytes.is_empty() {
+                        rt.node
+                            .borrow_mut()
+                            .handle_input(Instant::now(), key, link, bytes);
                     }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                        ) => {}
-                    Err(e) => break Err(e),
-                }
-            })
+                })
+                .await,
+            )
         };
         let kicked = async {
             let _ = inbox.recv().await;
