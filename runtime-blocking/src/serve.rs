@@ -365,34 +365,17 @@ impl Loop {
     fn act(&mut self, action: NodeAction) {
         match action {
             NodeAction::Listen { key, spec } => {
-                match files::listen(&spec.socket_path, self.socket_mode) {
-                    Ok(listener) => {
-                        if let Some(k) =
-                            self.register(Source::Listener(key, listener), Interest::READ)
-                        {
-                            self.listeners.insert(key, k);
-                        }
-                    }
-                    Err(e) => self.logger.parent(
-                        Severity::Critical,
-                        format!(
-                            "Cannot listen on {} for {}: {e}",
-                            spec.socket_path.display(),
-                            spec.id()
-                        ),
-                    ),
+                if let Some(listener) = startup::listen(&spec, self.socket_mode, &mut self.logger)
+                    && let Some(k) = self.register(Source::Listener(key, listener), Interest::READ)
+                {
+                    self.listeners.insert(key, k);
                 }
             }
             NodeAction::Unlisten { key, spec } => {
                 if let Some(k) = self.listeners.remove(&key) {
                     self.unregister(k);
                 }
-                if let Err(e) = files::remove_file(&spec.socket_path) {
-                    self.logger.parent(
-                        Severity::Warning,
-                        format!("Cannot remove {}: {e}", spec.socket_path.display()),
-                    );
-                }
+                startup::unlisten(&spec, &mut self.logger);
             }
             NodeAction::StopAccepting => {
                 let keys: Vec<usize> = self.listeners.drain().map(|(_, k)| k).collect();

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use lonc_core::conf::Settings;
+use lonc_core::daemon::HostSpec;
 use lonc_core::hosts_tab::{HostEntry, LineProblem};
 use lonc_core::log::Severity;
 use lonc_core::node::{Node, NodeAction, NodeConfig};
@@ -172,4 +173,35 @@ pub fn file_action(
         other => return Some(other),
     }
     None
+}
+
+/// Binds the socket of a host the node listens for (non-blocking, replacing a stale file, with
+/// `mode`); a failure is logged as CRITICAL and gives `None`.
+pub fn listen(
+    spec: &HostSpec,
+    mode: u32,
+    logger: &mut Logger,
+) -> Option<std::os::unix::net::UnixListener> {
+    files::listen(&spec.socket_path, mode)
+        .inspect_err(|e| {
+            logger.parent(
+                Severity::Critical,
+                format!(
+                    "Cannot listen on {} for {}: {e}",
+                    spec.socket_path.display(),
+                    spec.id()
+                ),
+            )
+        })
+        .ok()
+}
+
+/// Removes the socket file of a host the node stopped listening for; a failure is logged.
+pub fn unlisten(spec: &HostSpec, logger: &mut Logger) {
+    if let Err(e) = files::remove_file(&spec.socket_path) {
+        logger.parent(
+            Severity::Warning,
+            format!("Cannot remove {}: {e}", spec.socket_path.display()),
+        );
+    }
 }

@@ -21,7 +21,6 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -200,28 +199,24 @@ impl Rt {
             return;
         };
         match action {
-            NodeAction::Listen { key, spec } => match self.listen(&spec.socket_path) {
-                Ok(listener) => {
-                    let task = self.ex.spawn(accept_loop(self.clone(), key, listener));
-                    self.listeners.borrow_mut().insert(key, task);
-                }
-                Err(e) => self.log(
-                    Severity::Critical,
-                    format!(
-                        "Cannot listen on {} for {}: {e}",
-                        spec.socket_path.display(),
-                        spec.id()
+            NodeAction::Listen { key, spec } => {
+                let listener =
+                    startup::listen(&spec, self.socket_mode, &mut self.logger.borrow_mut());
+                match listener.map(Async::new_nonblocking) {
+                    Some(Ok(listener)) => {
+                        let task = self.ex.spawn(accept_loop(self.clone(), key, listener));
+                        self.listeners.borrow_mut().insert(key, task);
+                    }
+                    Some(Err(e)) => self.log(
+                        Severity::Critical,
+                        format!("Cannot poll the socket for {}: {e}", spec.id()),
                     ),
-                ),
-            },
+                    None => {}
+                }
+            }
             NodeAction::Unlisten { key, spec } => {
                 self.listeners.borrow_mut().remove(&key);
-                if let Err(e) = files::remove_file(&spec.socket_path) {
-                    self.log(
-                        Severity::Warning,
-                        format!("Cannot remove {}: {e}", spec.socket_path.display()),
-                    );
-                }
+                startup::unlisten(&spec, &mut self.logger.borrow_mut());
             }
             NodeAction::StopAccepting => self.listeners.borrow_mut().clear(),
             NodeAction::Connect { key, link, addr } => {
@@ -391,11 +386,6 @@ impl Rt {
         let queued = slot.queued.replace(0);
         self.unanswered
             .set(self.unanswered.get().saturating_sub(queued));
-    }
-
-    /// Binds a host's socket, replacing a stale file, with the configured mode.
-    fn listen(&self, path: &Path) -> io::Result<Async<UnixListener>> {
-        Async::new_nonblocking(files::listen(path, self.socket_mode)?)
     }
 }
 

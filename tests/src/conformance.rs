@@ -497,6 +497,21 @@ pub fn hup_with_a_changed_hosts_tab_adds_and_removes_sockets(bin: &Path) {
     eventually("gamma's socket to come back", || {
         accepting(&f.sock_dir.join("gamma"))
     });
+    // A socket that cannot be bound (a directory in its place): one CRITICAL line, and the
+    // other hosts go on being served.
+    f.write_hosts(&["alpha", "beta"]);
+    f.signal(libc::SIGHUP);
+    eventually("gamma's socket to go again", || {
+        !f.sock_dir.join("gamma").exists()
+    });
+    std::fs::create_dir(f.sock_dir.join("gamma")).unwrap();
+    f.write_hosts(&["alpha", "beta", "gamma"]);
+    f.signal(libc::SIGHUP);
+    eventually("the failure to bind gamma's socket in the log", || {
+        f.lonc_log().contains("Cannot listen on")
+    });
+    assert!(f.lonc_log().contains("for gamma"), "{}", f.lonc_log());
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
 }
 
 pub fn term_removes_the_socket_and_pid_files(bin: &Path) {
