@@ -28,6 +28,7 @@ use crate::conf::Settings;
 use crate::hosts_tab::{HostEntry, LineProblem};
 use crate::log::{LogEvent, Severity};
 use crate::logfmt::{LocalTime, status_header, status_host_line};
+use crate::timer::{TimerKind, Timers};
 
 /// The `[host]` field of the parent's log lines, as loncnew's parent wrote it.
 pub const PARENT_LOG_HOST: &str = "Parent Server";
@@ -230,6 +231,20 @@ pub enum Action {
     Exit(i32),
 }
 
+/// The daemon's one timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// The orderly shutdown ends, answered or not.
+    ShutdownGrace,
+}
+
+impl TimerKind for Timer {
+    const ALL: &'static [Timer] = &[Timer::ShutdownGrace];
+    fn slot(self) -> usize {
+        0
+    }
+}
+
 /// Where the daemon is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -238,8 +253,8 @@ pub enum Phase {
     /// [`Action::ReloadConfig`] was emitted; waiting for [`Daemon::reload`] or
     /// [`Daemon::reload_failed`]. Hosts keep being served.
     Reloading,
-    /// Orderly shutdown, with its deadline.
-    ShuttingDown { deadline: Instant },
+    /// Orderly shutdown, until every client is answered or the grace period ends.
+    ShuttingDown,
     /// [`Action::Exit`] was emitted; every further input is ignored.
     Exited,
 }
@@ -272,6 +287,7 @@ pub struct Daemon {
     phase: Phase,
     debug: bool,
     state: String,
+    timers: Timers<Timer, 1>,
     actions: VecDeque<Action>,
 }
 
@@ -293,6 +309,7 @@ impl Daemon {
             phase: Phase::Running,
             debug,
             state: String::new(),
+            timers: Timers::new(),
             actions: VecDeque::new(),
         };
         d.set_state("Starting hosts".to_owned());
@@ -326,27 +343,22 @@ impl Daemon {
     /// When [`handle_timeout`](Daemon::handle_timeout) must be called next: the shutdown
     /// deadline while shutting down, else `None`.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.phase {
-            Phase::ShuttingDown { deadline } => Some(deadline),
-            _ => None,
-        }
+        self.timers.next()
     }
 
     /// Fires the timers that expired at `now`: ends the shutdown when its grace period is over
     /// ([`Action::ForceClose`], then the files and the exit).
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Phase::ShuttingDown { deadline } = self.phase {
-            if now >= deadline {
-                self.log(
-                    Severity::Warning,
-                    format!(
-                        "Shutdown grace of {} s is over: closing the remaining links and \
-                         answering waiting clients con_lost",
-                        self.config.shutdown_grace.as_secs_f64()
-                    ),
-                );
-                self.force_and_exit();
-            }
+        while let Some(Timer::ShutdownGrace) = self.timers.pop_expired(now) {
+            self.log(
+                Severity::Warning,
+                format!(
+                    "Shutdown grace of {} s is over: closing the remaining links and \
+                     answering waiting clients con_lost",
+                    self.config.shutdown_grace.as_secs_f64()
+                ),
+            );
+            self.force_and_exit();
         }
     }
 
@@ -365,19 +377,20 @@ impl Daemon {
                     ),
                 );
             }
-            (Phase::ShuttingDown { .. }, Signal::Term | Signal::Int) => {
+            (Phase::ShuttingDown, Signal::Term | Signal::Int) => {
                 self.log(
                     Severity::Warning,
                     format!("{signal} during shutdown: not waiting any longer"),
                 );
                 self.force_and_exit();
             }
-            (Phase::ShuttingDown { .. }, Signal::Hup | Signal::Usr1) => {
+            (Phase::ShuttingDown, Signal::Hup | Signal::Usr1) => {
                 self.debug_log(format!("{signal} ignored: shutting down"));
             }
             (Phase::Running | Phase::Reloading, Signal::Term | Signal::Int) => {
-                let deadline = now + self.config.shutdown_grace;
-                self.phase = Phase::ShuttingDown { deadline };
+                self.phase = Phase::ShuttingDown;
+                self.timers
+                    .set_after(Timer::ShutdownGrace, now, self.config.shutdown_grace);
                 self.set_state("Shutting down".to_owned());
                 self.log(
                     Severity::Critical,
@@ -414,7 +427,7 @@ impl Daemon {
     /// The runtime has answered every client and closed every link after
     /// [`Action::BeginShutdown`]: finish now instead of at the deadline. Ignored otherwise.
     pub fn handle_shutdown_drained(&mut self, _now: Instant) {
-        if let Phase::ShuttingDown { .. } = self.phase {
+        if let Phase::ShuttingDown = self.phase {
             self.log(Severity::Info, "Every waiting client was answered");
             self.finish();
         }
@@ -537,7 +550,7 @@ impl Daemon {
 
     /// True once the shutdown has begun (or is over).
     pub fn is_shutting_down(&self) -> bool {
-        matches!(self.phase, Phase::ShuttingDown { .. } | Phase::Exited)
+        matches!(self.phase, Phase::ShuttingDown | Phase::Exited)
     }
 
     /// True once [`Action::Exit`] has been emitted.
@@ -622,6 +635,7 @@ impl Daemon {
         self.log(Severity::Critical, "Master process exiting");
         self.actions.push_back(Action::Exit(0));
         self.phase = Phase::Exited;
+        self.timers.clear_all();
     }
 }
 
@@ -1153,7 +1167,7 @@ mod tests {
         drain(&mut d);
         d.handle_signal(t0, Signal::Term);
         assert_eq!(effects(&drain(&mut d)), vec![Action::BeginShutdown]);
-        assert!(matches!(d.phase(), Phase::ShuttingDown { .. }));
+        assert!(matches!(d.phase(), Phase::ShuttingDown));
     }
 
     #[test]
@@ -1316,8 +1330,8 @@ mod tests {
                     Input::Status => d.status_report(&LocalTime::from_unix(0, 0), 1, &[]),
                 }
                 check(&mut d, &mut running, &mut exited)?;
-                if let Phase::ShuttingDown { deadline: dl } = d.phase() {
-                    deadline = Some(dl);
+                if d.phase() == Phase::ShuttingDown {
+                    deadline = d.poll_timeout();
                 }
                 if let Some(dl) = deadline {
                     if now >= dl {

@@ -30,6 +30,7 @@ pub mod reason;
 pub mod request;
 pub mod session;
 pub mod spool;
+pub mod timer;
 mod wire;
 
 pub use wire::WrittenTooMuch;

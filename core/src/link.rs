@@ -28,6 +28,7 @@ use crate::framing::DEFAULT_MAX_LINE;
 use crate::key::SessionKey;
 use crate::log::{LogEvent, Severity};
 use crate::reason::CloseReason;
+use crate::timer::{TimerKind, Timers};
 use crate::wire::{Wire, WrittenTooMuch};
 
 /// The prefix by which a client asks for a request to be sent encrypted.
@@ -166,10 +167,19 @@ impl std::fmt::Display for LinkMisuse {
 
 impl std::error::Error for LinkMisuse {}
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Timer {
-    Connect = 0,
-    Step = 1,
+    /// The TCP connect must complete by then.
+    Connect,
+    /// The current step (a handshake line, a request, a reply) must make progress by then.
+    Step,
+}
+
+impl TimerKind for Timer {
+    const ALL: &'static [Timer] = &[Timer::Connect, Timer::Step];
+    fn slot(self) -> usize {
+        self as usize
+    }
 }
 
 /// The client side of one lond connection. See the module docs for the driving rule.
@@ -180,7 +190,7 @@ pub struct Link<C: BlockCipher = IdeaCipher> {
     own_id: Box<[u8]>,
     wire: Wire,
     cipher: Option<C>,
-    timers: [Option<Instant>; 2],
+    timers: Timers<Timer, 2>,
     events: VecDeque<LinkEvent>,
 }
 
@@ -197,8 +207,8 @@ impl<C: BlockCipher> Link<C> {
     /// A link to the lond of `peer_id`, from the host `own_id` (LON-CAPA ids; they make the
     /// session key). The driver starts connecting now; the connect timeout runs from `now`.
     pub fn new(now: Instant, config: LinkConfig, peer_id: &str, own_id: &str) -> Self {
-        let mut timers = [None; 2];
-        timers[Timer::Connect as usize] = Some(now + config.connect_timeout);
+        let mut timers = Timers::new();
+        timers.set_after(Timer::Connect, now, config.connect_timeout);
         Link {
             state: LinkState::Connecting,
             wire: Wire::new(config.max_line),
@@ -243,7 +253,7 @@ impl<C: BlockCipher> Link<C> {
         if self.state != LinkState::Connecting {
             return;
         }
-        self.timers[Timer::Connect as usize] = None;
+        self.timers.clear(Timer::Connect);
         self.wire.queue_line(b"init");
         self.enter(now, LinkState::Connected);
     }
@@ -338,16 +348,17 @@ impl<C: BlockCipher> Link<C> {
 
     /// Fires the timers that are due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.timers[Timer::Connect as usize].is_some_and(|t| t <= now) {
-            self.fail(CloseReason::ConnectTimeout);
-        } else if self.timers[Timer::Step as usize].is_some_and(|t| t <= now) {
-            self.fail(CloseReason::StepTimeout);
+        while let Some(timer) = self.timers.pop_expired(now) {
+            self.fail(match timer {
+                Timer::Connect => CloseReason::ConnectTimeout,
+                Timer::Step => CloseReason::StepTimeout,
+            });
         }
     }
 
     /// The next instant at which [`Link::handle_timeout`] has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.iter().flatten().min().copied()
+        self.timers.next()
     }
 
     /// The next event for the owner.
@@ -358,15 +369,20 @@ impl<C: BlockCipher> Link<C> {
 
     fn enter(&mut self, now: Instant, state: LinkState) {
         self.state = state;
-        self.timers[Timer::Step as usize] = match state {
-            LinkState::Idle | LinkState::Disconnected | LinkState::Connecting => None,
-            _ => Some(now + self.config.step_timeout),
-        };
+        match state {
+            LinkState::Idle | LinkState::Disconnected | LinkState::Connecting => {
+                self.timers.clear(Timer::Step)
+            }
+            _ => self
+                .timers
+                .set_after(Timer::Step, now, self.config.step_timeout),
+        }
     }
 
     fn progress(&mut self, now: Instant) {
-        if self.timers[Timer::Step as usize].is_some() {
-            self.timers[Timer::Step as usize] = Some(now + self.config.step_timeout);
+        if self.timers.is_set(Timer::Step) {
+            self.timers
+                .set_after(Timer::Step, now, self.config.step_timeout);
         }
     }
 
@@ -462,7 +478,7 @@ impl<C: BlockCipher> Link<C> {
             LinkState::SendingRequest | LinkState::ReceivingReply
         );
         self.state = LinkState::Disconnected;
-        self.timers = [None; 2];
+        self.timers.clear_all();
         self.wire.reset();
         self.cipher = None;
         self.events.push_back(LinkEvent::Closed {

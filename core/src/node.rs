@@ -15,7 +15,7 @@
 //!   a host that is gone is answered `con_lost`).
 //! * Signals: record them in the handler, call [`Node::handle_signal`] from the loop.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +34,7 @@ use crate::log::{LogEvent, Severity};
 use crate::logfmt::{LocalTime, status_string};
 use crate::peer::{Peer, PeerAction, PeerConfig};
 use crate::request::CON_LOST;
+use crate::timer::Deadlines;
 
 /// A served host, as the node and its runtime name it. Keys are never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -120,7 +121,7 @@ pub struct Node {
     config: PeerConfig,
     served: HashMap<HostKey, Served>,
     by_id: HashMap<String, HostKey>,
-    deadlines: BTreeSet<(Instant, HostKey)>,
+    deadlines: Deadlines<HostKey>,
     next_key: u32,
     seed: u64,
     draining: bool,
@@ -155,7 +156,7 @@ impl Node {
             config: config.peer,
             served: HashMap::new(),
             by_id: HashMap::new(),
-            deadlines: BTreeSet::new(),
+            deadlines: Deadlines::default(),
             next_key: 0,
             seed,
             draining: false,
@@ -292,13 +293,7 @@ impl Node {
     /// Fires every expired timer of the daemon and the hosts.
     pub fn handle_timeout(&mut self, now: Instant) {
         // Each expired host fires once per call, whatever deadline it files next.
-        let expired: Vec<HostKey> = self
-            .deadlines
-            .iter()
-            .take_while(|(t, _)| *t <= now)
-            .map(|(_, k)| *k)
-            .collect();
-        for key in expired {
+        for key in self.deadlines.due(now) {
             self.on_peer(now, key, |p| p.handle_timeout(now));
         }
         if self.daemon.poll_timeout().is_some_and(|t| t <= now) {
@@ -309,8 +304,11 @@ impl Node {
 
     /// The next instant at which [`Node::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let hosts = self.deadlines.first().map(|(t, _)| *t);
-        hosts.into_iter().chain(self.daemon.poll_timeout()).min()
+        self.deadlines
+            .next()
+            .into_iter()
+            .chain(self.daemon.poll_timeout())
+            .min()
     }
 
     /// The configuration was re-read after [`NodeAction::ReloadConfig`].
@@ -408,16 +406,9 @@ impl Node {
                 };
                 self.actions.push_back(action);
             }
-            let deadline = s.peer.poll_timeout();
-            if deadline != s.deadline {
-                if let Some(old) = s.deadline {
-                    self.deadlines.remove(&(old, key));
-                }
-                if let Some(new) = deadline {
-                    self.deadlines.insert((new, key));
-                }
-                s.deadline = deadline;
-            }
+            s.deadline = self
+                .deadlines
+                .refile(key, s.deadline, s.peer.poll_timeout());
         }
         if self.draining {
             self.check_drained(now);
@@ -510,9 +501,7 @@ impl Node {
         };
         self.on_peer(now, key, |p| p.close_all(now));
         if let Some(s) = self.served.remove(&key) {
-            if let Some(d) = s.deadline {
-                self.deadlines.remove(&(d, key));
-            }
+            self.deadlines.refile(key, s.deadline, None);
             self.actions
                 .push_back(NodeAction::Unlisten { key, spec: s.spec });
         }

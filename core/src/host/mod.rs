@@ -10,7 +10,6 @@ mod config;
 mod links;
 mod queue;
 mod rng;
-mod timers;
 mod txn;
 
 use std::collections::{BTreeSet, VecDeque};
@@ -26,11 +25,27 @@ use crate::log::{LogEvent, Severity};
 use crate::reason::CloseReason;
 use crate::request;
 use crate::spool::DelayedName;
+use crate::timer::{TimerKind, Timers};
 use links::{LinkState, Links};
 use queue::WorkQueue;
 use rng::SplitMix64;
-use timers::{Timer, Timers};
 use txn::{Origin, Txn};
+
+/// The host's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// Close one idle link.
+    Prune,
+    /// Probe a dead host.
+    Probe,
+}
+
+impl TimerKind for Timer {
+    const ALL: &'static [Timer] = &[Timer::Prune, Timer::Probe];
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
 
 /// Life of the host as a whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +108,7 @@ pub struct Host {
     delayed: BTreeSet<Box<str>>,
     retries_left: u32,
     health: Health,
-    timers: Timers,
+    timers: Timers<Timer, 2>,
     actions: VecDeque<HostAction>,
 }
 
@@ -113,7 +128,7 @@ impl Host {
             delayed: BTreeSet::new(),
             retries_left: config.retries,
             health: Health::Alive,
-            timers: Timers::new(now, config.tick),
+            timers: Timers::with_tick(now, config.tick),
             actions: VecDeque::new(),
             config,
         }
@@ -364,24 +379,32 @@ impl Host {
 
     /// Fire every expired timer.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.timers.take_expired(Timer::Probe, now)
-            && matches!(self.health, Health::Dead { .. })
-            && !self.links.connecting()
-        {
-            self.log(Severity::Info, format!("Probing dead host {}", self.id));
-            self.open_link();
-        }
-        let prune = self.timers.take_expired(Timer::Prune, now) && self.queue.is_empty();
-        if let Some(link) = prune.then(|| self.links.remove_oldest_idle()).flatten() {
-            self.log(
-                Severity::Info,
-                format!(
-                    "Closing an idle connection to {}: {} left",
-                    self.id,
-                    self.links.len()
-                ),
-            );
-            self.actions.push_back(HostAction::CloseLink(link));
+        while let Some(timer) = self.timers.pop_expired(now) {
+            match timer {
+                Timer::Probe => {
+                    if matches!(self.health, Health::Dead { .. }) && !self.links.connecting() {
+                        self.log(Severity::Info, format!("Probing dead host {}", self.id));
+                        self.open_link();
+                    }
+                }
+                Timer::Prune => {
+                    let idle = self
+                        .queue
+                        .is_empty()
+                        .then(|| self.links.remove_oldest_idle());
+                    if let Some(link) = idle.flatten() {
+                        self.log(
+                            Severity::Info,
+                            format!(
+                                "Closing an idle connection to {}: {} left",
+                                self.id,
+                                self.links.len()
+                            ),
+                        );
+                        self.actions.push_back(HostAction::CloseLink(link));
+                    }
+                }
+            }
         }
         self.settle(now);
     }
@@ -484,7 +507,7 @@ impl Host {
                 let probes = probes.saturating_add(1);
                 self.health = Health::Dead { probes };
                 let delay = self.probe_delay(probes);
-                self.timers.set(Timer::Probe, now, delay);
+                self.timers.set_after(Timer::Probe, now, delay);
                 self.log(
                     Severity::Info,
                     format!(
@@ -516,7 +539,7 @@ impl Host {
         self.drop_everything();
         self.health = Health::Dead { probes: 0 };
         let delay = self.probe_delay(0);
-        self.timers.set(Timer::Probe, now, delay);
+        self.timers.set_after(Timer::Probe, now, delay);
     }
 
     /// Exponential back-off with full jitter: uniform in `[probe_min, min(probe_max,
@@ -622,7 +645,8 @@ impl Host {
         if !prunable {
             self.timers.clear(Timer::Prune);
         } else if !self.timers.is_set(Timer::Prune) {
-            self.timers.set(Timer::Prune, now, self.config.idle_timeout);
+            self.timers
+                .set_after(Timer::Prune, now, self.config.idle_timeout);
         }
     }
 
