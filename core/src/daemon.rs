@@ -11,7 +11,7 @@
 //!
 //! | signal | meaning |
 //! |---|---|
-//! | `USR1` | write the status report ([`Action::CollectStatus`], then [`Daemon::status_report`]) and reset every dead host ([`Action::ResetHosts`]) |
+//! | `USR1` | write the status report ([`Action::WriteStatus`]) and reset every dead host ([`Action::ResetHosts`]) |
 //! | `HUP` | re-read `loncapa.conf` and `hosts.tab` ([`Action::ReloadConfig`], then [`Daemon::reload`]); hosts whose address did not change keep their sockets and links |
 //! | `TERM`, `INT` | orderly shutdown: stop accepting, let waiting clients be answered for at most [`DaemonConfig::shutdown_grace`], then close the rest (`con_lost`), remove the socket files and the pid file, exit 0. A second `TERM`/`INT` skips the rest of the grace period |
 //! | `USR2` | toggle debug logging |
@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 use crate::conf::Settings;
 use crate::hosts_tab::{HostEntry, LineProblem};
 use crate::log::{LogEvent, Severity};
-use crate::logfmt::{LocalTime, status_header, status_host_line};
 use crate::timer::{TimerKind, Timers};
 
 /// The `[host]` field of the parent's log lines, as loncnew's parent wrote it.
@@ -134,20 +133,6 @@ impl HostSpec {
     }
 }
 
-/// One host's contribution to the status report, supplied by the runtime from its host
-/// scheduler.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostReport {
-    /// The host id.
-    pub host: String,
-    /// The process serving it (lonc serves every host in one process: its own pid).
-    pub pid: u32,
-    /// The host's current status string (`<localtime>: <state>`).
-    pub status: String,
-    /// The host's most recent `lonc.log` line (with or without its `\n`).
-    pub last_log_line: String,
-}
-
 /// The difference between two host tables.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostDiff {
@@ -199,8 +184,8 @@ pub enum Action {
     /// [`Daemon::state`] as a status string). Debug events are only emitted while debug
     /// logging is on.
     Log(LogEvent),
-    /// The parent's state text changed: update the process title (`lonc: <state> <time>`) and
-    /// the status string of later log lines.
+    /// The parent's state text changed: the status string of its later log lines (and the
+    /// process title) show it.
     SetState(String),
     /// Create the host's scheduler and listen on its UNIX socket (replacing a stale file).
     StartHost(HostSpec),
@@ -209,15 +194,12 @@ pub enum Action {
     StopHost(HostSpec),
     /// Reset every host's retry budget, bringing dead hosts back (`USR1`).
     ResetHosts,
-    /// Gather a [`HostReport`] from every host now and call [`Daemon::status_report`].
-    CollectStatus,
-    /// Truncate `loncstatus.txt` ([`Settings::status_file`]) and write this text.
-    WriteStatus(String),
+    /// Write `loncstatus.txt` ([`Settings::status_file`]) now, with every served host's status
+    /// as it is at this moment.
+    WriteStatus,
     /// Re-read the configuration files and `hosts.tab`, then call [`Daemon::reload`] or
     /// [`Daemon::reload_failed`].
     ReloadConfig,
-    /// Turn debug logging on or off in every host and in the log writer.
-    SetDebug(bool),
     /// Orderly shutdown begins: stop accepting clients on every socket, let the hosts finish
     /// the requests they hold, and call [`Daemon::handle_shutdown_drained`] once every client
     /// has been answered.
@@ -265,8 +247,8 @@ pub enum Phase {
 ///
 /// * Create it with [`Daemon::new`] once the settings are resolved and `hosts.tab` is parsed.
 /// * **Drain rule:** after creating it and after *every* input (`handle_*`) or command
-///   ([`reload`](Daemon::reload), [`reload_failed`](Daemon::reload_failed),
-///   [`status_report`](Daemon::status_report)), call [`poll_action`](Daemon::poll_action)
+///   ([`reload`](Daemon::reload), [`reload_failed`](Daemon::reload_failed)), call
+///   [`poll_action`](Daemon::poll_action)
 ///   until it returns `None`, carrying out each action in order. Then wait for a signal, a
 ///   host event or [`poll_timeout`](Daemon::poll_timeout), and call
 ///   [`handle_timeout`](Daemon::handle_timeout) when that instant has passed (check the clock
@@ -275,8 +257,8 @@ pub enum Phase {
 ///   only record the signal (`signal-hook`'s iterator, `async-signal`'s stream or a self-pipe)
 ///   and call [`handle_signal`](Daemon::handle_signal) from the event loop. Signals of one kind
 ///   that arrive together may be merged by the OS; every meaning here tolerates that.
-/// * Actions may lead the runtime to call back (`CollectStatus` → `status_report`,
-///   `ReloadConfig` → `reload`): do so after the current action, then keep draining.
+/// * `ReloadConfig` is answered with [`reload`](Daemon::reload) or
+///   [`reload_failed`](Daemon::reload_failed) once the files are read.
 #[derive(Debug)]
 pub struct Daemon {
     config: DaemonConfig,
@@ -368,7 +350,6 @@ impl Daemon {
             (Phase::Exited, _) => {}
             (_, Signal::Usr2) => {
                 self.debug = !self.debug;
-                self.actions.push_back(Action::SetDebug(self.debug));
                 self.log(
                     Severity::Success,
                     format!(
@@ -407,7 +388,7 @@ impl Daemon {
                     Severity::Info,
                     format!("Status report and reset of dead hosts on {signal}"),
                 );
-                self.actions.push_back(Action::CollectStatus);
+                self.actions.push_back(Action::WriteStatus);
                 self.actions.push_back(Action::ResetHosts);
             }
             (Phase::Reloading, Signal::Hup) => {
@@ -521,26 +502,6 @@ impl Daemon {
         );
         self.phase = Phase::Running;
         self.set_running_state();
-    }
-
-    /// Builds `loncstatus.txt` and emits [`Action::WriteStatus`]: the header, then one line
-    /// per host of the table in id order, from its report (a host without a report is listed
-    /// with the status `no report`; reports for hosts not in the table are left out).
-    /// `time` is the local time of the report, `parent_pid` our pid.
-    pub fn status_report(&mut self, time: &LocalTime, parent_pid: u32, reports: &[HostReport]) {
-        if self.phase == Phase::Exited {
-            return;
-        }
-        let by_host: BTreeMap<&str, &HostReport> =
-            reports.iter().map(|r| (r.host.as_str(), r)).collect();
-        let mut text = status_header(time, parent_pid);
-        for id in self.hosts.keys() {
-            match by_host.get(id.as_str()) {
-                Some(r) => text.push_str(&status_host_line(r.pid, id, &r.status, &r.last_log_line)),
-                None => text.push_str(&status_host_line(parent_pid, id, "no report", "")),
-            }
-        }
-        self.actions.push_back(Action::WriteStatus(text));
     }
 
     /// The current phase.
@@ -746,10 +707,6 @@ mod tests {
             ))
         );
         assert_eq!(started(&actions), ["msul2", "msul3"]);
-        assert_eq!(
-            actions.last(),
-            Some(&Action::SetState("Serving 2 hosts".into()))
-        );
         let spec = d.host("msul3").unwrap();
         assert_eq!(spec.addr, "10.0.0.3:5663".parse().unwrap());
         assert_eq!(spec.socket_path, PathBuf::from("/s/msul3"));
@@ -795,7 +752,7 @@ mod tests {
         let actions = drain(&mut d);
         assert_eq!(
             effects(&actions),
-            vec![Action::CollectStatus, Action::ResetHosts]
+            vec![Action::WriteStatus, Action::ResetHosts]
         );
         assert_eq!(
             logs(&actions),
@@ -805,37 +762,6 @@ mod tests {
             )]
         );
         assert_eq!(d.phase(), Phase::Running);
-    }
-
-    #[test]
-    fn status_report_text_is_byte_exact() {
-        let mut d = running();
-        let time = LocalTime::from_unix(1_118_259_062, 0);
-        let reports = [
-            HostReport {
-                host: "msul3".into(),
-                pid: 42,
-                status: "Wed Jun  8 19:31:02 2005: Connected to msul3".into(),
-                last_log_line: "Wed Jun  8 19:31:02 2005 (42) [msul3] [x] INFO: hi\n".into(),
-            },
-            HostReport {
-                host: "gone".into(),
-                pid: 42,
-                status: "s".into(),
-                last_log_line: "l".into(),
-            },
-        ];
-        d.status_report(&time, 42, &reports);
-        assert_eq!(
-            drain(&mut d),
-            vec![Action::WriteStatus(
-                "LONC status Wed Jun  8 19:31:02 2005 - parent 42 \n\n\
-                 42\tmsul2\tno report\t\n\
-                 42\tmsul3\tWed Jun  8 19:31:02 2005: Connected to msul3\t\
-                 Wed Jun  8 19:31:02 2005 (42) [msul3] [x] INFO: hi\n"
-                    .into()
-            )]
-        );
     }
 
     #[test]
@@ -853,7 +779,7 @@ mod tests {
         d.handle_signal(t0, Signal::Usr1);
         assert_eq!(
             effects(&drain(&mut d)),
-            vec![Action::CollectStatus, Action::ResetHosts]
+            vec![Action::WriteStatus, Action::ResetHosts]
         );
         d.reload(t0, settings("msul1"), &three_hosts(), &[]);
         drain(&mut d);
@@ -1044,7 +970,7 @@ mod tests {
         d.handle_signal(t0, Signal::Term);
         let actions = drain(&mut d);
         assert_eq!(effects(&actions), vec![Action::BeginShutdown]);
-        assert!(actions.contains(&Action::SetState("Shutting down".into())));
+        assert_eq!(d.state(), "Shutting down");
         assert!(logs(&actions).contains(&(
             Severity::Critical,
             "Shutting down on SIGTERM: no new clients, answering waiting clients for at most 5 s"
@@ -1071,7 +997,6 @@ mod tests {
         d.handle_signal(t0, Signal::Term);
         d.handle_signal(t0, Signal::Usr2);
         d.handle_shutdown_drained(t0);
-        d.status_report(&LocalTime::from_unix(0, 0), 1, &[]);
         assert_eq!(
             d.reload(t0, settings("msul1"), &[], &[]),
             HostDiff::default()
@@ -1176,7 +1101,8 @@ mod tests {
         let t0 = Instant::now();
         d.handle_signal(t0, Signal::Usr2);
         let actions = drain(&mut d);
-        assert_eq!(effects(&actions), vec![Action::SetDebug(true)]);
+        assert_eq!(effects(&actions), vec![]);
+        assert!(d.debug());
         assert_eq!(
             logs(&actions),
             vec![(Severity::Success, "Debug logging on (SIGUSR2)".into())]
@@ -1192,7 +1118,8 @@ mod tests {
         )));
         d.handle_signal(t0, Signal::Usr2);
         let actions = drain(&mut d);
-        assert_eq!(effects(&actions), vec![Action::SetDebug(false)]);
+        assert_eq!(effects(&actions), vec![]);
+        assert!(!d.debug());
         assert!(!d.debug());
         // And no longer.
         d.handle_signal(t0, Signal::Hup);
@@ -1212,7 +1139,8 @@ mod tests {
         d.handle_signal(t0, Signal::Term);
         drain(&mut d);
         d.handle_signal(t0, Signal::Usr2);
-        assert_eq!(effects(&drain(&mut d)), vec![Action::SetDebug(false)]);
+        assert_eq!(effects(&drain(&mut d)), vec![]);
+        assert!(!d.debug());
     }
 
     #[test]
@@ -1234,7 +1162,6 @@ mod tests {
         Drained,
         Reload(Vec<(u8, u8)>),
         ReloadFailed,
-        Status,
     }
 
     fn input() -> impl Strategy<Value = Input> {
@@ -1252,7 +1179,6 @@ mod tests {
             Just(Input::Drained),
             proptest::collection::vec((0u8..6, 0u8..3), 0..6).prop_map(Input::Reload),
             Just(Input::ReloadFailed),
-            Just(Input::Status),
         ]
     }
 
@@ -1327,7 +1253,6 @@ mod tests {
                         let _ = d.reload(now, settings("h0"), &entries, &[]);
                     }
                     Input::ReloadFailed => d.reload_failed(now, "bad"),
-                    Input::Status => d.status_report(&LocalTime::from_unix(0, 0), 1, &[]),
                 }
                 check(&mut d, &mut running, &mut exited)?;
                 if d.phase() == Phase::ShuttingDown {

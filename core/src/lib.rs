@@ -13,6 +13,7 @@
 //! writes a line to a stream appends exactly one `\n`.
 
 pub mod cipher;
+pub mod client_conn;
 pub mod conf;
 pub mod daemon;
 pub mod enc;
@@ -25,7 +26,6 @@ pub mod link;
 pub mod log;
 pub mod logfmt;
 pub mod node;
-pub mod peer;
 pub mod reason;
 pub mod request;
 pub mod session;

@@ -211,6 +211,37 @@ pub fn status_host_line(pid: u32, host: &str, status: &str, last_log_line: &str)
     format!("{pid}\t{host}\t{status}\t{}\n", chomp(last_log_line))
 }
 
+/// One served host as `loncstatus.txt` lists it: its id and its state (what its status string
+/// shows after the time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostStatus {
+    /// The host id.
+    pub host: String,
+    /// The host's state, e.g. `msul3 Connection count: 1 Retries remaining: 5`.
+    pub state: String,
+}
+
+/// The whole `loncstatus.txt` as loncnew wrote it on SIGUSR1: the header, then one line per
+/// host in the order given, each served by the process `pid` (lonc serves every host itself),
+/// with its status string at `time` and its last `lonc.log` line (`last_line`).
+pub fn status_file(
+    time: &LocalTime,
+    pid: u32,
+    hosts: &[HostStatus],
+    last_line: impl Fn(&str) -> String,
+) -> String {
+    let mut text = status_header(time, pid);
+    for h in hosts {
+        text.push_str(&status_host_line(
+            pid,
+            &h.host,
+            &status_string(time, &h.state),
+            &last_line(&h.host),
+        ));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,5 +408,34 @@ mod tests {
             "99\tmsul3\ts\tWed Jun  8 19:31:02 2005 (99) [msul3] [s] INFO: hello\n"
         );
         assert_eq!(status_host_line(1, "a", "b", ""), "1\ta\tb\t\n");
+    }
+
+    #[test]
+    fn the_status_file_is_byte_exact() {
+        let hosts = [
+            HostStatus {
+                host: "msul2".into(),
+                state: "msul2 >>> DEAD !!!! <<<".into(),
+            },
+            HostStatus {
+                host: "msul3".into(),
+                state: "msul3 Connection count: 1 Retries remaining: 5".into(),
+            },
+        ];
+        let last = |h: &str| match h {
+            "msul3" => "Wed Jun  8 19:31:02 2005 (42) [msul3] [x] INFO: hi\n".to_owned(),
+            _ => String::new(),
+        };
+        assert_eq!(
+            status_file(&t0(), 42, &hosts, last),
+            "LONC status Wed Jun  8 19:31:02 2005 - parent 42 \n\n\
+             42\tmsul2\tWed Jun  8 19:31:02 2005: msul2 >>> DEAD !!!! <<<\t\n\
+             42\tmsul3\tWed Jun  8 19:31:02 2005: msul3 Connection count: 1 Retries remaining: 5\t\
+             Wed Jun  8 19:31:02 2005 (42) [msul3] [x] INFO: hi\n"
+        );
+        assert_eq!(
+            status_file(&t0(), 7, &[], |_| unreachable!()),
+            "LONC status Wed Jun  8 19:31:02 2005 - parent 7 \n\n"
+        );
     }
 }

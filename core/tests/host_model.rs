@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lonc_core::host::{DelayedFile, Host, HostAction, HostConfig};
-use lonc_core::ids::{ClientId, LinkId};
+use lonc_core::ids::{ClientId, HostKey, LinkId};
 use lonc_core::reason::CloseReason;
 use proptest::prelude::*;
 
@@ -144,7 +144,7 @@ impl Sim {
             probe_max: Duration::from_secs(20),
         };
         Sim {
-            host: Host::new(HOST, cfg.clone(), t0, 99),
+            host: Host::new(HostKey(0), HOST, cfg.clone(), t0, 99),
             cfg,
             now: t0,
             links: BTreeMap::new(),

@@ -3,18 +3,18 @@
 //!
 //! Tasks: one accept loop per host socket, one task per client connection, one per lond link,
 //! one for the node's timers and one for signals. Every task that feeds the node drains it
-//! right away (`Rt::drain`), and the actions are carried out there, in the task that drained:
+//! right away (`Rt::drain`), and the outputs are carried out there, in the task that drained:
 //!
-//! * Bytes for a link and answers for a client are written at once, without waiting, to the
-//!   socket kept in the link's `LinkSlot` or the client's `ClientSlot`. Only what a full
-//!   socket does not take stays in the slot, and only then is the owning task kicked (a
-//!   bounded(1) channel) to wait for room and write the rest.
+//! * Bytes for a link ([`Output::Transmit`]) and answers for a client ([`Output::Answer`]) are
+//!   written at once, without waiting, to the socket kept in the link's `LinkSlot` or the
+//!   client's `ClientSlot`. Only what a full socket does not take stays in the slot, and only
+//!   then is the owning task kicked (a bounded(1) channel) to wait for room and write the rest.
 //! * So a link task spends its life waiting for its socket to be readable, and a client task
 //!   waiting for its client's next bytes (or EOF): a readiness wait is armed once per event,
 //!   never dropped and re-armed for a write that another task did. A client task is kicked
-//!   on an answer only when it must act on it: it holds a pipelined line to submit (and may
-//!   have stopped reading), its output is pending, or the write failed. A link task is kicked
-//!   when its output is pending or the node closes the link.
+//!   only when it must act: its output is pending, the node stopped or resumed wanting its
+//!   input, or the node closed it. A link task is kicked when its output is pending or the node
+//!   closes the link.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -25,13 +25,12 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures_lite::{FutureExt, StreamExt};
 use lonc_core::daemon::Signal;
-use lonc_core::framing::LineFramer;
-use lonc_core::ids::{ClientId, LinkId};
+use lonc_core::ids::{ClientId, HostKey, LinkId};
 use lonc_core::log::Severity;
-use lonc_core::node::{HostKey, Node, NodeAction};
+use lonc_core::node::{Node, Output};
 use smol::LocalExecutor;
 use smol::channel::{Receiver, Sender, bounded};
 
@@ -73,7 +72,6 @@ fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i3
         listeners: RefCell::new(HashMap::new()),
         links: RefCell::new(HashMap::new()),
         clients: RefCell::new(HashMap::new()),
-        next_client: Cell::new(0),
         timer_kick: kick_tx,
         armed: Cell::new(None),
         exit: exit_tx,
@@ -105,14 +103,13 @@ struct Rt {
     socket_mode: u32,
     max_line: usize,
     listeners: RefCell<HashMap<HostKey, smol::Task<()>>>,
-    links: RefCell<HashMap<(HostKey, LinkId), Rc<LinkSlot>>>,
+    links: RefCell<HashMap<LinkId, Rc<LinkSlot>>>,
     clients: RefCell<HashMap<ClientId, Rc<ClientSlot>>>,
-    next_client: Cell<u64>,
     timer_kick: Sender<()>,
     /// The deadline the timer task sleeps until.
     armed: Cell<Option<Instant>>,
     exit: Sender<i32>,
-    /// Answers decided but not yet written in full: those a client's socket did not take at
+    /// Answers given but not yet written in full: those a client's socket did not take at
     /// once, until its task has flushed them or the client is gone. An answer written whole
     /// right away is never counted.
     unanswered: Cell<usize>,
@@ -134,38 +131,35 @@ struct LinkSlot {
     farewell: RefCell<Bytes>,
     /// The connected socket; `None` while connecting and once the task has ended.
     stream: RefCell<Option<Rc<Async<TcpStream>>>>,
-    /// Bytes taken from the node ([`Node::poll_transmit`]) and not yet written. Not empty only
-    /// while the socket is full: the task then waits for room and writes the rest.
+    /// Bytes handed out by the node and not yet written. Not empty only while the socket is
+    /// full (or still connecting): the task then waits for room and writes the rest.
     out: RefCell<BytesMut>,
 }
 
 /// A client connection as its task and [`Rt::act`] share it.
 struct ClientSlot {
     stream: Async<UnixStream>,
-    /// A request is submitted and its answer not yet decided.
-    waiting: Cell<bool>,
-    /// The task holds a complete pipelined line (and, beyond `max_line` buffered, stopped
-    /// reading): the answer must kick it so it submits the next line.
-    held: Cell<bool>,
     /// Answer bytes the socket did not take at once; the task writes them when there is room.
     out: RefCell<BytesMut>,
     /// Answers in `out`, counted in [`Rt::unanswered`].
     queued: Cell<usize>,
-    /// Writing an answer failed: the task ends the connection.
-    broken: Cell<bool>,
-    /// Wakes the task when it must act (see `held`, `out`, `broken`). Bounded(1): one pending
-    /// kick is enough, the task reads the state from the slot.
+    /// The node closed the client: the task ends once `out` is written.
+    closing: Cell<bool>,
+    /// The task waits for a kick only (the node wanted no input): an answer must wake it.
+    paused: Cell<bool>,
+    /// Wakes the task when it must act (see `out`, `closing`, `paused`). Bounded(1): one
+    /// pending kick is enough, the task reads the state from the slot.
     kick: Sender<()>,
 }
 
 impl Rt {
-    /// Carries out every action the node has, in order; re-arms the timer task if the node's
+    /// Carries out every output the node has, in order; re-arms the timer task if the node's
     /// next deadline moved.
     fn drain(self: &Rc<Self>) {
         loop {
-            let action = self.node.borrow_mut().poll_action();
-            match action {
-                Some(action) => self.act(action),
+            let output = self.node.borrow_mut().poll_output();
+            match output {
+                Some(output) => self.act(output),
                 None => break,
             }
         }
@@ -186,26 +180,17 @@ impl Rt {
         self.logger.borrow_mut().parent(severity, message);
     }
 
-    /// Carries out one action. Called from `drain` only, with the node not borrowed; the
-    /// actions of the node calls made here are carried out by the same `drain`.
-    fn act(self: &Rc<Self>, action: NodeAction) {
-        let action = startup::file_action(
-            &mut self.node.borrow_mut(),
-            &mut self.logger.borrow_mut(),
-            &self.config,
-            action,
-        );
-        let Some(action) = action else {
-            return;
-        };
-        match action {
-            NodeAction::Listen { key, spec } => {
+    /// Carries out one output. Called from `drain` only, with the node not borrowed; the
+    /// outputs of the node calls made here are carried out by the same `drain`.
+    fn act(self: &Rc<Self>, output: Output) {
+        match output {
+            Output::Listen { host, spec } => {
                 let listener =
                     startup::listen(&spec, self.socket_mode, &mut self.logger.borrow_mut());
                 match listener.map(Async::new_nonblocking) {
                     Some(Ok(listener)) => {
-                        let task = self.ex.spawn(accept_loop(self.clone(), key, listener));
-                        self.listeners.borrow_mut().insert(key, task);
+                        let task = self.ex.spawn(accept_loop(self.clone(), host, listener));
+                        self.listeners.borrow_mut().insert(host, task);
                     }
                     Some(Err(e)) => self.log(
                         Severity::Critical,
@@ -214,12 +199,12 @@ impl Rt {
                     None => {}
                 }
             }
-            NodeAction::Unlisten { key, spec } => {
-                self.listeners.borrow_mut().remove(&key);
+            Output::Unlisten { host, spec } => {
+                self.listeners.borrow_mut().remove(&host);
                 startup::unlisten(&spec, &mut self.logger.borrow_mut());
             }
-            NodeAction::StopAccepting => self.listeners.borrow_mut().clear(),
-            NodeAction::Connect { key, link, addr } => {
+            Output::StopAccepting => self.listeners.borrow_mut().clear(),
+            Output::Connect { link, addr } => {
                 let (kick, inbox) = bounded(1);
                 let slot = Rc::new(LinkSlot {
                     kick,
@@ -228,40 +213,38 @@ impl Rt {
                     stream: RefCell::new(None),
                     out: RefCell::new(BytesMut::new()),
                 });
-                self.links.borrow_mut().insert((key, link), slot.clone());
+                self.links.borrow_mut().insert(link, slot.clone());
                 self.ex
-                    .spawn(link_task(self.clone(), key, link, addr, slot, inbox))
+                    .spawn(link_task(self.clone(), link, addr, slot, inbox))
                     .detach();
             }
-            NodeAction::Send { key, link } => {
-                let slot = self.links.borrow().get(&(key, link)).cloned();
+            Output::Transmit { link, bytes } => {
+                let slot = self.links.borrow().get(&link).cloned();
                 if let Some(slot) = slot {
-                    // With output pending the task is waiting for room; it takes the node's
-                    // bytes once it has written the rest.
-                    let idle = slot.out.borrow().is_empty();
-                    if idle {
-                        self.send_link(key, link, &slot);
-                    }
+                    self.transmit(link, &slot, bytes);
                 }
             }
-            NodeAction::Disconnect {
-                key,
-                link,
-                farewell,
-            } => {
-                if let Some(slot) = self.links.borrow_mut().remove(&(key, link)) {
+            Output::CloseLink { link, farewell } => {
+                if let Some(slot) = self.links.borrow_mut().remove(&link) {
                     slot.closed.set(true);
                     *slot.farewell.borrow_mut() = farewell;
                     let _ = slot.kick.try_send(());
                 }
             }
-            NodeAction::Answer { client, line } => {
+            Output::Answer { client, bytes } => {
                 let slot = self.clients.borrow().get(&client).cloned();
                 if let Some(slot) = slot {
-                    self.answer(&slot, &line);
+                    self.answer(client, &slot, &bytes);
                 }
             }
-            NodeAction::ListDelayed { key, host_id } => {
+            Output::CloseClient { client } => {
+                let slot = self.clients.borrow().get(&client).cloned();
+                if let Some(slot) = slot {
+                    slot.closing.set(true);
+                    let _ = slot.kick.try_send(());
+                }
+            }
+            Output::ListDelayed { host, host_id } => {
                 let dir = self.node.borrow().settings().delayed_dir();
                 let rt = self.clone();
                 let max_line = self.max_line;
@@ -275,39 +258,79 @@ impl Rt {
                         }
                         rt.node
                             .borrow_mut()
-                            .offer_delayed(Instant::now(), key, found);
+                            .offer_delayed(Instant::now(), host, found);
                         rt.drain();
                     })
                     .detach();
             }
-            NodeAction::Exit(code) => {
+            Output::DeleteDelayed(name) => {
+                startup::delete_delayed(&self.node.borrow(), &mut self.logger.borrow_mut(), &name)
+            }
+            Output::PermLog(record) => self.logger.borrow_mut().perm(&record),
+            Output::Log { host, state, event } => {
+                self.logger.borrow_mut().log(&host, &state, &event)
+            }
+            Output::WriteStatus(hosts) => {
+                startup::write_status(&self.node.borrow(), &mut self.logger.borrow_mut(), &hosts)
+            }
+            Output::ReloadConfig => startup::reload(
+                &mut self.node.borrow_mut(),
+                &mut self.logger.borrow_mut(),
+                &self.config,
+            ),
+            Output::RemoveFiles(paths) => {
+                startup::remove_files(&mut self.logger.borrow_mut(), &paths)
+            }
+            Output::Exit(code) => {
                 let _ = self.exit.try_send(code);
             }
-            // Handled by startup::file_action.
-            _ => {}
         }
     }
 
-    /// Moves the link's bytes from the node to its socket without waiting, reporting every
-    /// write with [`Node::handle_written`], until the node has nothing more or the socket is
-    /// full. What the socket does not take stays in `slot.out` and the task is kicked to wait
-    /// for room; a failed write is reported ([`Node::handle_write_error`]) and closes the slot.
-    /// Does nothing while the link connects or once it is closed. Must not be called with the
-    /// node or `slot.out` borrowed.
-    fn send_link(&self, key: HostKey, link: LinkId, slot: &LinkSlot) {
+    /// Writes the link's new bytes without waiting, reporting every write with
+    /// [`Node::handle_written`]. What the socket does not take (or everything, while the link
+    /// connects or output is already pending) stays in `slot.out` and the task writes it.
+    fn transmit(&self, link: LinkId, slot: &LinkSlot, bytes: Bytes) {
         if slot.closed.get() {
             return;
         }
-        let Some(stream) = slot.stream.borrow().clone() else {
-            // Connecting: the node has nothing to send before `handle_connected`.
+        let stream = slot.stream.borrow().clone();
+        let behind = !slot.out.borrow().is_empty();
+        let (Some(stream), false) = (stream, behind) else {
+            slot.out.borrow_mut().extend_from_slice(&bytes);
+            let _ = slot.kick.try_send(());
             return;
         };
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match io::Write::write(&mut stream.get_ref(), &rest) {
+                // The lond is gone (the core counts a write of 0 bytes as a failure).
+                Ok(0) => return self.link_write_failed(link, slot, io::ErrorKind::WriteZero),
+                Ok(n) => {
+                    rest.advance(n);
+                    self.node
+                        .borrow_mut()
+                        .handle_written(Instant::now(), link, n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    slot.out.borrow_mut().extend_from_slice(&rest);
+                    let _ = slot.kick.try_send(());
+                    return;
+                }
+                Err(e) => return self.link_write_failed(link, slot, e.kind()),
+            }
+        }
+    }
+
+    /// Writes what `slot.out` holds, without waiting, reporting every write; true once it is
+    /// all written.
+    fn flush_link(&self, link: LinkId, slot: &LinkSlot, stream: &Async<TcpStream>) -> bool {
         loop {
             let written = {
                 let mut out = slot.out.borrow_mut();
-                self.node.borrow_mut().poll_transmit(key, link, &mut out);
                 if out.is_empty() {
-                    return;
+                    return true;
                 }
                 let written = io::Write::write(&mut stream.get_ref(), &out);
                 if let Ok(n) = written {
@@ -316,55 +339,55 @@ impl Rt {
                 written
             };
             match written {
-                // The lond is gone (the core counts a write of 0 bytes as a failure).
-                Ok(0) => return self.link_write_failed(key, link, slot, io::ErrorKind::WriteZero),
-                Ok(n) => {
-                    self.node
-                        .borrow_mut()
-                        .handle_written(Instant::now(), key, link, n);
+                Ok(0) => {
+                    self.link_write_failed(link, slot, io::ErrorKind::WriteZero);
+                    return true;
                 }
+                Ok(n) => self
+                    .node
+                    .borrow_mut()
+                    .handle_written(Instant::now(), link, n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let _ = slot.kick.try_send(());
-                    return;
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) => {
+                    self.link_write_failed(link, slot, e.kind());
+                    return true;
                 }
-                Err(e) => return self.link_write_failed(key, link, slot, e.kind()),
             }
         }
     }
 
     /// Writing to the link failed: drops its pending output, closes the slot (its task ends)
     /// and tells the node.
-    fn link_write_failed(&self, key: HostKey, link: LinkId, slot: &LinkSlot, kind: io::ErrorKind) {
+    fn link_write_failed(&self, link: LinkId, slot: &LinkSlot, kind: io::ErrorKind) {
         slot.out.borrow_mut().clear();
         slot.closed.set(true);
         let _ = slot.kick.try_send(());
         self.node
             .borrow_mut()
-            .handle_write_error(Instant::now(), key, link, kind);
+            .handle_write_error(Instant::now(), link, kind);
     }
 
-    /// Writes `line` plus LF to the client at once, as far as its socket takes it. The rest
-    /// stays in the slot, counted in `unanswered`, and the task is kicked to write it; the
-    /// task is kicked too if it holds a pipelined line (`held`) or the write failed.
-    fn answer(&self, slot: &ClientSlot, line: &[u8]) {
-        slot.waiting.set(false);
+    /// Writes an answer to the client at once, as far as its socket takes it. The rest stays
+    /// in the slot, counted in `unanswered`, and the task is kicked to write it; the task is
+    /// kicked too if it was paused (the node may want its input again) or the write failed.
+    fn answer(&self, client: ClientId, slot: &ClientSlot, bytes: &[u8]) {
         let written = {
             let mut out = slot.out.borrow_mut();
             // Output still pending keeps its place in front: the task writes both.
-            let behind = !out.is_empty();
-            out.reserve(line.len() + 1);
-            out.put_slice(line);
-            out.put_u8(b'\n');
-            if behind {
-                Ok(false)
+            if out.is_empty() {
+                let mut rest = bytes;
+                let written = write_now(&slot.stream, &mut rest);
+                out.extend_from_slice(rest);
+                written
             } else {
-                write_now(&slot.stream, &mut out)
+                out.extend_from_slice(bytes);
+                Ok(false)
             }
         };
         match written {
             Ok(true) => {
-                if slot.held.get() {
+                if slot.paused.get() {
                     let _ = slot.kick.try_send(());
                 }
             }
@@ -373,10 +396,13 @@ impl Rt {
                 self.unanswered.set(self.unanswered.get() + 1);
                 let _ = slot.kick.try_send(());
             }
-            Err(_) => {
+            Err(e) => {
                 slot.out.borrow_mut().clear();
-                slot.broken.set(true);
+                slot.closing.set(true);
                 let _ = slot.kick.try_send(());
+                self.node
+                    .borrow_mut()
+                    .handle_client_error(Instant::now(), client, e.kind());
             }
         }
     }
@@ -387,9 +413,7 @@ impl Rt {
         self.unanswered
             .set(self.unanswered.get().saturating_sub(queued));
     }
-}
 
-impl Rt {
     /// Reads once from `stream` into the shared read buffer and hands the bytes to `take`
     /// before anything else runs; returns how many came (0: EOF). With `wait_first` it waits
     /// for readiness before the first attempt: where a read would most likely find nothing
@@ -433,29 +457,33 @@ impl ClientSlot {
     async fn flush(&self) -> io::Result<()> {
         loop {
             self.stream.writable().await?;
-            if write_now(&self.stream, &mut self.out.borrow_mut())? {
+            let mut out = self.out.borrow_mut();
+            let mut rest: &[u8] = &out;
+            let done = write_now(&self.stream, &mut rest)?;
+            let n = out.len() - rest.len();
+            out.advance(n);
+            if done {
                 return Ok(());
             }
         }
     }
 }
 
-/// Writes `out` to `stream` without waiting: true once all of it is written (`out` is then
-/// empty), false when the socket is full (the rest stays in `out`).
-fn write_now<T>(stream: &Async<T>, out: &mut BytesMut) -> io::Result<bool>
+/// Writes `rest` to `stream` without waiting, advancing it past what was written: true once all
+/// of it is written, false when the socket is full.
+fn write_now<T>(stream: &Async<T>, rest: &mut &[u8]) -> io::Result<bool>
 where
     for<'a> &'a T: io::Write,
 {
-    while !out.is_empty() {
-        match io::Write::write(&mut stream.get_ref(), out) {
+    while !rest.is_empty() {
+        match io::Write::write(&mut stream.get_ref(), rest) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => out.advance(n),
+            Ok(n) => *rest = &rest[n..],
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) => return Err(e),
         }
     }
-    out.clear();
     Ok(true)
 }
 
@@ -508,7 +536,7 @@ async fn signal_loop(rt: Rc<Rt>, mut signals: async_signal::Signals) {
     }
 }
 
-async fn accept_loop(rt: Rc<Rt>, key: HostKey, listener: Async<UnixListener>) {
+async fn accept_loop(rt: Rc<Rt>, host: HostKey, listener: Async<UnixListener>) {
     loop {
         let accepted = listener
             .read_with(sys::accept_nonblocking)
@@ -516,11 +544,10 @@ async fn accept_loop(rt: Rc<Rt>, key: HostKey, listener: Async<UnixListener>) {
             .and_then(Async::new_nonblocking);
         match accepted {
             Ok(stream) => {
-                let id = ClientId(rt.next_client.get());
-                rt.next_client.set(id.0 + 1);
-                rt.ex
-                    .spawn(client_task(rt.clone(), key, id, stream))
-                    .detach();
+                let id = rt.node.borrow_mut().accept(Instant::now(), host);
+                if let Some(id) = id {
+                    rt.ex.spawn(client_task(rt.clone(), id, stream)).detach();
+                }
             }
             Err(e) => {
                 // Out of descriptors, most likely: say so and breathe instead of spinning.
@@ -531,115 +558,83 @@ async fn accept_loop(rt: Rc<Rt>, key: HostKey, listener: Async<UnixListener>) {
     }
 }
 
-/// One lonnet connection: a line in, the node's answer out, as often as the client likes.
-///
-/// The task reads and submits; answers are written by [`Rt::act`] (see [`ClientSlot`]). One
-/// request is out at a time; pipelined lines wait in the framer, and beyond one line's worth
-/// the client is not read until it has its answer. A client that hangs up (or sends a line
-/// too long) while its request is out is reported with [`Node::client_gone`]; a line too long
-/// otherwise is answered `con_lost` and ends the connection.
-async fn client_task(rt: Rc<Rt>, key: HostKey, id: ClientId, stream: Async<UnixStream>) {
+/// One lonnet connection: bytes in to the node, the node's answers out (written by
+/// [`Rt::act`], see [`ClientSlot`]), until the node closes it and its answers are written.
+async fn client_task(rt: Rc<Rt>, id: ClientId, stream: Async<UnixStream>) {
     let (kick, inbox) = bounded(1);
     let slot = Rc::new(ClientSlot {
         stream,
-        waiting: Cell::new(false),
-        held: Cell::new(false),
         out: RefCell::new(BytesMut::new()),
         queued: Cell::new(0),
-        broken: Cell::new(false),
+        closing: Cell::new(false),
+        paused: Cell::new(false),
         kick,
     });
     rt.clients.borrow_mut().insert(id, slot.clone());
-    let mut framer = LineFramer::new(rt.max_line);
     // The first request is usually there as soon as the connection is accepted; later lines
     // (or EOF) are not.
     let mut first = true;
     loop {
         // Kicks already seen to: what to do is in the slot.
         while inbox.try_recv().is_ok() {}
-        if slot.broken.get() {
-            break;
-        }
         let pending = !slot.out.borrow().is_empty();
         if pending {
             let flushed = slot.flush().await;
             rt.settle_answers(&slot);
-            if flushed.is_err() {
+            if let Err(e) = flushed {
+                slot.out.borrow_mut().clear();
+                if !slot.closing.get() {
+                    rt.node
+                        .borrow_mut()
+                        .handle_client_error(Instant::now(), id, e.kind());
+                    rt.drain();
+                }
                 break;
             }
             continue;
         }
-        if !slot.waiting.get()
-            && let Some(request) = framer.next_line()
-        {
-            first = false;
-            slot.waiting.set(true);
-            rt.node
-                .borrow_mut()
-                .submit(Instant::now(), key, id, request);
-            // The answer may be written right here, by `Rt::act`.
-            rt.drain();
+        if slot.closing.get() {
+            break;
+        }
+        if !rt.node.borrow().client_wants_input(id) {
+            slot.paused.set(true);
+            let _ = inbox.recv().await;
+            slot.paused.set(false);
             continue;
         }
         // Wait for the client's next bytes (or EOF), noticing a kick meanwhile.
-        let may_read = !slot.waiting.get() || framer.buffered() <= rt.max_line;
-        slot.held.set(framer.has_line());
         let kicked = async {
             let _ = inbox.recv().await;
             None
         };
         let read = async {
-            if !may_read {
-                return futures_lite::future::pending().await;
-            }
-            let mut fits = true;
             let read = rt
                 .read_with(&slot.stream, !first, |bytes| {
-                    fits = framer.push(bytes).is_ok();
+                    if !bytes.is_empty() {
+                        rt.node
+                            .borrow_mut()
+                            .handle_client_input(Instant::now(), id, bytes);
+                    }
                 })
                 .await;
-            Some((read, fits))
+            Some(read)
         };
         let read = kicked.or(read).await;
-        slot.held.set(false);
+        first = false;
         match read {
             None => {}
-            Some((Ok(n), fits)) if n > 0 => {
-                if fits {
-                    continue;
-                }
-                if slot.waiting.get() {
-                    // Gone as far as its request is concerned.
-                    break;
-                }
-                rt.log(
-                    Severity::Warning,
-                    format!(
-                        "A client sent a line longer than {} bytes: answered con_lost",
-                        rt.max_line
-                    ),
-                );
-                let written = {
-                    let mut out = slot.out.borrow_mut();
-                    out.put_slice(b"con_lost\n");
-                    write_now(&slot.stream, &mut out)
-                };
-                if let Ok(false) = written {
-                    let _ = slot.flush().await;
-                }
-                break;
-            }
-            // EOF or a read error: the client hung up.
-            Some(_) => break,
+            Some(Ok(0)) => rt.node.borrow_mut().handle_client_eof(Instant::now(), id),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => rt
+                .node
+                .borrow_mut()
+                .handle_client_error(Instant::now(), id, e.kind()),
         }
-    }
-    // An answer decided from here on is not written, nor waited for.
-    rt.clients.borrow_mut().remove(&id);
-    rt.settle_answers(&slot);
-    if slot.waiting.get() {
-        rt.node.borrow_mut().client_gone(Instant::now(), key, id);
         rt.drain();
     }
+    // An answer given from here on is not written, nor waited for.
+    rt.clients.borrow_mut().remove(&id);
+    rt.settle_answers(&slot);
 }
 
 enum LinkWake {
@@ -650,17 +645,16 @@ enum LinkWake {
 /// One TCP link to a lond: connect, then move bytes both ways until the node closes it.
 ///
 /// Once connected the socket is in the slot and [`Rt::act`] writes the node's bytes to it
-/// directly ([`Rt::send_link`]); the task reads, and is kicked only to write what a full
+/// directly ([`Rt::transmit`]); the task reads, and is kicked only to write what a full
 /// socket did not take or to close.
 async fn link_task(
     rt: Rc<Rt>,
-    key: HostKey,
     link: LinkId,
     addr: SocketAddr,
     slot: Rc<LinkSlot>,
     inbox: Receiver<()>,
 ) {
-    // The node's connect timeout ends in a Disconnect, which kicks this task.
+    // The node's connect timeout ends in a CloseLink, which kicks this task.
     let connect = async { Some(Async::<TcpStream>::connect(addr).await) };
     let cancelled = async {
         while !slot.closed.get() {
@@ -675,7 +669,7 @@ async fn link_task(
         Some(Err(e)) => {
             rt.node
                 .borrow_mut()
-                .handle_connect_failed(Instant::now(), key, link, e.kind());
+                .handle_connect_failed(Instant::now(), link, e.kind());
             rt.drain();
             return;
         }
@@ -684,9 +678,7 @@ async fn link_task(
     let _ = stream.get_ref().set_nodelay(true);
     sys::set_keepalive(stream.get_ref());
     *slot.stream.borrow_mut() = Some(stream.clone());
-    rt.node
-        .borrow_mut()
-        .handle_connected(Instant::now(), key, link);
+    rt.node.borrow_mut().handle_connected(Instant::now(), link);
     // The handshake's first line goes out from here, through `Rt::act`.
     rt.drain();
     loop {
@@ -711,8 +703,10 @@ async fn link_task(
             };
             match kicked.or(room).await {
                 None => continue,
-                Some(Ok(())) => rt.send_link(key, link, &slot),
-                Some(Err(e)) => rt.link_write_failed(key, link, &slot, e.kind()),
+                Some(Ok(())) => {
+                    rt.flush_link(link, &slot, &stream);
+                }
+                Some(Err(e)) => rt.link_write_failed(link, &slot, e.kind()),
             }
             rt.drain();
             continue;
@@ -726,7 +720,7 @@ async fn link_task(
                     if !bytes.is_empty() {
                         rt.node
                             .borrow_mut()
-                            .handle_input(Instant::now(), key, link, bytes);
+                            .handle_link_input(Instant::now(), link, bytes);
                     }
                 })
                 .await,
@@ -739,7 +733,7 @@ async fn link_task(
         match kicked.or(read).await {
             LinkWake::Kick => {}
             LinkWake::Read(Ok(0)) => {
-                rt.node.borrow_mut().handle_eof(Instant::now(), key, link);
+                rt.node.borrow_mut().handle_link_eof(Instant::now(), link);
                 rt.drain();
                 break;
             }
@@ -747,7 +741,7 @@ async fn link_task(
             LinkWake::Read(Err(e)) => {
                 rt.node
                     .borrow_mut()
-                    .handle_read_error(Instant::now(), key, link, e.kind());
+                    .handle_read_error(Instant::now(), link, e.kind());
                 rt.drain();
                 break;
             }

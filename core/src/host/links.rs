@@ -1,6 +1,6 @@
 //! The host's view of its links: which are connecting, idle (a LIFO stack) or busy.
 
-use crate::ids::LinkId;
+use crate::ids::{HostKey, LinkId};
 
 use super::txn::Txn;
 
@@ -21,15 +21,26 @@ struct Slot {
 }
 
 /// At most `max_links` slots, so linear search is the fastest structure here.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Links {
+    host: HostKey,
     slots: Vec<Slot>,
     /// Idle links, most recently idle last (reused first).
     idle: Vec<LinkId>,
-    next_id: u64,
+    next_number: u32,
 }
 
 impl Links {
+    /// No links yet; their ids will be in the namespace of `host`.
+    pub(crate) fn new(host: HostKey) -> Self {
+        Links {
+            host,
+            slots: Vec::new(),
+            idle: Vec::new(),
+            next_number: 0,
+        }
+    }
+
     /// Number of links, connecting ones included.
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
@@ -59,10 +70,15 @@ impl Links {
             .any(|s| matches!(s.state, LinkState::Connecting))
     }
 
-    /// Allocate a fresh id for a new connecting link.
+    /// Allocate a fresh id for a new connecting link. Numbers wrap after 2^32 links; one still
+    /// in use (a link idle all that time) is skipped.
     pub(crate) fn open(&mut self) -> LinkId {
-        let id = LinkId(self.next_id);
-        self.next_id = self.next_id.wrapping_add(1);
+        let mut id = LinkId::new(self.host, self.next_number);
+        while self.state(id).is_some() {
+            self.next_number = self.next_number.wrapping_add(1);
+            id = LinkId::new(self.host, self.next_number);
+        }
+        self.next_number = self.next_number.wrapping_add(1);
         self.slots.push(Slot {
             id,
             state: LinkState::Connecting,

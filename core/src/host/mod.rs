@@ -20,7 +20,7 @@ use bytes::Bytes;
 pub use action::{DelayedFile, HostAction};
 pub use config::HostConfig;
 
-use crate::ids::{ClientId, LinkId};
+use crate::ids::{ClientId, HostKey, LinkId};
 use crate::log::{LogEvent, Severity};
 use crate::reason::CloseReason;
 use crate::request;
@@ -117,13 +117,20 @@ fn con_lost() -> Bytes {
 }
 
 impl Host {
-    /// A host scheduler for the peer `host_id`, with no links yet.
-    pub fn new(host_id: &str, mut config: HostConfig, now: Instant, seed: u64) -> Host {
+    /// A host scheduler for the peer `host_id`, with no links yet; the node knows it as `key`
+    /// (the namespace of its [`LinkId`]s).
+    pub fn new(
+        key: HostKey,
+        host_id: &str,
+        mut config: HostConfig,
+        now: Instant,
+        seed: u64,
+    ) -> Host {
         config.max_links = config.max_links.max(1);
         Host {
             id: host_id.into(),
             rng: SplitMix64::new(seed),
-            links: Links::default(),
+            links: Links::new(key),
             queue: WorkQueue::new(config.max_queue_len, config.max_queue_bytes),
             delayed: BTreeSet::new(),
             retries_left: config.retries,

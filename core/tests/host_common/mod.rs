@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lonc_core::host::{DelayedFile, Host, HostAction, HostConfig};
-use lonc_core::ids::{ClientId, LinkId};
+use lonc_core::ids::{ClientId, HostKey, LinkId};
 use lonc_core::log::Severity;
 
 pub const HOST: &str = "msul1";
@@ -23,7 +23,7 @@ pub fn c(n: u64) -> ClientId {
 }
 
 pub fn host(config: HostConfig, t0: Instant) -> Host {
-    Host::new(HOST, config, t0, 7)
+    Host::new(HostKey(0), HOST, config, t0, 7)
 }
 
 /// Everything the host wants done, in order.

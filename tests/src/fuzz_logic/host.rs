@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 use lonc_core::host::{DelayedFile, Host, HostAction, HostConfig};
-use lonc_core::ids::{ClientId, LinkId};
+use lonc_core::ids::{ClientId, HostKey, LinkId};
 use lonc_core::reason::CloseReason;
 use lonc_core::spool::DelayedName;
 
@@ -181,7 +181,7 @@ impl Sim {
         };
         let now = Instant::now();
         Sim {
-            host: Host::new(HOST, config.clone(), now, seed),
+            host: Host::new(HostKey(0), HOST, config.clone(), now, seed),
             max_links: config.max_links.max(1),
             now,
             links: BTreeMap::new(),
