@@ -7,13 +7,16 @@
 //! One thread accepts; one thread serves each connection with blocking reads and writes (a
 //! lond forks a child per connection; a thread is the cheap equivalent). Nothing is logged or
 //! allocated per request beyond the reply itself, unless a request log is asked for.
+//!
+//! [`free_port`] is the one way the suite, the demo and the benchmark choose the port their
+//! simulated londs share.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -156,6 +159,52 @@ impl Drop for Sim {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// A TCP port free on every address of `ips` (simulated londs share one `londPort`), for the
+/// conformance suite, the demo and the benchmark alike.
+///
+/// Ports come from 10000 up to the kernel's ephemeral range (`ip_local_port_range`; at most
+/// 29999), never from it: a port a test frees for a moment (a lond stopped and started again)
+/// is then never handed to a `bind(…:0)` or an outgoing connection elsewhere. Processes start
+/// in blocks of 100 ports chosen by their pid, and a counter moves each process on, so calls in
+/// one process never return the same port and processes running side by side seldom meet.
+/// Every candidate is checked by binding it on each address. An error if no port is free.
+pub fn free_port(ips: &[IpAddr]) -> io::Result<u16> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 10_000;
+    let high = match ephemeral_low() {
+        Some(low) if low >= LOW + 1_000 => low.min(30_000),
+        // An ephemeral range that starts this low cannot be kept clear of.
+        _ => 30_000,
+    };
+    let span = high - LOW;
+    let base = std::process::id() % (span / 100) * 100;
+    let candidates = (0..span).filter_map(|_| {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        u16::try_from(LOW + (base + n) % span).ok()
+    });
+    first_free(ips, candidates).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("no port of {LOW}-{} free on {ips:?}", high - 1),
+        )
+    })
+}
+
+/// The first of `candidates` that can be bound on every address of `ips`.
+fn first_free(ips: &[IpAddr], mut candidates: impl Iterator<Item = u16>) -> Option<u16> {
+    candidates.find(|port| ips.iter().all(|ip| TcpListener::bind((*ip, *port)).is_ok()))
+}
+
+/// The first port of the kernel's ephemeral range, if it can be read.
+fn ephemeral_low() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
@@ -324,9 +373,11 @@ fn draw_seed() -> KeySeed {
 mod tests {
     use super::*;
 
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     fn cfg() -> SimConfig {
         SimConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
+            listen: SocketAddr::new(LOCAL, free_port(&[LOCAL]).unwrap()),
             host_id: "sim1".into(),
             client_id: "me".into(),
             faults: Faults::default(),
@@ -364,5 +415,32 @@ mod tests {
             .unwrap();
         let _ = conn.read_to_end(&mut rest);
         TcpListener::bind(addr).expect("the port is free again");
+    }
+
+    #[test]
+    fn free_port_is_free_on_every_address_and_new_in_each_call() {
+        let ips = [[127, 0, 0, 2], [127, 0, 0, 3], [127, 0, 0, 4]].map(IpAddr::from);
+        let first = free_port(&ips).unwrap();
+        let second = free_port(&ips).unwrap();
+        assert_ne!(first, second);
+        for port in [first, second] {
+            assert!((10_000..30_000).contains(&port), "{port}");
+            if let Some(low) = ephemeral_low().filter(|low| *low >= 11_000) {
+                assert!(u32::from(port) < low, "{port} is in the ephemeral range");
+            }
+            let held: Vec<TcpListener> = ips
+                .iter()
+                .map(|ip| TcpListener::bind((*ip, port)).expect("free on every address"))
+                .collect();
+            drop(held);
+        }
+    }
+
+    #[test]
+    fn a_port_taken_on_one_address_is_passed_over() {
+        let ips = [[127, 0, 0, 2], [127, 0, 0, 3]].map(IpAddr::from);
+        let [taken, next] = [0, 1].map(|_| free_port(&ips).unwrap());
+        let _held = TcpListener::bind((ips[1], taken)).unwrap();
+        assert_eq!(first_free(&ips, [taken, next].into_iter()), Some(next));
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use lonc_blocking::client::Client;
-use lonc_blocking::sim::{Faults, Sim, SimConfig};
+use lonc_blocking::sim::{Faults, Sim, SimConfig, free_port};
 
 /// Instantiates every scenario as a `#[test]` for the daemon binary at `$bin`.
 #[macro_export]
@@ -103,7 +103,8 @@ impl Fixture {
     pub fn new(bin: &Path) -> Fixture {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path();
-        let port = free_port();
+        let ips = PEERS.map(|(_, ip)| IpAddr::from(ip));
+        let port = free_port(&ips).expect("a port free on every peer address");
         let (sock_dir, logs) = (root.join("sockets"), root.join("perl/logs"));
         std::fs::create_dir_all(sock_dir.join("delayed")).unwrap();
         std::fs::create_dir_all(root.join("lonTabs")).unwrap();
@@ -300,27 +301,6 @@ impl Drop for Fixture {
             let _ = child.wait();
         }
     }
-}
-
-/// A port free on every peer address (the peers share londPort), and one no other fixture of
-/// this process will pick. Ports come from 10000–29999, below the kernel's ephemeral range, so
-/// that a port a fixture frees for a moment (a lond stopped and started again) is never handed
-/// to a `bind(…:0)` or an outgoing connection elsewhere; a counter keeps fixtures apart.
-fn free_port() -> u16 {
-    use std::sync::atomic::AtomicU32;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let base = std::process::id() % 1000 * 20;
-    for _ in 0..20_000 {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = 10_000 + ((base + n) % 20_000) as u16;
-        let free = PEERS
-            .iter()
-            .all(|(_, ip)| TcpListener::bind((Ipv4Addr::from(*ip), port)).is_ok());
-        if free {
-            return port;
-        }
-    }
-    panic!("no port free on every loopback peer address");
 }
 
 // ---------------------------------------------------------------- scenarios
