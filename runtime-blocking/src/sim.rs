@@ -40,6 +40,13 @@ pub struct Faults {
     pub garbage: bool,
     /// Read at most this many bytes per read call (a slow reader).
     pub read_chunk: Option<usize>,
+    /// Wait this long before each read call: with `read_chunk`, a reader whose top speed is
+    /// known, `read_chunk` bytes per `read_delay`. The connections' receive buffers are then
+    /// kept to about `read_chunk` bytes, so the kernel does not read far ahead on its behalf.
+    pub read_delay: Option<Duration>,
+    /// Apply `read_chunk` and `read_delay` to the first this many bytes each connection
+    /// receives only, then read at full speed. `None`: to every byte.
+    pub slow_bytes: Option<u64>,
 }
 
 /// What a simulated lond is and does.
@@ -96,7 +103,11 @@ impl Sim {
     /// Binds the listener now (so the address is known and connectable on return) and serves
     /// on threads of its own.
     pub fn start(config: SimConfig) -> io::Result<Sim> {
-        let listener = TcpListener::bind(config.listen)?;
+        let receive_buffer = config
+            .faults
+            .read_delay
+            .map(|_| config.faults.read_chunk.unwrap_or(1));
+        let listener = listen(config.listen, receive_buffer)?;
         let addr = listener.local_addr()?;
         let log = match &config.request_log {
             Some(path) => Some(Mutex::new(
@@ -207,6 +218,25 @@ fn ephemeral_low() -> Option<u32> {
         .ok()
 }
 
+/// A listener on `addr` (with `SO_REUSEADDR`, as std's); its connections get a receive buffer
+/// of `receive_buffer` bytes if given (the kernel doubles it and keeps a minimum).
+fn listen(addr: SocketAddr, receive_buffer: Option<usize>) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if let Some(bytes) = receive_buffer {
+        // Set before listen, so the window offered from the handshake on follows it.
+        socket.set_recv_buffer_size(bytes)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// The longest line a simulated lond takes. lond itself has no limit; this is far above any
+/// daemon limit a test or the benchmark sets.
+const MAX_LINE: usize = 256 << 20;
+
 fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
     let mut next = 0u64;
     for stream in listener.incoming() {
@@ -250,14 +280,23 @@ fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
 fn connection(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
     let config = &shared.config;
     stream.set_nodelay(true)?;
-    let mut buf = vec![0u8; 16 * 1024];
+    // Room for a whole `read_chunk`, so the chunk is what one read takes.
+    let size = config
+        .faults
+        .read_chunk
+        .unwrap_or(0)
+        .clamp(16 << 10, 16 << 20);
+    let mut buf = vec![0u8; size];
     if config.faults.silent {
         while stream.read(&mut buf)? > 0 {}
         return Ok(());
     }
     let mut session: Session = Session::new(
         Instant::now(),
-        SessionConfig::default(),
+        SessionConfig {
+            max_line: MAX_LINE,
+            ..SessionConfig::default()
+        },
         &config.host_id,
         &config.client_id,
         draw_seed(),
@@ -267,6 +306,7 @@ fn connection(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
     }
     let mut out = BytesMut::with_capacity(4096);
     let mut answered = 0u64;
+    let mut received = 0u64;
     loop {
         let mut closed = false;
         while let Some(event) = session.poll_event() {
@@ -311,19 +351,27 @@ fn connection(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
             let _ = stream.shutdown(Shutdown::Both);
             return Ok(());
         }
+        let faults = &config.faults;
+        let slow = faults.slow_bytes.is_none_or(|n| received < n);
+        if slow && let Some(delay) = faults.read_delay {
+            std::thread::sleep(delay);
+        }
         let timeout = session.poll_timeout().map(|t| {
             t.saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1))
         });
         stream.set_read_timeout(timeout)?;
-        let chunk = config
-            .faults
-            .read_chunk
-            .unwrap_or(buf.len())
-            .clamp(1, buf.len());
+        let chunk = match faults.read_chunk {
+            Some(n) if slow => n,
+            _ => buf.len(),
+        }
+        .clamp(1, buf.len());
         match stream.read(&mut buf[..chunk]) {
             Ok(0) => session.handle_eof(Instant::now()),
-            Ok(n) => session.handle_input(Instant::now(), &buf[..n]),
+            Ok(n) => {
+                received += n as u64;
+                session.handle_input(Instant::now(), &buf[..n])
+            }
             Err(e)
                 if matches!(
                     e.kind(),
