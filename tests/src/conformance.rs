@@ -169,12 +169,23 @@ impl Fixture {
 
     /// Starts a simulated lond for `host`, logging its requests to `<dir>/<host>.requests`.
     pub fn start_sim(&mut self, host: &str, faults: Faults) {
+        let log = self.dir.path().join(format!("{host}.requests"));
+        self.start_sim_logging(host, faults, Some(log));
+    }
+
+    /// [`Fixture::start_sim`] without the request log: for requests too large to copy to a
+    /// file between the last byte read and the reply.
+    pub fn start_sim_unlogged(&mut self, host: &str, faults: Faults) {
+        self.start_sim_logging(host, faults, None);
+    }
+
+    fn start_sim_logging(&mut self, host: &str, faults: Faults, request_log: Option<PathBuf>) {
         let config = SimConfig {
             listen: self.addr(host),
             host_id: host.into(),
             client_id: "me".into(),
             faults,
-            request_log: Some(self.dir.path().join(format!("{host}.requests"))),
+            request_log,
         };
         // A lond started again on its port may find the port still held for a moment by the
         // connections of the one before; wait until the kernel lets it go.
@@ -768,21 +779,67 @@ pub fn a_slow_reading_client_gets_a_large_reply_whole(bin: &Path) {
     assert_eq!(f.ask("alpha", "ping"), "alpha");
 }
 
+/// A lond reading a large request slowly, for several step timeouts: the daemon's writes to
+/// the link are partial, and the request arrives whole only if the step timeout restarts on
+/// every byte of progress.
 pub fn a_slow_reading_peer_gets_a_large_request_whole(bin: &Path) {
     let mut f = Fixture::new(bin);
-    f.start_sim(
+    let step = Duration::from_secs(2);
+    // What the kernel may hold of the request between the daemon's writes and the lond's
+    // reads: the daemon's send buffer (at most tcp_wmem's maximum) and the lond's receive
+    // buffer (one read, below, which the kernel doubles).
+    let send_buffer = tcp_wmem_max();
+    // The lond reads `chunk` bytes every 10 ms for the first `slow` bytes: at most a send
+    // buffer a second, so a third of one (what frees a full buffer for writing again) takes
+    // about 0.3 s, well within a step; and `slow` takes at least three steps.
+    let every = Duration::from_millis(10);
+    let chunk = send_buffer / 100;
+    let slow = 6 * send_buffer;
+    // More than the lond reads slowly and the kernel holds: the daemon is still writing when
+    // the slow reading ends, three steps after it began. The rest is read at full speed, and
+    // not logged, so the reply follows the last byte well within a step.
+    let size = slow + send_buffer + 4 * chunk + (1 << 20);
+    f.start_sim_unlogged(
         "alpha",
         Faults {
-            read_chunk: Some(1),
+            read_chunk: Some(chunk),
+            read_delay: Some(every),
+            slow_bytes: Some(slow as u64),
             ..Faults::default()
         },
     );
-    f.start_daemon(&[]);
-    // 256 KiB read by the lond one byte at a time: the daemon's writes to the link are
-    // partial, and the step timeout restarts with every byte of progress.
-    let text = "x".repeat(256 * 1024);
-    assert_eq!(f.ask("alpha", &format!("echo:{text}")), text);
+    let limit = (2 * size).to_string();
+    f.start_daemon(&[
+        "--step-timeout",
+        &step.as_secs().to_string(),
+        "--max-line",
+        &limit,
+        "--max-queue-bytes",
+        &limit,
+    ]);
+    let text = "x".repeat(size);
+    let request = format!("echo:{text}");
+    let client = f
+        .client()
+        .with_timeout(within(step * 3))
+        .with_max_reply(2 * size);
+    let reply = answer(&client, "alpha", request.as_bytes());
+    assert!(
+        reply == text.as_bytes(),
+        "a reply of {} bytes: {:?}",
+        reply.len(),
+        short(&reply)
+    );
     assert_eq!(f.ask("alpha", "encrypt:echo:after"), "after");
+}
+
+/// The most a TCP socket's send buffer grows to (`net.ipv4.tcp_wmem`'s maximum; Linux's
+/// default, 4 MiB, if it cannot be read).
+fn tcp_wmem_max() -> usize {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20)
 }
 
 /// A lond that never answers: the request is answered `con_lost` once the step timeout has
