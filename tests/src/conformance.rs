@@ -25,6 +25,7 @@ macro_rules! conformance_suite {
             several_clients_share_at_most_max_links,
             a_request_while_the_peer_is_down_is_con_lost,
             a_dead_host_answers_at_once_and_usr1_revives_it,
+            a_dead_host_comes_back_by_itself,
             usr1_writes_the_status_file,
             a_delayed_file_is_replayed_once_deleted_and_logged,
             hup_with_a_changed_hosts_tab_adds_and_removes_sockets,
@@ -504,6 +505,45 @@ pub fn a_dead_host_answers_at_once_and_usr1_revives_it(bin: &Path) {
     eventually("USR1 to revive the host", || {
         f.ask("gamma", "ping") == "gamma"
     });
+}
+
+/// With `--retries 1` and short probe delays, a host whose lond is down is marked dead and
+/// answered at once; once its lond is up, a probe revives it with no signal, and requests
+/// reach the lond again.
+pub fn a_dead_host_comes_back_by_itself(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_daemon(&[
+        "--retries",
+        "1",
+        "--probe-min",
+        "0.2",
+        "--probe-max",
+        "0.5",
+        "--connect-timeout",
+        "30",
+        "--step-timeout",
+        "60",
+    ]);
+    f.assert_con_lost_at_once("beta", "ping");
+    eventually("the host marked dead", || {
+        f.lonc_log().contains("Host marked DEAD: beta")
+    });
+    // A lond that accepts and never answers: a request sent to it would wait for the step
+    // timeout, 60 s. Dead, the host answers at once.
+    f.start_sim(
+        "beta",
+        Faults {
+            silent: true,
+            ..Faults::default()
+        },
+    );
+    f.assert_con_lost_at_once("beta", "ping");
+    f.stop_sim("beta");
+    f.start_sim("beta", Faults::default());
+    eventually("a probe to revive the host", || {
+        f.lonc_log().contains("Host beta is reachable again")
+    });
+    assert_eq!(f.ask("beta", "ping"), "beta");
 }
 
 pub fn usr1_writes_the_status_file(bin: &Path) {
