@@ -135,10 +135,11 @@ pub struct Report {
     daemon_pid: Option<u32>,
 }
 
-const DIRECT: &str = "(a) direct";
-const RELAY: &str = "(b) null relay";
-const LONC: &str = "(c) lonc";
-const BLOCKING: &str = "(d) lonc-blocking";
+/// The set-ups, as rows name them.
+pub const DIRECT: &str = "(a) direct";
+pub const RELAY: &str = "(b) null relay";
+pub const LONC: &str = "(c) lonc";
+pub const BLOCKING: &str = "(d) lonc-blocking";
 
 const PLAIN: &str = "plain";
 const ENCRYPT: &str = "encrypt";
