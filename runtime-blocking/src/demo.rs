@@ -2,7 +2,7 @@
 //! daemon (this very binary, as a child process), and traffic through the real UNIX sockets.
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use crate::client::{Client, critical};
 use crate::spool::Spool;
 
 use crate::cli::DemoArgs;
-use crate::sim::{Faults, Sim, SimConfig};
+use crate::sim::{Faults, Sim, SimConfig, free_port};
 
 const OWN: &str = "demo0";
 
@@ -85,20 +85,6 @@ impl Layout {
     }
 }
 
-/// A port free on 127.0.0.2 and 127.0.0.3 (the simulated londs share londPort).
-fn free_port() -> std::io::Result<u16> {
-    for _ in 0..50 {
-        let a = TcpListener::bind("127.0.0.2:0")?;
-        let port = a.local_addr()?.port();
-        if TcpListener::bind(("127.0.0.3", port)).is_ok()
-            && TcpListener::bind(("127.0.0.4", port)).is_ok()
-        {
-            return Ok(port);
-        }
-    }
-    Err(std::io::Error::other("no common free port on 127.0.0.2-4"))
-}
-
 fn sim(host: &str, ip: [u8; 4], port: u16) -> std::io::Result<Sim> {
     Sim::start(SimConfig {
         listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port),
@@ -145,7 +131,8 @@ fn show(out: &mut String, what: &str, reply: &[u8]) {
 
 fn demo(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let tmp = tempfile::Builder::new().prefix("lonc-demo-").tempdir()?;
-    let port = free_port()?;
+    // demo1 to demo3: the simulated londs, and nothing listening for demo3.
+    let port = free_port(&[[127, 0, 0, 2], [127, 0, 0, 3], [127, 0, 0, 4]].map(IpAddr::from))?;
     let layout = Layout::create(tmp.path(), port)?;
     let mut report = String::new();
     let _ = writeln!(

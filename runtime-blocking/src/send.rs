@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::client::{Client, critical};
+use crate::client::{CON_LOST, Client, Critical, ReplyError};
 use crate::files;
 use crate::spool::Spool;
 
@@ -11,6 +11,10 @@ use crate::cli::{ConfigArgs, SendArgs};
 /// Sends the request and prints the answer; returns the exit status (2 for a bad invocation or
 /// a host table that cannot be read). A host that is not in the host table is answered
 /// `no_such_host` without a connection, as lonnet's `reply` and `critical` do.
+///
+/// When no reply line came from the daemon (no socket, refused, timed out, closed before a
+/// whole line), the answer is `con_lost` as lonnet's, and one line on standard error says why:
+/// a `con_lost` with nothing on standard error is the daemon's own answer.
 pub fn run(config: &ConfigArgs, args: &SendArgs) -> i32 {
     let sock_dir = match config.sock_dir() {
         Ok(d) => d,
@@ -43,7 +47,7 @@ pub fn run(config: &ConfigArgs, args: &SendArgs) -> i32 {
     let timeout = Duration::try_from_secs_f64(args.timeout).unwrap_or(Duration::from_secs(10));
     let client = Client::new(&sock_dir).with_timeout(timeout);
     let request = args.request.as_bytes();
-    let answer = if args.critical {
+    let spool = if args.critical {
         let daemons = match config.daemons_dir() {
             Ok(d) => d,
             Err(e) => {
@@ -51,21 +55,35 @@ pub fn run(config: &ConfigArgs, args: &SendArgs) -> i32 {
                 return 2;
             }
         };
-        let spool = Spool::new(
+        Some(Spool::new(
             sock_dir.join("delayed"),
             daemons.join("logs").join("lonnet.perm.log"),
-        );
-        critical(&client, &spool, &args.host, request)
+        ))
     } else {
-        client.reply(&args.host, request)
+        None
     };
-    let answer = match answer {
-        Ok(a) => a,
-        Err(e) => {
+    let answer = match client.try_reply(&args.host, request) {
+        Ok(line) => line,
+        Err(ReplyError::ConLost(e)) => {
+            eprintln!("lonc send: no answer from the daemon: {e}");
+            CON_LOST.to_vec()
+        }
+        Err(ReplyError::Invalid(e)) => {
             eprintln!("lonc send: {e}");
             return 2;
         }
     };
-    println!("{}", String::from_utf8_lossy(&answer));
+    // lonnet's critical: a con_lost, the daemon's or our own, is spooled for the daemon.
+    let answer = match spool {
+        Some(spool) if answer == CON_LOST => match spool.delay(&args.host, request) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                eprintln!("lonc send: {e}");
+                return 2;
+            }
+        },
+        _ => Critical::Replied(answer),
+    };
+    println!("{}", String::from_utf8_lossy(&answer.into_reply()));
     0
 }

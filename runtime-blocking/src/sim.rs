@@ -7,13 +7,16 @@
 //! One thread accepts; one thread serves each connection with blocking reads and writes (a
 //! lond forks a child per connection; a thread is the cheap equivalent). Nothing is logged or
 //! allocated per request beyond the reply itself, unless a request log is asked for.
+//!
+//! [`free_port`] is the one way the suite, the demo and the benchmark choose the port their
+//! simulated londs share.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -37,6 +40,13 @@ pub struct Faults {
     pub garbage: bool,
     /// Read at most this many bytes per read call (a slow reader).
     pub read_chunk: Option<usize>,
+    /// Wait this long before each read call: with `read_chunk`, a reader whose top speed is
+    /// known, `read_chunk` bytes per `read_delay`. The connections' receive buffers are then
+    /// kept to about `read_chunk` bytes, so the kernel does not read far ahead on its behalf.
+    pub read_delay: Option<Duration>,
+    /// Apply `read_chunk` and `read_delay` to the first this many bytes each connection
+    /// receives only, then read at full speed. `None`: to every byte.
+    pub slow_bytes: Option<u64>,
 }
 
 /// What a simulated lond is and does.
@@ -93,7 +103,11 @@ impl Sim {
     /// Binds the listener now (so the address is known and connectable on return) and serves
     /// on threads of its own.
     pub fn start(config: SimConfig) -> io::Result<Sim> {
-        let listener = TcpListener::bind(config.listen)?;
+        let receive_buffer = config
+            .faults
+            .read_delay
+            .map(|_| config.faults.read_chunk.unwrap_or(1));
+        let listener = listen(config.listen, receive_buffer)?;
         let addr = listener.local_addr()?;
         let log = match &config.request_log {
             Some(path) => Some(Mutex::new(
@@ -158,6 +172,71 @@ impl Drop for Sim {
     }
 }
 
+/// A TCP port free on every address of `ips` (simulated londs share one `londPort`), for the
+/// conformance suite, the demo and the benchmark alike.
+///
+/// Ports come from 10000 up to the kernel's ephemeral range (`ip_local_port_range`; at most
+/// 29999), never from it: a port a test frees for a moment (a lond stopped and started again)
+/// is then never handed to a `bind(…:0)` or an outgoing connection elsewhere. Processes start
+/// in blocks of 100 ports chosen by their pid, and a counter moves each process on, so calls in
+/// one process never return the same port and processes running side by side seldom meet.
+/// Every candidate is checked by binding it on each address. An error if no port is free.
+pub fn free_port(ips: &[IpAddr]) -> io::Result<u16> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 10_000;
+    let high = match ephemeral_low() {
+        Some(low) if low >= LOW + 1_000 => low.min(30_000),
+        // An ephemeral range that starts this low cannot be kept clear of.
+        _ => 30_000,
+    };
+    let span = high - LOW;
+    let base = std::process::id() % (span / 100) * 100;
+    let candidates = (0..span).filter_map(|_| {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        u16::try_from(LOW + (base + n) % span).ok()
+    });
+    first_free(ips, candidates).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("no port of {LOW}-{} free on {ips:?}", high - 1),
+        )
+    })
+}
+
+/// The first of `candidates` that can be bound on every address of `ips`.
+fn first_free(ips: &[IpAddr], mut candidates: impl Iterator<Item = u16>) -> Option<u16> {
+    candidates.find(|port| ips.iter().all(|ip| TcpListener::bind((*ip, *port)).is_ok()))
+}
+
+/// The first port of the kernel's ephemeral range, if it can be read.
+fn ephemeral_low() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A listener on `addr` (with `SO_REUSEADDR`, as std's); its connections get a receive buffer
+/// of `receive_buffer` bytes if given (the kernel doubles it and keeps a minimum).
+fn listen(addr: SocketAddr, receive_buffer: Option<usize>) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if let Some(bytes) = receive_buffer {
+        // Set before listen, so the window offered from the handshake on follows it.
+        socket.set_recv_buffer_size(bytes)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// The longest line a simulated lond takes. lond itself has no limit; this is far above any
+/// daemon limit a test or the benchmark sets.
+const MAX_LINE: usize = 256 << 20;
+
 fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
     let mut next = 0u64;
     for stream in listener.incoming() {
@@ -201,14 +280,23 @@ fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
 fn connection(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
     let config = &shared.config;
     stream.set_nodelay(true)?;
-    let mut buf = vec![0u8; 16 * 1024];
+    // Room for a whole `read_chunk`, so the chunk is what one read takes.
+    let size = config
+        .faults
+        .read_chunk
+        .unwrap_or(0)
+        .clamp(16 << 10, 16 << 20);
+    let mut buf = vec![0u8; size];
     if config.faults.silent {
         while stream.read(&mut buf)? > 0 {}
         return Ok(());
     }
     let mut session: Session = Session::new(
         Instant::now(),
-        SessionConfig::default(),
+        SessionConfig {
+            max_line: MAX_LINE,
+            ..SessionConfig::default()
+        },
         &config.host_id,
         &config.client_id,
         draw_seed(),
@@ -218,6 +306,7 @@ fn connection(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
     }
     let mut out = BytesMut::with_capacity(4096);
     let mut answered = 0u64;
+    let mut received = 0u64;
     loop {
         let mut closed = false;
         while let Some(event) = session.poll_event() {
@@ -262,19 +351,27 @@ fn connection(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
             let _ = stream.shutdown(Shutdown::Both);
             return Ok(());
         }
+        let faults = &config.faults;
+        let slow = faults.slow_bytes.is_none_or(|n| received < n);
+        if slow && let Some(delay) = faults.read_delay {
+            std::thread::sleep(delay);
+        }
         let timeout = session.poll_timeout().map(|t| {
             t.saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1))
         });
         stream.set_read_timeout(timeout)?;
-        let chunk = config
-            .faults
-            .read_chunk
-            .unwrap_or(buf.len())
-            .clamp(1, buf.len());
+        let chunk = match faults.read_chunk {
+            Some(n) if slow => n,
+            _ => buf.len(),
+        }
+        .clamp(1, buf.len());
         match stream.read(&mut buf[..chunk]) {
             Ok(0) => session.handle_eof(Instant::now()),
-            Ok(n) => session.handle_input(Instant::now(), &buf[..n]),
+            Ok(n) => {
+                received += n as u64;
+                session.handle_input(Instant::now(), &buf[..n])
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -324,9 +421,11 @@ fn draw_seed() -> KeySeed {
 mod tests {
     use super::*;
 
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     fn cfg() -> SimConfig {
         SimConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
+            listen: SocketAddr::new(LOCAL, free_port(&[LOCAL]).unwrap()),
             host_id: "sim1".into(),
             client_id: "me".into(),
             faults: Faults::default(),
@@ -364,5 +463,32 @@ mod tests {
             .unwrap();
         let _ = conn.read_to_end(&mut rest);
         TcpListener::bind(addr).expect("the port is free again");
+    }
+
+    #[test]
+    fn free_port_is_free_on_every_address_and_new_in_each_call() {
+        let ips = [[127, 0, 0, 2], [127, 0, 0, 3], [127, 0, 0, 4]].map(IpAddr::from);
+        let first = free_port(&ips).unwrap();
+        let second = free_port(&ips).unwrap();
+        assert_ne!(first, second);
+        for port in [first, second] {
+            assert!((10_000..30_000).contains(&port), "{port}");
+            if let Some(low) = ephemeral_low().filter(|low| *low >= 11_000) {
+                assert!(u32::from(port) < low, "{port} is in the ephemeral range");
+            }
+            let held: Vec<TcpListener> = ips
+                .iter()
+                .map(|ip| TcpListener::bind((*ip, port)).expect("free on every address"))
+                .collect();
+            drop(held);
+        }
+    }
+
+    #[test]
+    fn a_port_taken_on_one_address_is_passed_over() {
+        let ips = [[127, 0, 0, 2], [127, 0, 0, 3]].map(IpAddr::from);
+        let [taken, next] = [0, 1].map(|_| free_port(&ips).unwrap());
+        let _held = TcpListener::bind((ips[1], taken)).unwrap();
+        assert_eq!(first_free(&ips, [taken, next].into_iter()), Some(next));
     }
 }

@@ -1,5 +1,6 @@
 //! The load tool (`lonc-bench standard --smoke`) against this runtime's `lonc`, for a few
-//! seconds: it keeps the benchmark working. Its figures are printed, never asserted.
+//! seconds: it keeps the benchmark working. Its figures are printed, never asserted; every set-up
+//! it asks for (direct, null relay, this daemon) must run, none skipped.
 
 #[test]
 fn the_standard_benchmark_runs_in_smoke_mode() {

@@ -5,16 +5,16 @@
 //! and the path of its binary, so every scenario is written once and run against both.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use lonc_blocking::client::Client;
-use lonc_blocking::sim::{Faults, Sim, SimConfig};
+use lonc_blocking::client::{Client, ReplyError};
+use lonc_blocking::sim::{Faults, Sim, SimConfig, free_port};
 
 /// Instantiates every scenario as a `#[test]` for the daemon binary at `$bin`.
 #[macro_export]
@@ -25,6 +25,7 @@ macro_rules! conformance_suite {
             several_clients_share_at_most_max_links,
             a_request_while_the_peer_is_down_is_con_lost,
             a_dead_host_answers_at_once_and_usr1_revives_it,
+            a_dead_host_comes_back_by_itself,
             usr1_writes_the_status_file,
             a_delayed_file_is_replayed_once_deleted_and_logged,
             hup_with_a_changed_hosts_tab_adds_and_removes_sockets,
@@ -61,6 +62,16 @@ macro_rules! conformance_tests {
 
 /// The bound on every wait for the daemon (it normally takes milliseconds).
 const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The bound on an answer due at once (a dead host, a refused connection, a malformed reply):
+/// scenarios that claim one configure the timeout a wrong daemon would wait for (connect,
+/// step) to at least ten times this.
+const AT_ONCE: Duration = Duration::from_secs(3);
+
+/// The bound on an answer due within a configured timeout: a generous multiple of it.
+fn within(timeout: Duration) -> Duration {
+    timeout * 10
+}
 
 /// Asks `ready` every few milliseconds until it holds or `PATIENCE` runs out.
 pub fn eventually(what: &str, mut ready: impl FnMut() -> bool) {
@@ -103,7 +114,8 @@ impl Fixture {
     pub fn new(bin: &Path) -> Fixture {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path();
-        let port = free_port();
+        let ips = PEERS.map(|(_, ip)| IpAddr::from(ip));
+        let port = free_port(&ips).expect("a port free on every peer address");
         let (sock_dir, logs) = (root.join("sockets"), root.join("perl/logs"));
         std::fs::create_dir_all(sock_dir.join("delayed")).unwrap();
         std::fs::create_dir_all(root.join("lonTabs")).unwrap();
@@ -158,12 +170,23 @@ impl Fixture {
 
     /// Starts a simulated lond for `host`, logging its requests to `<dir>/<host>.requests`.
     pub fn start_sim(&mut self, host: &str, faults: Faults) {
+        let log = self.dir.path().join(format!("{host}.requests"));
+        self.start_sim_logging(host, faults, Some(log));
+    }
+
+    /// [`Fixture::start_sim`] without the request log: for requests too large to copy to a
+    /// file between the last byte read and the reply.
+    pub fn start_sim_unlogged(&mut self, host: &str, faults: Faults) {
+        self.start_sim_logging(host, faults, None);
+    }
+
+    fn start_sim_logging(&mut self, host: &str, faults: Faults, request_log: Option<PathBuf>) {
         let config = SimConfig {
             listen: self.addr(host),
             host_id: host.into(),
             client_id: "me".into(),
             faults,
-            request_log: Some(self.dir.path().join(format!("{host}.requests"))),
+            request_log,
         };
         // A lond started again on its port may find the port still held for a moment by the
         // connections of the one before; wait until the kernel lets it go.
@@ -171,7 +194,7 @@ impl Fixture {
         eventually("the simulated lond to listen", || {
             match Sim::start(config.clone()) {
                 Ok(sim) => started = Some(sim),
-                Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse, "{e}"),
+                Err(e) => assert_eq!(e.kind(), ErrorKind::AddrInUse, "{e}"),
             }
             started.is_some()
         });
@@ -264,17 +287,29 @@ impl Fixture {
         status.expect("exited")
     }
 
+    /// A client of the daemon's sockets, patient for [`PATIENCE`].
     pub fn client(&self) -> Client {
         Client::new(&self.sock_dir).with_timeout(PATIENCE)
     }
 
-    /// One request through the daemon; the answer as text.
+    /// One request through the daemon; the daemon's answer as text. Panics if the daemon did
+    /// not answer: only a whole line the daemon wrote counts, never the client giving up.
+    #[track_caller]
     pub fn ask(&self, host: &str, request: &str) -> String {
-        let answer = self
-            .client()
-            .reply(host, request.as_bytes())
-            .expect("a well-formed request");
-        String::from_utf8_lossy(&answer).into_owned()
+        self.ask_within(host, request, PATIENCE)
+    }
+
+    /// [`Fixture::ask`], the whole exchange bounded by `bound`.
+    #[track_caller]
+    pub fn ask_within(&self, host: &str, request: &str, bound: Duration) -> String {
+        let client = self.client().with_timeout(bound);
+        String::from_utf8_lossy(&answer(&client, host, request.as_bytes())).into_owned()
+    }
+
+    /// [`Fixture::ask`], to be answered `con_lost` at once ([`AT_ONCE`]).
+    #[track_caller]
+    pub fn assert_con_lost_at_once(&self, host: &str, request: &str) {
+        assert_eq!(self.ask_within(host, request, AT_ONCE), "con_lost");
     }
 
     pub fn lonc_log(&self) -> String {
@@ -283,6 +318,78 @@ impl Fixture {
 
     pub fn perm_log(&self) -> String {
         std::fs::read_to_string(self.logs.join("lonnet.perm.log")).unwrap_or_default()
+    }
+}
+
+/// The daemon's answer to `request` through `client`. Panics if no whole line came back
+/// (no socket, refused, the client's timeout, end of stream before the line): the daemon did
+/// not answer.
+#[track_caller]
+pub fn answer(client: &Client, host: &str, request: &[u8]) -> Vec<u8> {
+    let started = Instant::now();
+    match client.try_reply(host, request) {
+        Ok(line) => line,
+        Err(ReplyError::ConLost(e)) => {
+            let why = match e.kind() {
+                ErrorKind::WouldBlock | ErrorKind::TimedOut => "no line before the bound",
+                ErrorKind::UnexpectedEof => "closed before a whole line",
+                _ => "no exchange",
+            };
+            panic!(
+                "the daemon did not answer {host} {:?} within {:?}: {why} ({e}, after {:?})",
+                short(request),
+                client.timeout(),
+                started.elapsed()
+            )
+        }
+        Err(ReplyError::Invalid(e)) => panic!("not a request: {e}"),
+    }
+}
+
+/// A request as a failure message shows it: at most 60 bytes.
+fn short(request: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&request[..request.len().min(60)]).into_owned();
+    if request.len() > 60 {
+        format!("{text}... ({} bytes)", request.len())
+    } else {
+        text
+    }
+}
+
+/// Reads from a raw connection to the daemon up to and including the first LF, one byte at a
+/// time (nothing after the LF is taken), giving up after `bound`. Panics if the daemon closes
+/// first or the bound passes: only a whole line counts.
+#[track_caller]
+pub fn read_line(stream: &mut UnixStream, bound: Duration) -> Vec<u8> {
+    let end = Instant::now() + bound;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "the daemon did not answer within {bound:?}; read so far: {:?}",
+            short(&line)
+        );
+        stream.set_read_timeout(Some(left)).expect("a read timeout");
+        match stream.read(&mut byte) {
+            Ok(0) => panic!(
+                "the daemon closed the connection before a whole line; read so far: {:?}",
+                short(&line)
+            ),
+            Ok(_) => {
+                line.push(byte[0]);
+                if byte[0] == b'\n' {
+                    return line;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => panic!(
+                "reading the daemon's answer: {e}; read so far: {:?}",
+                short(&line)
+            ),
+        }
     }
 }
 
@@ -300,27 +407,6 @@ impl Drop for Fixture {
             let _ = child.wait();
         }
     }
-}
-
-/// A port free on every peer address (the peers share londPort), and one no other fixture of
-/// this process will pick. Ports come from 10000–29999, below the kernel's ephemeral range, so
-/// that a port a fixture frees for a moment (a lond stopped and started again) is never handed
-/// to a `bind(…:0)` or an outgoing connection elsewhere; a counter keeps fixtures apart.
-fn free_port() -> u16 {
-    use std::sync::atomic::AtomicU32;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let base = std::process::id() % 1000 * 20;
-    for _ in 0..20_000 {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = 10_000 + ((base + n) % 20_000) as u16;
-        let free = PEERS
-            .iter()
-            .all(|(_, ip)| TcpListener::bind((Ipv4Addr::from(*ip), port)).is_ok());
-        if free {
-            return port;
-        }
-    }
-    panic!("no port free on every loopback peer address");
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -365,10 +451,8 @@ pub fn several_clients_share_at_most_max_links(bin: &Path) {
         .map(|i| {
             let client = client.clone();
             std::thread::spawn(move || {
-                let answer = client
-                    .reply("alpha", format!("echo:{i}").as_bytes())
-                    .unwrap();
-                assert_eq!(answer, format!("{i}").into_bytes());
+                let reply = answer(&client, "alpha", format!("echo:{i}").as_bytes());
+                assert_eq!(reply, format!("{i}").into_bytes());
             })
         })
         .collect();
@@ -381,16 +465,14 @@ pub fn several_clients_share_at_most_max_links(bin: &Path) {
     assert!((1..=3).contains(&links), "{links} links opened");
 }
 
+/// A refused connection is answered `con_lost` at once, not after the connect timeout; the
+/// host is not dead after one failure, so the next request connects again.
 pub fn a_request_while_the_peer_is_down_is_con_lost(bin: &Path) {
     let mut f = Fixture::new(bin);
-    f.start_daemon(&[]);
-    assert_eq!(f.ask("beta", "ping"), "con_lost");
+    f.start_daemon(&["--connect-timeout", "30"]);
+    f.assert_con_lost_at_once("beta", "ping");
     f.start_sim("beta", Faults::default());
-    assert_eq!(
-        f.ask("beta", "ping"),
-        "beta",
-        "the host comes back by itself"
-    );
+    assert_eq!(f.ask("beta", "ping"), "beta", "the next request connects");
 }
 
 pub fn a_dead_host_answers_at_once_and_usr1_revives_it(bin: &Path) {
@@ -402,15 +484,19 @@ pub fn a_dead_host_answers_at_once_and_usr1_revives_it(bin: &Path) {
         "3600",
         "--probe-max",
         "3600",
+        "--connect-timeout",
+        "30",
+        "--step-timeout",
+        "60",
     ]);
-    assert_eq!(f.ask("gamma", "ping"), "con_lost");
-    assert_eq!(f.ask("gamma", "ping"), "con_lost");
+    f.assert_con_lost_at_once("gamma", "ping");
+    f.assert_con_lost_at_once("gamma", "ping");
     eventually("the host marked dead", || {
-        f.lonc_log().contains("Host marked DEAD")
+        f.lonc_log().contains("Host marked DEAD: gamma")
     });
     f.start_sim("gamma", Faults::default());
-    // Dead: answered without a connection attempt, although the lond is up now.
-    assert_eq!(f.ask("gamma", "ping"), "con_lost");
+    // Dead: answered at once without a connection attempt, although the lond is up now.
+    f.assert_con_lost_at_once("gamma", "ping");
     assert_eq!(
         f.sim("gamma").stats().connections.load(Ordering::Relaxed),
         0
@@ -419,6 +505,45 @@ pub fn a_dead_host_answers_at_once_and_usr1_revives_it(bin: &Path) {
     eventually("USR1 to revive the host", || {
         f.ask("gamma", "ping") == "gamma"
     });
+}
+
+/// With `--retries 1` and short probe delays, a host whose lond is down is marked dead and
+/// answered at once; once its lond is up, a probe revives it with no signal, and requests
+/// reach the lond again.
+pub fn a_dead_host_comes_back_by_itself(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_daemon(&[
+        "--retries",
+        "1",
+        "--probe-min",
+        "0.2",
+        "--probe-max",
+        "0.5",
+        "--connect-timeout",
+        "30",
+        "--step-timeout",
+        "60",
+    ]);
+    f.assert_con_lost_at_once("beta", "ping");
+    eventually("the host marked dead", || {
+        f.lonc_log().contains("Host marked DEAD: beta")
+    });
+    // A lond that accepts and never answers: a request sent to it would wait for the step
+    // timeout, 60 s. Dead, the host answers at once.
+    f.start_sim(
+        "beta",
+        Faults {
+            silent: true,
+            ..Faults::default()
+        },
+    );
+    f.assert_con_lost_at_once("beta", "ping");
+    f.stop_sim("beta");
+    f.start_sim("beta", Faults::default());
+    eventually("a probe to revive the host", || {
+        f.lonc_log().contains("Host beta is reachable again")
+    });
+    assert_eq!(f.ask("beta", "ping"), "beta");
 }
 
 pub fn usr1_writes_the_status_file(bin: &Path) {
@@ -543,22 +668,18 @@ pub fn hostile_clients_leave_the_daemon_serving_others(bin: &Path) {
     assert_eq!(f.ask("alpha", "ping"), "alpha");
     // A 20 MiB line: answered con_lost once it is over the limit.
     let mut big = UnixStream::connect(&socket).unwrap();
-    big.set_read_timeout(Some(PATIENCE)).unwrap();
+    big.set_write_timeout(Some(PATIENCE)).unwrap();
     let chunk = vec![b'x'; 1 << 20];
     for _ in 0..20 {
         if big.write_all(&chunk).is_err() {
             break;
         }
     }
-    let mut answer = Vec::new();
-    let _ = big.read_to_end(&mut answer);
-    assert_eq!(answer, b"con_lost\n");
+    assert_eq!(read_line(&mut big, PATIENCE), b"con_lost\n");
     // Binary bytes are passed through untouched.
     let mut bin_client = UnixStream::connect(&socket).unwrap();
     bin_client.write_all(b"echo:\x00\xff\xfe\r\n").unwrap();
-    let mut reply = [0u8; 5];
-    bin_client.read_exact(&mut reply).unwrap();
-    assert_eq!(&reply, b"\x00\xff\xfe\r\n");
+    assert_eq!(read_line(&mut bin_client, PATIENCE), b"\x00\xff\xfe\r\n");
     drop(idle);
     // A client that hangs up in the middle of a line.
     let mut half = UnixStream::connect(&socket).unwrap();
@@ -567,6 +688,8 @@ pub fn hostile_clients_leave_the_daemon_serving_others(bin: &Path) {
     assert_eq!(f.ask("alpha", "echo:still here"), "still here");
 }
 
+/// A malformed reply closes the link at once (not after the step timeout) and fails only its
+/// own transaction.
 pub fn a_garbage_peer_costs_only_its_transaction(bin: &Path) {
     let mut f = Fixture::new(bin);
     f.start_sim(
@@ -577,8 +700,8 @@ pub fn a_garbage_peer_costs_only_its_transaction(bin: &Path) {
         },
     );
     f.start_sim("beta", Faults::default());
-    f.start_daemon(&[]);
-    assert_eq!(f.ask("alpha", "ping"), "con_lost");
+    f.start_daemon(&["--step-timeout", "60"]);
+    f.assert_con_lost_at_once("alpha", "ping");
     assert_eq!(f.ask("beta", "ping"), "beta");
     f.stop_sim("alpha");
     f.start_sim("alpha", Faults::default());
@@ -590,22 +713,14 @@ pub fn a_client_may_send_several_requests_on_one_connection(bin: &Path) {
     f.start_sim("alpha", Faults::default());
     f.start_daemon(&[]);
     let mut s = UnixStream::connect(f.sock_dir.join("alpha")).unwrap();
-    s.set_read_timeout(Some(PATIENCE)).unwrap();
     s.write_all(b"echo:one\necho:two\n").unwrap();
-    let mut buf = [0u8; 8];
-    s.read_exact(&mut buf).unwrap();
-    assert_eq!(&buf, b"one\ntwo\n");
+    assert_eq!(read_line(&mut s, PATIENCE), b"one\n");
+    assert_eq!(read_line(&mut s, PATIENCE), b"two\n");
     // One byte at a time, reading the reply one byte at a time.
     for b in b"ping\n" {
         s.write_all(&[*b]).unwrap();
     }
-    let mut reply = Vec::new();
-    let mut byte = [0u8; 1];
-    while reply.last() != Some(&b'\n') {
-        s.read_exact(&mut byte).unwrap();
-        reply.push(byte[0]);
-    }
-    assert_eq!(reply, b"alpha\n");
+    assert_eq!(read_line(&mut s, PATIENCE), b"alpha\n");
 }
 
 pub fn a_missing_host_id_is_one_line_and_status_2(bin: &Path) {
@@ -625,26 +740,36 @@ pub fn a_missing_host_id_is_one_line_and_status_2(bin: &Path) {
     );
 }
 
+/// `lonc send` prints the daemon's answer; `con_lost` with nothing on standard error is the
+/// daemon's own, and when the daemon does not answer at all, standard error says so.
 pub fn send_and_critical_from_the_command_line(bin: &Path) {
     let mut f = Fixture::new(bin);
     f.start_sim("alpha", Faults::default());
-    f.start_daemon(&[]);
-    let send = |args: &[&str]| {
+    f.start_daemon(&["--connect-timeout", "30"]);
+    let send_with = |config: &[&std::ffi::OsStr], args: &[&str]| {
         let out = Command::new(bin)
-            .arg("--conf")
-            .arg(&f.conf)
+            .args(config)
             .arg("send")
             .args(args)
             .output()
             .expect("runs");
         assert!(out.status.success());
-        String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
+        (
+            String::from_utf8_lossy(&out.stdout).trim_end().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let send = |args: &[&str]| {
+        let (stdout, stderr) = send_with(&["--conf".as_ref(), f.conf.as_os_str()], args);
+        assert_eq!(stderr, "", "lonc send {args:?}");
+        stdout
     };
     assert_eq!(send(&["alpha", "ping"]), "alpha");
     // Not in hosts.tab: lonnet's answer, and nothing spooled.
     assert_eq!(send(&["nowhere", "ping"]), "no_such_host");
     assert_eq!(send(&["--critical", "nowhere", "put:g:B"]), "no_such_host");
-    assert_eq!(send(&["beta", "ping"]), "con_lost");
+    // The daemon's own con_lost: nothing on standard error.
+    assert_eq!(send(&["--timeout", "3", "beta", "ping"]), "con_lost");
     assert_eq!(send(&["--critical", "beta", "put:g:B"]), "con_delayed");
     let spooled: Vec<String> = std::fs::read_dir(f.sock_dir.join("delayed"))
         .unwrap()
@@ -653,6 +778,24 @@ pub fn send_and_critical_from_the_command_line(bin: &Path) {
     assert_eq!(spooled.len(), 1);
     assert!(spooled[0].ends_with(".putgB.beta"), "{spooled:?}");
     assert!(f.perm_log().contains(":D:beta:put:g:B:"));
+    // No daemon behind the socket directory: con_lost as lonnet's, and why on standard error.
+    let empty = f.dir.path().join("no-daemon");
+    std::fs::create_dir(&empty).unwrap();
+    let (stdout, stderr) = send_with(
+        &[
+            "--conf".as_ref(),
+            f.conf.as_os_str(),
+            "--sock-dir".as_ref(),
+            empty.as_os_str(),
+        ],
+        &["alpha", "ping"],
+    );
+    assert_eq!(stdout, "con_lost");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("lonc send: no answer from the daemon: "),
+        "{stderr}"
+    );
     f.start_sim("beta", Faults::default());
     assert_eq!(f.ask("beta", "ping"), "beta");
     eventually("the spooled request to be delivered", || {
@@ -668,37 +811,79 @@ pub fn a_slow_reading_client_gets_a_large_reply_whole(bin: &Path) {
         .map(|i| char::from(b'a' + (i % 26) as u8))
         .collect();
     let mut s = UnixStream::connect(f.sock_dir.join("alpha")).unwrap();
-    s.set_read_timeout(Some(PATIENCE)).unwrap();
     s.write_all(format!("echo:{text}\n").as_bytes()).unwrap();
     // One byte at a time: the daemon's writes to this client are partial throughout.
-    let mut reply = Vec::with_capacity(text.len() + 1);
-    let mut byte = [0u8; 1];
-    while reply.last() != Some(&b'\n') {
-        s.read_exact(&mut byte).unwrap();
-        reply.push(byte[0]);
-    }
+    let reply = read_line(&mut s, PATIENCE);
     assert_eq!(reply.len(), text.len() + 1);
     assert!(reply.starts_with(text.as_bytes()));
     assert_eq!(f.ask("alpha", "ping"), "alpha");
 }
 
+/// A lond reading a large request slowly, for several step timeouts: the daemon's writes to
+/// the link are partial, and the request arrives whole only if the step timeout restarts on
+/// every byte of progress.
 pub fn a_slow_reading_peer_gets_a_large_request_whole(bin: &Path) {
     let mut f = Fixture::new(bin);
-    f.start_sim(
+    let step = Duration::from_secs(2);
+    // What the kernel may hold of the request between the daemon's writes and the lond's
+    // reads: the daemon's send buffer (at most tcp_wmem's maximum) and the lond's receive
+    // buffer (one read, below, which the kernel doubles).
+    let send_buffer = tcp_wmem_max();
+    // The lond reads `chunk` bytes every 10 ms for the first `slow` bytes: at most a send
+    // buffer a second, so a third of one (what frees a full buffer for writing again) takes
+    // about 0.3 s, well within a step; and `slow` takes at least three steps.
+    let every = Duration::from_millis(10);
+    let chunk = send_buffer / 100;
+    let slow = 6 * send_buffer;
+    // More than the lond reads slowly and the kernel holds: the daemon is still writing when
+    // the slow reading ends, three steps after it began. The rest is read at full speed, and
+    // not logged, so the reply follows the last byte well within a step.
+    let size = slow + send_buffer + 4 * chunk + (1 << 20);
+    f.start_sim_unlogged(
         "alpha",
         Faults {
-            read_chunk: Some(1),
+            read_chunk: Some(chunk),
+            read_delay: Some(every),
+            slow_bytes: Some(slow as u64),
             ..Faults::default()
         },
     );
-    f.start_daemon(&[]);
-    // 256 KiB read by the lond one byte at a time: the daemon's writes to the link are
-    // partial, and the step timeout restarts with every byte of progress.
-    let text = "x".repeat(256 * 1024);
-    assert_eq!(f.ask("alpha", &format!("echo:{text}")), text);
+    let limit = (2 * size).to_string();
+    f.start_daemon(&[
+        "--step-timeout",
+        &step.as_secs().to_string(),
+        "--max-line",
+        &limit,
+        "--max-queue-bytes",
+        &limit,
+    ]);
+    let text = "x".repeat(size);
+    let request = format!("echo:{text}");
+    let client = f
+        .client()
+        .with_timeout(within(step * 3))
+        .with_max_reply(2 * size);
+    let reply = answer(&client, "alpha", request.as_bytes());
+    assert!(
+        reply == text.as_bytes(),
+        "a reply of {} bytes: {:?}",
+        reply.len(),
+        short(&reply)
+    );
     assert_eq!(f.ask("alpha", "encrypt:echo:after"), "after");
 }
 
+/// The most a TCP socket's send buffer grows to (`net.ipv4.tcp_wmem`'s maximum; Linux's
+/// default, 4 MiB, if it cannot be read).
+fn tcp_wmem_max() -> usize {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20)
+}
+
+/// A lond that never answers: the request is answered `con_lost` once the step timeout has
+/// passed (bounded by ten times it), and other hosts are served meanwhile.
 pub fn a_stalled_peer_is_timed_out(bin: &Path) {
     let mut f = Fixture::new(bin);
     f.start_sim(
@@ -709,8 +894,9 @@ pub fn a_stalled_peer_is_timed_out(bin: &Path) {
         },
     );
     f.start_sim("beta", Faults::default());
-    f.start_daemon(&["--step-timeout", "0.3"]);
-    assert_eq!(f.ask("alpha", "ping"), "con_lost");
+    f.start_daemon(&["--step-timeout", "1"]);
+    let step = Duration::from_secs(1);
+    assert_eq!(f.ask_within("alpha", "ping", within(step)), "con_lost");
     assert_eq!(f.ask("beta", "ping"), "beta");
 }
 
@@ -725,12 +911,15 @@ pub fn term_lets_a_waiting_client_finish(bin: &Path) {
     );
     f.start_daemon(&[]);
     let client = f.client();
-    let waiting = std::thread::spawn(move || client.reply("alpha", b"echo:slow").unwrap());
+    let waiting = std::thread::spawn(move || answer(&client, "alpha", b"echo:slow"));
     eventually("the request to reach the lond", || {
         f.sim("alpha").stats().requests.load(Ordering::Relaxed) == 1
     });
     f.signal(libc::SIGTERM);
-    assert_eq!(waiting.join().unwrap(), b"slow");
+    assert_eq!(
+        waiting.join().expect("the waiting client is answered"),
+        b"slow"
+    );
     assert_eq!(f.wait_exit().code(), Some(0));
 }
 
@@ -743,15 +932,17 @@ pub fn usr2_toggles_debug_logging(bin: &Path) {
         "3600",
         "--probe-max",
         "3600",
+        "--connect-timeout",
+        "30",
     ]);
-    assert_eq!(f.ask("gamma", "ping"), "con_lost");
-    assert_eq!(f.ask("gamma", "ping"), "con_lost");
+    f.assert_con_lost_at_once("gamma", "ping");
+    f.assert_con_lost_at_once("gamma", "ping");
     assert!(!f.lonc_log().contains("-Debug-"));
     f.signal(libc::SIGUSR2);
     eventually("debug logging on", || {
         f.lonc_log().contains("Debug logging on")
     });
-    assert_eq!(f.ask("gamma", "ping"), "con_lost");
+    f.assert_con_lost_at_once("gamma", "ping");
     eventually("a debug line", || f.lonc_log().contains("INFO: -Debug- "));
 }
 

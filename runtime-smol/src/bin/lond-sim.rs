@@ -39,6 +39,14 @@ struct Args {
     /// Read requests at most N bytes at a time (a slow reader).
     #[arg(long, value_name = "N")]
     read_chunk: Option<usize>,
+    /// Wait this many milliseconds before each read (with --read-chunk, a reader of known top
+    /// speed).
+    #[arg(long, value_name = "MS")]
+    read_delay_ms: Option<u64>,
+    /// Read only the first N bytes of each connection slowly (--read-chunk, --read-delay-ms),
+    /// the rest at full speed.
+    #[arg(long, value_name = "N")]
+    slow_bytes: Option<u64>,
     /// Append every request, decrypted, to FILE as `P:<line>` (plain) or `E:<line>` (encrypted).
     #[arg(long, value_name = "FILE")]
     log_requests: Option<PathBuf>,
@@ -57,6 +65,8 @@ fn main() {
             delay: args.delay_ms.map(Duration::from_millis),
             garbage: args.garbage,
             read_chunk: args.read_chunk,
+            read_delay: args.read_delay_ms.map(Duration::from_millis),
+            slow_bytes: args.slow_bytes,
         },
         request_log: args.log_requests,
     };

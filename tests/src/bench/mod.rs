@@ -19,16 +19,40 @@ pub mod load;
 pub mod relay;
 pub mod standard;
 
-/// Runs the smoke version of the standard comparison against the daemon binaries given and
-/// returns its report; panics if any set-up fails to answer. For a `#[test]`: the figures are
-/// never asserted.
+/// Runs the smoke version of the standard comparison against the daemon binaries given (and
+/// only those: a daemon not given is not asked for) and returns its report; panics if any
+/// set-up was skipped or failed to answer. For a `#[test]`: the figures are never asserted.
 pub fn smoke(lonc: Option<&std::path::Path>, lonc_blocking: Option<&std::path::Path>) -> String {
+    let mut only = vec!["direct".to_string(), "relay".to_string()];
+    only.extend(lonc.map(|_| "lonc".to_string()));
+    only.extend(lonc_blocking.map(|_| "blocking".to_string()));
     let options = standard::Options {
         lonc: lonc.map(Into::into),
         lonc_blocking: lonc_blocking.map(Into::into),
+        only,
         ..standard::Options::smoke()
     };
     let report = standard::run(&options).expect("the smoke benchmark runs");
+    assert!(
+        report.skipped.is_empty(),
+        "set-ups skipped: {:?}",
+        report.skipped
+    );
+    let mut asked = vec![standard::DIRECT, standard::RELAY];
+    asked.extend(lonc.map(|_| standard::LONC));
+    asked.extend(lonc_blocking.map(|_| standard::BLOCKING));
+    for setup in &asked {
+        assert!(
+            report.rows.iter().any(|r| r.setup == *setup),
+            "{setup}: not measured"
+        );
+    }
+    let daemons: Vec<&str> = report.daemons.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        daemons,
+        asked[2..],
+        "the daemons' memory and fail-fast figures"
+    );
     assert!(
         !report.rounds.is_empty(),
         "the goals' interleaved rounds were not run"

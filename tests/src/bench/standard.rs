@@ -3,11 +3,11 @@
 
 use std::fmt::Write as _;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lonc_blocking::sim::{Faults, Sim, SimConfig};
+use lonc_blocking::sim::{Faults, Sim, SimConfig, free_port};
 
 use super::cpu::{CpuSample, PerRequest};
 use super::daemon::{Daemon, Layout, OWN_ID};
@@ -135,10 +135,11 @@ pub struct Report {
     daemon_pid: Option<u32>,
 }
 
-const DIRECT: &str = "(a) direct";
-const RELAY: &str = "(b) null relay";
-const LONC: &str = "(c) lonc";
-const BLOCKING: &str = "(d) lonc-blocking";
+/// The set-ups, as rows name them.
+pub const DIRECT: &str = "(a) direct";
+pub const RELAY: &str = "(b) null relay";
+pub const LONC: &str = "(c) lonc";
+pub const BLOCKING: &str = "(d) lonc-blocking";
 
 const PLAIN: &str = "plain";
 const ENCRYPT: &str = "encrypt";
@@ -156,21 +157,6 @@ const REFUSING: [u8; 4] = [127, 0, 0, 3];
 const DEAD: [u8; 4] = [127, 0, 0, 4];
 /// The simulated lond behind every host of the idle-memory layout.
 const FILL: [u8; 4] = [127, 0, 0, 5];
-
-/// A port free on every loopback address the run uses (the londs share londPort).
-fn free_port() -> io::Result<u16> {
-    for _ in 0..100 {
-        let first = TcpListener::bind((Ipv4Addr::from(ALPHA), 0))?;
-        let port = first.local_addr()?.port();
-        if [REFUSING, DEAD, FILL]
-            .iter()
-            .all(|ip| TcpListener::bind((Ipv4Addr::from(*ip), port)).is_ok())
-        {
-            return Ok(port);
-        }
-    }
-    Err(io::Error::other("no port free on 127.0.0.2-5"))
-}
 
 fn sim(host: &str, ip: [u8; 4], port: u16) -> io::Result<Sim> {
     Sim::start(SimConfig {
@@ -208,7 +194,8 @@ fn pause(options: &Options) {
 /// Runs the standard comparison.
 pub fn run(options: &Options) -> io::Result<Report> {
     let started = Instant::now();
-    let port = free_port()?;
+    // The londs share londPort; nothing may listen on it at REFUSING and DEAD.
+    let port = free_port(&[ALPHA, REFUSING, DEAD, FILL].map(IpAddr::from))?;
     let alpha = sim("alpha", ALPHA, port)?;
     let _fill = sim("fill", FILL, port)?;
     let mut report = Report {
