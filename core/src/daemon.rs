@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::conf::Settings;
 use crate::hosts_tab::{HostEntry, LineProblem};
-use crate::log::{LogEvent, Severity};
+use crate::log::LogEvent;
 use crate::timer::{TimerKind, Timers};
 
 /// The `[host]` field of the parent's log lines, as loncnew's parent wrote it.
@@ -295,23 +295,22 @@ impl Daemon {
             actions: VecDeque::new(),
         };
         d.set_state("Starting hosts".to_owned());
-        d.log(Severity::Critical, STARTING_MESSAGE);
+        d.log(LogEvent::Starting);
         d.log_problems(problems);
         let table = host_table(&d.settings, hosts);
         d.warn_if_self_missing(hosts);
         for spec in table.values() {
-            d.debug_log(format!("Starting host {} at {}", spec.id(), spec.addr));
+            d.log(LogEvent::StartingHost {
+                id: spec.id().to_owned(),
+                addr: spec.addr,
+            });
             d.actions.push_back(Action::StartHost(spec.clone()));
         }
         d.hosts = table;
-        d.log(
-            Severity::Info,
-            format!(
-                "Serving {} remote hosts as {}",
-                d.hosts.len(),
-                d.settings.host_id
-            ),
-        );
+        d.log(LogEvent::Serving {
+            hosts: d.hosts.len(),
+            own_id: d.settings.host_id.clone(),
+        });
         d.set_running_state();
         d
     }
@@ -332,14 +331,9 @@ impl Daemon {
     /// ([`Action::ForceClose`], then the files and the exit).
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(Timer::ShutdownGrace) = self.timers.pop_expired(now) {
-            self.log(
-                Severity::Warning,
-                format!(
-                    "Shutdown grace of {} s is over: closing the remaining links and \
-                     answering waiting clients con_lost",
-                    self.config.shutdown_grace.as_secs_f64()
-                ),
-            );
+            self.log(LogEvent::ShutdownGraceOver {
+                grace: self.config.shutdown_grace,
+            });
             self.force_and_exit();
         }
     }
@@ -350,56 +344,40 @@ impl Daemon {
             (Phase::Exited, _) => {}
             (_, Signal::Usr2) => {
                 self.debug = !self.debug;
-                self.log(
-                    Severity::Success,
-                    format!(
-                        "Debug logging {} ({signal})",
-                        if self.debug { "on" } else { "off" }
-                    ),
-                );
+                self.log(LogEvent::DebugLogging {
+                    on: self.debug,
+                    signal,
+                });
             }
             (Phase::ShuttingDown, Signal::Term | Signal::Int) => {
-                self.log(
-                    Severity::Warning,
-                    format!("{signal} during shutdown: not waiting any longer"),
-                );
+                self.log(LogEvent::SignalDuringShutdown { signal });
                 self.force_and_exit();
             }
             (Phase::ShuttingDown, Signal::Hup | Signal::Usr1) => {
-                self.debug_log(format!("{signal} ignored: shutting down"));
+                self.log(LogEvent::IgnoredWhileShuttingDown { signal });
             }
             (Phase::Running | Phase::Reloading, Signal::Term | Signal::Int) => {
                 self.phase = Phase::ShuttingDown;
                 self.timers
                     .set_after(Timer::ShutdownGrace, now, self.config.shutdown_grace);
                 self.set_state("Shutting down".to_owned());
-                self.log(
-                    Severity::Critical,
-                    format!(
-                        "Shutting down on {signal}: no new clients, answering waiting clients \
-                         for at most {} s",
-                        self.config.shutdown_grace.as_secs_f64()
-                    ),
-                );
+                self.log(LogEvent::ShuttingDown {
+                    signal,
+                    grace: self.config.shutdown_grace,
+                });
                 self.actions.push_back(Action::BeginShutdown);
             }
             (Phase::Running | Phase::Reloading, Signal::Usr1) => {
-                self.log(
-                    Severity::Info,
-                    format!("Status report and reset of dead hosts on {signal}"),
-                );
+                self.log(LogEvent::StatusAndReset { signal });
                 self.actions.push_back(Action::WriteStatus);
                 self.actions.push_back(Action::ResetHosts);
             }
             (Phase::Reloading, Signal::Hup) => {
-                self.debug_log(format!("{signal} ignored: a reload is already under way"));
+                self.log(LogEvent::IgnoredWhileReloading { signal });
             }
             (Phase::Running, Signal::Hup) => {
                 self.phase = Phase::Reloading;
-                self.log(
-                    Severity::Critical,
-                    format!("Reloading the configuration and hosts.tab on {signal}"),
-                );
+                self.log(LogEvent::Reloading { signal });
                 self.actions.push_back(Action::ReloadConfig);
             }
         }
@@ -409,7 +387,7 @@ impl Daemon {
     /// [`Action::BeginShutdown`]: finish now instead of at the deadline. Ignored otherwise.
     pub fn handle_shutdown_drained(&mut self, _now: Instant) {
         if let Phase::ShuttingDown = self.phase {
-            self.log(Severity::Info, "Every waiting client was answered");
+            self.log(LogEvent::AllAnswered);
             self.finish();
         }
     }
@@ -435,56 +413,45 @@ impl Daemon {
         self.log_problems(problems);
         let table = host_table(&settings, hosts);
         if table.is_empty() && !self.hosts.is_empty() {
-            self.log(
-                Severity::Critical,
-                format!(
-                    "Reload refused: hosts.tab has no usable remote host; keeping the {} \
-                     current hosts",
-                    self.hosts.len()
-                ),
-            );
+            self.log(LogEvent::ReloadRefused {
+                kept: self.hosts.len(),
+            });
             self.phase = Phase::Running;
             self.set_running_state();
             return HostDiff::default();
         }
         let diff = diff_hosts(&self.hosts, &table);
         for spec in &diff.removed {
-            self.log(Severity::Info, format!("Host {} removed", spec.id()));
+            self.log(LogEvent::HostRemoved {
+                id: spec.id().to_owned(),
+            });
             self.actions.push_back(Action::StopHost(spec.clone()));
         }
         for (old, new) in &diff.changed {
-            self.log(
-                Severity::Info,
-                format!(
-                    "Host {} moved from {} to {}: restarting it",
-                    new.id(),
-                    old.addr,
-                    new.addr
-                ),
-            );
+            self.log(LogEvent::HostMoved {
+                id: new.id().to_owned(),
+                from: old.addr,
+                to: new.addr,
+            });
             self.actions.push_back(Action::StopHost(old.clone()));
             self.actions.push_back(Action::StartHost(new.clone()));
         }
         for spec in &diff.added {
-            self.log(
-                Severity::Info,
-                format!("Host {} added at {}", spec.id(), spec.addr),
-            );
+            self.log(LogEvent::HostAdded {
+                id: spec.id().to_owned(),
+                addr: spec.addr,
+            });
             self.actions.push_back(Action::StartHost(spec.clone()));
         }
         self.settings = settings;
         self.hosts = table;
         self.warn_if_self_missing(hosts);
-        self.log(
-            Severity::Success,
-            format!(
-                "Reloaded: {} added, {} removed, {} changed, {} unchanged",
-                diff.added.len(),
-                diff.removed.len(),
-                diff.changed.len(),
-                diff.unchanged.len()
-            ),
-        );
+        self.log(LogEvent::Reloaded {
+            added: diff.added.len(),
+            removed: diff.removed.len(),
+            changed: diff.changed.len(),
+            unchanged: diff.unchanged.len(),
+        });
         self.phase = Phase::Running;
         self.set_running_state();
         diff
@@ -496,10 +463,9 @@ impl Daemon {
         if !matches!(self.phase, Phase::Running | Phase::Reloading) {
             return;
         }
-        self.log(
-            Severity::Critical,
-            format!("Reload failed, keeping the current configuration: {reason}"),
-        );
+        self.log(LogEvent::ReloadFailed {
+            reason: reason.to_owned(),
+        });
         self.phase = Phase::Running;
         self.set_running_state();
     }
@@ -544,14 +510,10 @@ impl Daemon {
         self.hosts.get(id)
     }
 
-    fn log(&mut self, severity: Severity, message: impl Into<String>) {
-        self.actions
-            .push_back(Action::Log(LogEvent::new(severity, message)));
-    }
-
-    fn debug_log(&mut self, message: impl Into<String>) {
-        if self.debug {
-            self.log(Severity::Debug, message);
+    /// Queues a log line; debug lines only while debug logging is on.
+    fn log(&mut self, event: LogEvent) {
+        if self.debug || !event.is_debug() {
+            self.actions.push_back(Action::Log(event));
         }
     }
 
@@ -568,19 +530,15 @@ impl Daemon {
 
     fn log_problems(&mut self, problems: &[LineProblem]) {
         for p in problems {
-            self.log(Severity::Warning, p.to_string());
+            self.log(LogEvent::HostsTabProblem(p.clone()));
         }
     }
 
     fn warn_if_self_missing(&mut self, hosts: &[HostEntry]) {
         if !hosts.iter().any(|e| e.id == self.settings.host_id) {
-            self.log(
-                Severity::Warning,
-                format!(
-                    "This server's id {} (lonHostID) is not in hosts.tab",
-                    self.settings.host_id
-                ),
-            );
+            self.log(LogEvent::SelfMissing {
+                own_id: self.settings.host_id.clone(),
+            });
         }
     }
 
@@ -593,7 +551,7 @@ impl Daemon {
         let mut files: Vec<PathBuf> = self.hosts.values().map(|h| h.socket_path.clone()).collect();
         files.push(self.pid_file.clone());
         self.actions.push_back(Action::RemoveFiles(files));
-        self.log(Severity::Critical, "Master process exiting");
+        self.log(LogEvent::Exiting);
         self.actions.push_back(Action::Exit(0));
         self.phase = Phase::Exited;
         self.timers.clear_all();
@@ -603,6 +561,8 @@ impl Daemon {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::Severity;
+    use crate::logfmt::message;
     use proptest::prelude::*;
 
     fn settings(id: &str) -> Settings {
@@ -654,7 +614,7 @@ mod tests {
         actions
             .iter()
             .filter_map(|a| match a {
-                Action::Log(ev) => Some((ev.severity, ev.message.clone())),
+                Action::Log(ev) => Some((ev.severity(), message(ev, PARENT_LOG_HOST))),
                 _ => None,
             })
             .collect()
@@ -699,13 +659,7 @@ mod tests {
         );
         let actions = drain(&mut d);
         assert_eq!(actions[0], Action::SetState("Starting hosts".into()));
-        assert_eq!(
-            actions[1],
-            Action::Log(LogEvent::new(
-                Severity::Critical,
-                "--------------- Starting children ---------------"
-            ))
-        );
+        assert_eq!(actions[1], Action::Log(LogEvent::Starting));
         assert_eq!(started(&actions), ["msul2", "msul3"]);
         let spec = d.host("msul3").unwrap();
         assert_eq!(spec.addr, "10.0.0.3:5663".parse().unwrap());

@@ -26,7 +26,7 @@ use crate::cipher::{BlockCipher, IdeaCipher};
 use crate::enc::{self, ENC_PREFIX};
 use crate::framing::DEFAULT_MAX_LINE;
 use crate::key::SessionKey;
-use crate::log::{LogEvent, Severity};
+use crate::log::LogEvent;
 use crate::reason::CloseReason;
 use crate::timer::{TimerKind, Timers};
 use crate::wire::{Wire, WrittenTooMuch};
@@ -438,11 +438,8 @@ impl<C: BlockCipher> Link<C> {
                 // Protocol 3.3 open point: the LF of the build key is stripped (the framer never
                 // keeps it); that only matters for very short ids, so say so in the log.
                 if SessionKey::is_short(&self.peer_id, &self.own_id, &line) {
-                    self.events.push_back(LinkEvent::Log(LogEvent::new(
-                        Severity::Warning,
-                        "Host ids and build key are shorter than the 32 key characters; \
-                         the session key assumes the build key's newline is stripped",
-                    )));
+                    self.events
+                        .push_back(LinkEvent::Log(LogEvent::ShortSessionKey));
                 }
                 let key = SessionKey::derive(&self.peer_id, &self.own_id, &line);
                 self.cipher = Some(C::from_key(&key));

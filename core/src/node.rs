@@ -35,7 +35,7 @@ use crate::host::{DelayedFile, Host, HostAction, HostConfig};
 use crate::hosts_tab::{HostEntry, LineProblem};
 pub use crate::ids::{ClientId, HostKey, LinkId};
 use crate::link::{Link, LinkConfig, LinkEvent};
-use crate::log::{LogEvent, Severity};
+use crate::log::LogEvent;
 use crate::logfmt::HostStatus;
 use crate::request::CON_LOST;
 use crate::timer::Deadlines;
@@ -254,16 +254,8 @@ impl Node {
         };
         if c.conn.handle_input(data).is_err() {
             let (key, waiting) = (c.host, c.conn.is_waiting());
-            self.log_host(
-                key,
-                LogEvent::new(
-                    Severity::Warning,
-                    format!(
-                        "A client sent a line longer than {} bytes: answered con_lost",
-                        self.link_config.max_line
-                    ),
-                ),
-            );
+            let max = self.link_config.max_line;
+            self.log_host(key, LogEvent::ClientLineTooLong { max });
             if waiting {
                 // Gone, as far as its request is concerned.
                 return self.client_gone(now, client);
@@ -393,9 +385,13 @@ impl Node {
             }
         });
         if let Some(e) = misuse {
+            let link_n = link.number();
             self.log_host(
                 link.host(),
-                LogEvent::new(Severity::Critical, format!("Link {}: {e}", link.number())),
+                LogEvent::LinkMisused {
+                    link: link_n,
+                    error: e,
+                },
             );
         }
     }
@@ -549,13 +545,9 @@ impl Node {
                     }
                     HostAction::Start { link, request } => {
                         let Some(slot) = s.links.iter_mut().find(|l| l.id == link) else {
-                            let e = LogEvent::new(
-                                Severity::Critical,
-                                format!(
-                                    "Scheduler started a transaction on unknown link {}",
-                                    link.number()
-                                ),
-                            );
+                            let e = LogEvent::StartOnUnknownLink {
+                                link: link.number(),
+                            };
                             host_log(out, &s.spec, &s.host, debug, e);
                             continue;
                         };
@@ -567,13 +559,10 @@ impl Node {
                             Err(_) if slot.link.is_closed() => {}
                             Err(e) => {
                                 slot.link.close(now);
-                                let e = LogEvent::new(
-                                    Severity::Critical,
-                                    format!(
-                                        "Link {} could not start a transaction: {e}",
-                                        link.number()
-                                    ),
-                                );
+                                let e = LogEvent::StartFailed {
+                                    link: link.number(),
+                                    error: e,
+                                };
                                 host_log(out, &s.spec, &s.host, debug, e);
                             }
                         }
@@ -742,7 +731,7 @@ fn host_log(
     debug: bool,
     event: LogEvent,
 ) {
-    if event.severity == Severity::Debug && !debug {
+    if event.is_debug() && !debug {
         return;
     }
     out.push_back(Output::Log {

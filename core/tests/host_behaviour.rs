@@ -781,7 +781,7 @@ fn stale_events_are_ignored() {
     assert!(
         a.iter()
             .filter_map(|x| match x {
-                HostAction::Log(e) => Some(e.severity),
+                HostAction::Log(e) => Some(e.severity()),
                 _ => None,
             })
             .all(|s| s == Severity::Debug || s == Severity::Info)

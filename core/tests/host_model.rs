@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use lonc_core::host::{DelayedFile, Host, HostAction, HostConfig};
 use lonc_core::ids::{ClientId, HostKey, LinkId};
+use lonc_core::log::LogEvent;
+use lonc_core::logfmt::message;
 use lonc_core::reason::CloseReason;
 use proptest::prelude::*;
 
@@ -488,15 +490,12 @@ impl Sim {
                     prop_assert_eq!(m, &format!("S:{HOST}:d:{name}"));
                 }
                 HostAction::Log(e) => {
-                    if e.message == format!("Host marked DEAD: {HOST}") {
+                    if *e == LogEvent::HostMarkedDead {
                         prop_assert!(self.dead, "host marked dead unexpectedly");
                         marked_dead = true;
                     }
-                    prop_assert!(
-                        !e.message.contains("secret"),
-                        "password in log: {}",
-                        e.message
-                    );
+                    let text = message(e, HOST);
+                    prop_assert!(!text.contains("secret"), "password in log: {}", text);
                 }
             }
         }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use lonc_core::enc::EncError;
 use lonc_core::link::{Link, LinkConfig, LinkEvent, LinkMisuse, LinkState};
-use lonc_core::log::Severity;
+use lonc_core::log::{LogEvent, Severity};
 use lonc_core::reason::CloseReason;
 
 const BUILD_KEY: &[u8] = b"777A0E0000000DBDBCACC712\n";
@@ -229,7 +229,8 @@ fn short_ids_give_a_warning_about_the_key() {
         link.handle_input(t0, input);
     }
     let events: Vec<_> = std::iter::from_fn(|| link.poll_event()).collect();
-    assert!(matches!(&events[0], LinkEvent::Log(l) if l.severity == Severity::Warning));
+    assert_eq!(events[0], LinkEvent::Log(LogEvent::ShortSessionKey));
+    assert_eq!(LogEvent::ShortSessionKey.severity(), Severity::Warning);
     assert_eq!(events[1], LinkEvent::Ready);
 }
 

@@ -13,7 +13,7 @@ use lonc_core::host::DelayedFile;
 use lonc_core::hosts_tab;
 use lonc_core::ids::{ClientId, HostKey, LinkId};
 use lonc_core::log::LogEvent;
-use lonc_core::logfmt::{HostStatus, LocalTime, status_file};
+use lonc_core::logfmt::{HostStatus, LocalTime, message, status_file};
 use lonc_core::node::{Node, NodeConfig, Output};
 use lonc_core::session::{Session, SessionConfig, SessionEvent};
 
@@ -293,7 +293,7 @@ impl NodeHarness {
         self.logs
             .iter()
             .filter(|(h, _)| h == host)
-            .map(|(_, e)| e.message.clone())
+            .map(|(h, e)| message(e, h))
             .collect()
     }
 
@@ -395,7 +395,7 @@ impl NodeHarness {
             .iter()
             .rev()
             .find(|(h, _)| h == host)
-            .map(|(_, e)| e.message.clone())
+            .map(|(h, e)| message(e, h))
             .unwrap_or_default()
     }
 

@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use lonc_core::log::Severity;
+use lonc_core::logfmt::message;
 use lonc_core::node::NodeConfig;
 use lonc_tests::cluster::{Lond, NodeHarness};
 
@@ -67,11 +68,11 @@ fn a_line_over_the_bound_is_answered_con_lost_and_closed_with_a_warning() {
     assert_eq!(h.answers_to(1), lines(&["con_lost"]));
     assert!(h.is_closed(1));
     assert!(h.lond_saw().is_empty(), "nothing of it went out");
-    let warnings: Vec<&String> = h
+    let warnings: Vec<String> = h
         .logs
         .iter()
-        .filter(|(host, e)| host == HOST && e.severity == Severity::Warning)
-        .map(|(_, e)| &e.message)
+        .filter(|(host, e)| host == HOST && e.severity() == Severity::Warning)
+        .map(|(host, e)| message(e, host))
         .collect();
     assert_eq!(
         warnings,

@@ -155,7 +155,7 @@ fn usr2_toggles_debug_lines_of_the_hosts() {
     let debug_lines = |h: &NodeHarness| {
         h.logs
             .iter()
-            .filter(|(host, e)| host == "msul1" && e.severity == Severity::Debug)
+            .filter(|(host, e)| host == "msul1" && e.severity() == Severity::Debug)
             .count()
     };
     h.submit("msul1", 10, b"ping");

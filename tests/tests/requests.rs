@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use lonc_core::host::{DelayedFile, HostConfig};
-use lonc_core::log::Severity;
+use lonc_core::log::{LogEvent, Severity};
 use lonc_core::node::NodeConfig;
 use lonc_tests::cluster::{Lond, NodeHarness};
 
@@ -65,7 +65,7 @@ fn a_down_lond_answers_con_lost_then_the_host_dies_and_stops_connecting() {
     assert!(
         h.logs
             .iter()
-            .any(|(_, l)| l.severity == Severity::Critical && l.message.contains("DEAD"))
+            .any(|(_, l)| *l == LogEvent::HostMarkedDead && l.severity() == Severity::Critical)
     );
 }
 

@@ -21,7 +21,7 @@ pub use action::{DelayedFile, HostAction};
 pub use config::HostConfig;
 
 use crate::ids::{ClientId, HostKey, LinkId};
-use crate::log::{LogEvent, Severity};
+use crate::log::LogEvent;
 use crate::reason::CloseReason;
 use crate::request;
 use crate::spool::DelayedName;
@@ -163,10 +163,9 @@ impl Host {
         match self.health {
             Health::Alive => {}
             Health::Dead { .. } | Health::Closed => {
-                self.debug(format!(
-                    "Host not available, answering con_lost to {}",
-                    request::loggable(&request)
-                ));
+                self.log(LogEvent::HostUnavailable {
+                    request: request.clone(),
+                });
                 self.answer(client, con_lost());
                 return;
             }
@@ -180,16 +179,11 @@ impl Host {
         } else if self.queue.fits(txn.request.len()) {
             self.queue.push(txn);
         } else {
-            self.log(
-                Severity::Warning,
-                format!(
-                    "Queue for {} full ({} requests, {} bytes): failing transaction {}",
-                    self.id,
-                    self.queue.len(),
-                    self.queue.bytes(),
-                    request::loggable(&txn.request)
-                ),
-            );
+            self.log(LogEvent::QueueFull {
+                requests: self.queue.len(),
+                bytes: self.queue.bytes(),
+                request: txn.request,
+            });
             self.answer(client, con_lost());
         }
         self.settle(now);
@@ -208,10 +202,11 @@ impl Host {
             }
         }
         if dropped + orphaned > 0 {
-            self.debug(format!(
-                "Client {} hung up: {dropped} queued request(s) dropped, {orphaned} in flight",
-                client.0
-            ));
+            self.log(LogEvent::ClientHungUp {
+                client,
+                dropped,
+                orphaned,
+            });
         }
         self.settle(now);
     }
@@ -226,10 +221,7 @@ impl Host {
         if let Health::Dead { .. } = self.health {
             self.health = Health::Alive;
             self.timers.clear(Timer::Probe);
-            self.log(
-                Severity::Info,
-                format!("Host {} reset: retrying connections", self.id),
-            );
+            self.log(LogEvent::HostReset);
             if !self.links.connecting() && self.links.len() < self.config.max_links {
                 self.open_link();
             }
@@ -242,10 +234,7 @@ impl Host {
     /// ever opened again.
     pub fn close_all(&mut self, now: Instant) {
         if self.health != Health::Closed {
-            self.log(
-                Severity::Info,
-                format!("Closing all connections to {}", self.id),
-            );
+            self.log(LogEvent::ClosingAll);
         }
         self.health = Health::Closed;
         self.drop_everything();
@@ -256,26 +245,20 @@ impl Host {
     /// The link finished its handshake and is Idle.
     pub fn handle_link_ready(&mut self, now: Instant, link: LinkId) {
         if !matches!(self.links.state(link), Some(LinkState::Connecting)) {
-            self.debug(format!("Ignoring stale ready event for link {}", link.0));
+            self.log(LogEvent::StaleReady {
+                link: link.number(),
+            });
             return;
         }
         let first = self.links.ready_count() == 0;
         if let Health::Dead { .. } = self.health {
             self.health = Health::Alive;
             self.timers.clear(Timer::Probe);
-            self.log(
-                Severity::Success,
-                format!("Host {} is reachable again", self.id),
-            );
+            self.log(LogEvent::HostReachable);
         }
-        self.log(
-            Severity::Success,
-            format!(
-                "Connection {} to {} now ready for action",
-                self.links.ready_count() + 1,
-                self.id
-            ),
-        );
+        self.log(LogEvent::LinkReady {
+            count: self.links.ready_count() + 1,
+        });
         self.link_idle(link);
         if first {
             self.actions.push_back(HostAction::ListDelayed);
@@ -286,7 +269,9 @@ impl Host {
     /// The transaction on `link` completed with `reply`; the link is Idle again.
     pub fn handle_reply(&mut self, now: Instant, link: LinkId, reply: Bytes) {
         if !matches!(self.links.state(link), Some(LinkState::Busy(_))) {
-            self.debug(format!("Ignoring stale reply on link {}", link.0));
+            self.log(LogEvent::StaleReply {
+                link: link.number(),
+            });
             return;
         }
         if let Some(txn) = self.links.take_busy(link) {
@@ -301,22 +286,16 @@ impl Host {
     pub fn handle_link_closed(&mut self, now: Instant, link: LinkId, reason: CloseReason) {
         match self.links.remove(link) {
             None => {
-                self.debug(format!(
-                    "Ignoring close of unknown link {} ({reason})",
-                    link.0
-                ));
+                self.log(LogEvent::StaleClose {
+                    link: link.number(),
+                    reason,
+                });
                 return;
             }
             Some(LinkState::Connecting) => self.connect_failed(now, &reason),
-            Some(LinkState::Idle) => self.log(
-                Severity::Info,
-                format!("Idle connection to {} closed: {reason}", self.id),
-            ),
+            Some(LinkState::Idle) => self.log(LogEvent::IdleLinkClosed { reason }),
             Some(LinkState::Busy(txn)) => {
-                self.log(
-                    Severity::Warning,
-                    format!("Connection to {} lost: {reason}", self.id),
-                );
+                self.log(LogEvent::LinkLost { reason });
                 self.fail(txn);
             }
         }
@@ -331,28 +310,22 @@ impl Host {
     /// stay on disk for a later first link).
     pub fn offer_delayed(&mut self, now: Instant, files: Vec<DelayedFile>) {
         if self.health != Health::Alive {
-            self.debug(format!(
-                "Host not available: {} delayed file(s) left for later",
-                files.len()
-            ));
+            self.log(LogEvent::DelayedWhileUnavailable { count: files.len() });
             return;
         }
         let mut wanted: Vec<(DelayedName, DelayedFile)> = Vec::with_capacity(files.len());
         for file in files {
             match DelayedName::parse(&file.name) {
-                Err(e) => self.log(
-                    Severity::Warning,
-                    format!("Ignoring delayed file {:?}: {e}", file.name),
-                ),
-                Ok(n) if *n.host != *self.id => self.log(
-                    Severity::Warning,
-                    format!(
-                        "Ignoring delayed file {:?}: it is for {:?}, not {}",
-                        file.name, n.host, self.id
-                    ),
-                ),
+                Err(error) => self.log(LogEvent::BadDelayedName {
+                    name: file.name,
+                    error,
+                }),
+                Ok(n) if *n.host != *self.id => self.log(LogEvent::ForeignDelayed {
+                    name: file.name,
+                    owner: n.host,
+                }),
                 Ok(_) if self.delayed.contains(file.name.as_str()) => {
-                    self.debug(format!("Delayed file {} already queued", file.name));
+                    self.log(LogEvent::DelayedAlreadyQueued { name: file.name });
                 }
                 Ok(n) => wanted.push((n, file)),
             }
@@ -364,14 +337,7 @@ impl Host {
                 continue; // the same name twice in one offer
             }
             if !self.queue.fits(file.request.len()) {
-                self.log(
-                    Severity::Warning,
-                    format!(
-                        "Queue for {} full: {} delayed file(s) left for a later replay",
-                        self.id,
-                        total - i
-                    ),
-                );
+                self.log(LogEvent::DelayedLeftForLater { left: total - i });
                 break;
             }
             self.delayed.insert(file.name.as_str().into());
@@ -390,7 +356,7 @@ impl Host {
             match timer {
                 Timer::Probe => {
                     if matches!(self.health, Health::Dead { .. }) && !self.links.connecting() {
-                        self.log(Severity::Info, format!("Probing dead host {}", self.id));
+                        self.log(LogEvent::Probing);
                         self.open_link();
                     }
                 }
@@ -400,14 +366,9 @@ impl Host {
                         .is_empty()
                         .then(|| self.links.remove_oldest_idle());
                     if let Some(link) = idle.flatten() {
-                        self.log(
-                            Severity::Info,
-                            format!(
-                                "Closing an idle connection to {}: {} left",
-                                self.id,
-                                self.links.len()
-                            ),
-                        );
+                        self.log(LogEvent::IdleLinkPruned {
+                            left: self.links.len(),
+                        });
                         self.actions.push_back(HostAction::CloseLink(link));
                     }
                 }
@@ -470,13 +431,7 @@ impl Host {
     // ----- internals -----
 
     fn close_connection_exit(&mut self, now: Instant, client: ClientId) {
-        self.log(
-            Severity::Critical,
-            format!(
-                "Request Close Connection: closing every connection to {} and failing waiting requests",
-                self.id
-            ),
-        );
+        self.log(LogEvent::CloseConnectionExit);
         if self.health == Health::Closed {
             self.answer(client, con_lost());
             return;
@@ -515,24 +470,17 @@ impl Host {
                 self.health = Health::Dead { probes };
                 let delay = self.probe_delay(probes);
                 self.timers.set_after(Timer::Probe, now, delay);
-                self.log(
-                    Severity::Info,
-                    format!(
-                        "Probe of dead host {} failed ({reason}); next probe within {} s",
-                        self.id,
-                        delay.as_secs_f64().ceil()
-                    ),
-                );
+                self.log(LogEvent::ProbeFailed {
+                    reason: reason.clone(),
+                    next_within: delay,
+                });
             }
             Health::Alive => {
                 self.retries_left = self.retries_left.saturating_sub(1);
-                self.log(
-                    Severity::Critical,
-                    format!(
-                        "Failed to make a connection with lond on {} ({reason}); {} retries left",
-                        self.id, self.retries_left
-                    ),
-                );
+                self.log(LogEvent::ConnectFailed {
+                    reason: reason.clone(),
+                    retries_left: self.retries_left,
+                });
                 self.flush_queue();
                 if self.retries_left == 0 {
                     self.mark_dead(now);
@@ -542,7 +490,7 @@ impl Host {
     }
 
     fn mark_dead(&mut self, now: Instant) {
-        self.log(Severity::Critical, format!("Host marked DEAD: {}", self.id));
+        self.log(LogEvent::HostMarkedDead);
         self.drop_everything();
         self.health = Health::Dead { probes: 0 };
         let delay = self.probe_delay(0);
@@ -603,7 +551,7 @@ impl Host {
             Origin::Client(client) => self.answer(client, reply),
             Origin::Delayed(name) => {
                 self.delayed.remove(&name);
-                self.log(Severity::Success, "A delayed transaction was completed");
+                self.log(LogEvent::DelayedCompleted);
                 self.actions.push_back(HostAction::PermLog(format!(
                     "S:{}:{}",
                     self.id,
@@ -612,7 +560,7 @@ impl Host {
                 self.actions
                     .push_back(HostAction::DeleteDelayed(name.into_string()));
             }
-            Origin::Gone => self.debug("Discarding the reply for a client that hung up"),
+            Origin::Gone => self.log(LogEvent::ReplyDiscarded),
         }
     }
 
@@ -620,10 +568,9 @@ impl Host {
     fn fail(&mut self, txn: Txn) {
         let dead = matches!(self.health, Health::Dead { .. });
         if !dead {
-            self.log(
-                Severity::Warning,
-                format!("Failing transaction {}", request::loggable(&txn.request)),
-            );
+            self.log(LogEvent::FailingTransaction {
+                request: txn.request.clone(),
+            });
         }
         match txn.origin {
             Origin::Client(client) => self.answer(client, con_lost()),
@@ -671,12 +618,7 @@ impl Host {
         self.actions.push_back(HostAction::Answer { client, line });
     }
 
-    fn log(&mut self, severity: Severity, message: impl Into<String>) {
-        self.actions
-            .push_back(HostAction::Log(LogEvent::new(severity, message)));
-    }
-
-    fn debug(&mut self, message: impl Into<String>) {
-        self.log(Severity::Debug, message);
+    fn log(&mut self, event: LogEvent) {
+        self.actions.push_back(HostAction::Log(event));
     }
 }

@@ -25,6 +25,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 use lonc_core::host::{DelayedFile, Host, HostAction, HostConfig};
 use lonc_core::ids::{ClientId, HostKey, LinkId};
+use lonc_core::logfmt::message;
 use lonc_core::reason::CloseReason;
 use lonc_core::spool::DelayedName;
 
@@ -495,7 +496,7 @@ impl Sim {
                     assert!(!deleted, "perm log after the deletion");
                 }
                 HostAction::Log(e) => {
-                    assert!(!e.message.contains("secret"), "password in the log");
+                    assert!(!message(&e, HOST).contains("secret"), "password in the log");
                 }
             }
         }
