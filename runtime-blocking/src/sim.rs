@@ -455,13 +455,21 @@ mod tests {
         let addr = sim.addr();
         let mut conn = TcpStream::connect(addr).unwrap();
         conn.write_all(b"init\n").unwrap();
-        let mut challenge = [0u8; 1];
+        let mut challenge = vec![0u8; 1];
         conn.read_exact(&mut challenge).unwrap();
         sim.stop();
-        let mut rest = Vec::new();
+        // The rest of the challenge line, then the end of the stream (or a reset): a
+        // connection left open runs into the read timeout instead.
         conn.set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        let _ = conn.read_to_end(&mut rest);
+        match conn.read_to_end(&mut challenge) {
+            Ok(_) => assert_eq!(
+                challenge.iter().position(|&b| b == b'\n'),
+                Some(challenge.len() - 1),
+                "{challenge:?} is not one line"
+            ),
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}"),
+        }
         TcpListener::bind(addr).expect("the port is free again");
     }
 

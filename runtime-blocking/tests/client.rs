@@ -7,14 +7,12 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lonc_blocking::localtime::local_time;
 use lonc_blocking::{
     CON_DELAYED, CON_FAILED, CON_LOST, Client, ClientError, Critical, ReplyError, Spool, critical,
     critical_detailed,
 };
-use lonc_core::logfmt::perm_log_line;
 use lonc_core::spool::DelayedName;
 use tempfile::TempDir;
 
@@ -93,11 +91,86 @@ impl Dirs {
     }
 }
 
-/// Checks that `line` is exactly a perm-log record `<time>:<message>:<localtime>\n`.
+/// Checks that `line` is a perm-log record written just now for `message`:
+/// `<unix time>:<message>:<Www Mmm dd hh:mm:ss yyyy>\n` (Perl's `scalar localtime`). The names
+/// and widths are checked against literal lists, and the local time must be the unix time seen
+/// from some zone (a whole number of quarter hours from UTC, at most 14 h away), by arithmetic
+/// done here: nothing of the code under test computes the expectation.
 fn assert_perm_record(line: &str, message: &str) {
-    let (time, _) = line.split_once(':').unwrap();
-    let time: i64 = time.parse().unwrap();
-    assert_eq!(line, perm_log_line(time, message, &local_time(time)));
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let digits = |s: &str| -> i64 {
+        assert!(
+            !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()),
+            "{s:?} is not a number in {line:?}"
+        );
+        s.parse().unwrap()
+    };
+    let (unix, rest) = line.split_once(':').unwrap();
+    let unix = digits(unix);
+    let now = i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    assert!(
+        (now - 60..=now).contains(&unix),
+        "{line:?} not written just now ({now})"
+    );
+    let local = rest
+        .strip_prefix(message)
+        .and_then(|r| r.strip_prefix(':'))
+        .and_then(|r| r.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("{line:?} is not <time>:{message}:<localtime>\\n"));
+    assert!(local.is_ascii() && local.len() == 24, "{local:?}");
+    let separators: String = [3, 7, 10, 13, 16, 19]
+        .iter()
+        .map(|&i| char::from(local.as_bytes()[i]))
+        .collect();
+    assert_eq!(separators, "   :: ", "{local:?}");
+    let weekday = DAYS.iter().position(|d| *d == &local[0..3]);
+    let month = MONTHS.iter().position(|m| *m == &local[4..7]);
+    let (Some(weekday), Some(month)) = (weekday, month) else {
+        panic!("{local:?}: no weekday or month name");
+    };
+    let day = digits(local[8..10].strip_prefix(' ').unwrap_or(&local[8..10]));
+    assert_eq!(
+        format!("{day:>2}"),
+        &local[8..10],
+        "day padded with a space"
+    );
+    let (hour, minute, second) = (
+        digits(&local[11..13]),
+        digits(&local[14..16]),
+        digits(&local[17..19]),
+    );
+    let year = digits(&local[20..24]);
+    assert!(
+        (1..=31).contains(&day) && hour < 24 && minute < 60 && second < 61,
+        "{local:?}: a field out of range"
+    );
+    // Days since 1970-01-01 of the civil date (H. Hinnant's days_from_civil).
+    let month = i64::try_from(month).unwrap() + 1;
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    // 1970-01-01 was a Thursday.
+    assert_eq!(
+        DAYS[usize::try_from((days + 4).rem_euclid(7)).unwrap()],
+        DAYS[weekday],
+        "{local:?}: wrong weekday"
+    );
+    let offset = days * 86_400 + hour * 3600 + minute * 60 + second - unix;
+    assert!(
+        offset % 900 == 0 && offset.abs() <= 14 * 3600,
+        "{local:?} is not {unix} in any time zone"
+    );
 }
 
 #[test]
@@ -368,33 +441,76 @@ fn no_temporary_file_is_left_behind() {
     }
 }
 
+/// Drops, for the calling thread only, the capabilities that let root ignore file modes
+/// (`CAP_DAC_OVERRIDE`, `CAP_DAC_READ_SEARCH`, `CAP_FOWNER`) from its effective set. Linux
+/// keeps capabilities per thread, so other threads keep theirs; a user without them keeps
+/// none.
+#[cfg(target_os = "linux")]
+fn drop_file_capabilities_of_this_thread() {
+    /// `struct __user_cap_header_struct`.
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    /// `struct __user_cap_data_struct`; version 3 takes two (capabilities 0-31 and 32-63).
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    const CAP_DAC_OVERRIDE: u32 = 1;
+    const CAP_DAC_READ_SEARCH: u32 = 2;
+    const CAP_FOWNER: u32 = 3;
+    let mut header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0, // the calling thread
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget reads `header` and writes two `Data` into `data`, both live and laid out
+    // as the kernel's version-3 structures for the duration of the call.
+    let got = unsafe { libc::syscall(libc::SYS_capget, &raw mut header, data.as_mut_ptr()) };
+    assert_eq!(got, 0, "capget: {}", std::io::Error::last_os_error());
+    data[0].effective &= !(1 << CAP_DAC_OVERRIDE | 1 << CAP_DAC_READ_SEARCH | 1 << CAP_FOWNER);
+    // SAFETY: capset reads `header` and two `Data` from `data`, as above. Lowering the
+    // effective set is always allowed and affects the calling thread only.
+    let set = unsafe { libc::syscall(libc::SYS_capset, &raw mut header, data.as_ptr()) };
+    assert_eq!(set, 0, "capset: {}", std::io::Error::last_os_error());
+}
+
+/// A read-only delayed directory: `F:` and `con_failed`. Runs on a thread of its own without
+/// the capabilities that would let root write there anyway.
+#[cfg(target_os = "linux")]
 #[test]
 fn unwritable_delayed_dir_is_con_failed_with_an_f_record() {
     let d = dirs();
     fs::create_dir(&d.delayed).unwrap();
     fs::set_permissions(&d.delayed, fs::Permissions::from_mode(0o555)).unwrap();
-    // Root (or a capability) writes anyway: find out by trying, then skip.
-    let probe = d.delayed.join(".probe");
-    if fs::write(&probe, b"").is_ok() {
-        fs::remove_file(&probe).unwrap();
-        eprintln!("skipped: the delayed directory stays writable for this user (root?)");
-        return;
-    }
-    let outcome = critical_detailed(&client(&d.sock), &d.spool(), HOST, b"put:msu:x").unwrap();
-    let Critical::Failed { error, perm_log } = outcome else {
-        panic!("{outcome:?}");
+    let (first, second) = thread::scope(|s| {
+        s.spawn(|| {
+            drop_file_capabilities_of_this_thread();
+            let first = critical_detailed(&client(&d.sock), &d.spool(), HOST, b"put:msu:x");
+            let second = critical(&client(&d.sock), &d.spool(), HOST, b"put:msu:x");
+            (first.unwrap(), second.unwrap())
+        })
+        .join()
+        .unwrap()
+    });
+    let Critical::Failed { error, perm_log } = first else {
+        panic!("{first:?}");
     };
     assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
     assert!(perm_log.is_none());
+    assert_eq!(second, CON_FAILED);
     assert!(d.delayed_names().is_empty());
     let lines = d.perm_log_lines();
-    assert_eq!(lines.len(), 1);
-    assert_perm_record(&lines[0], "F:msul1:put:msu:x");
-    assert_eq!(
-        critical(&client(&d.sock), &d.spool(), HOST, b"put:msu:x").unwrap(),
-        CON_FAILED
-    );
-    fs::set_permissions(&d.delayed, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for line in &lines {
+        assert_perm_record(line, "F:msul1:put:msu:x");
+    }
 }
 
 #[test]
