@@ -460,15 +460,19 @@ impl HostDriver {
             Chance::Must => opened.len() == base + 1,
         };
         if !probe_ok {
+            let why = if base > 0 {
+                format!(" ({})", exp.open_why)
+            } else {
+                String::new()
+            };
+            let probe = match exp.probe {
+                Chance::No => "",
+                Chance::Maybe => ", plus maybe a probe",
+                Chance::Must => ", plus a probe now due",
+            };
             return Err(format!(
-                "opened {} link(s), the model expects {base}{} and a probe {:?}",
-                opened.len(),
-                if base > 0 {
-                    format!(" ({})", exp.open_why)
-                } else {
-                    String::new()
-                },
-                exp.probe
+                "opened {} link(s), the model expects {base}{why}{probe}",
+                opened.len()
             ));
         }
         let probed = opened.len() > base;
@@ -570,22 +574,27 @@ impl HostDriver {
             }
         }
         let (least, most, required) = m.timeout_bounds();
-        let since = |t: Instant| t.saturating_duration_since(self.now);
+        let at = |t: Instant| {
+            if t >= self.now {
+                format!("now + {:?}", t - self.now)
+            } else {
+                format!("now - {:?}", self.now - t)
+            }
+        };
+        let most_text = most.map_or("unbounded".to_string(), at);
         match (h.poll_timeout(), least) {
             (None, _) if required => Err(format!(
-                "poll_timeout() is None, but a timer must be due by now + {:?}",
-                most.map(since)
+                "poll_timeout() is None, but a timer must be due by {most_text}"
             )),
             (None, _) => Ok(()),
             (Some(t), None) => Err(format!(
-                "poll_timeout() is now + {:?}, but the model has no timer",
-                since(t)
+                "poll_timeout() is {}, but the model has no timer",
+                at(t)
             )),
             (Some(t), Some(least)) if t < least || most.is_some_and(|m| t > m) => Err(format!(
-                "poll_timeout() is now + {:?}, outside the model's window [now + {:?}, now + {:?}]",
-                since(t),
-                since(least),
-                most.map(since)
+                "poll_timeout() is {}, outside the model's window [{}, {most_text}]",
+                at(t),
+                at(least)
             )),
             (Some(_), Some(_)) => Ok(()),
         }
