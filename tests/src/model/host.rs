@@ -487,10 +487,6 @@ impl Model {
         }
     }
 
-    pub fn health(&self) -> Health {
-        self.health
-    }
-
     pub fn is_dead(&self) -> bool {
         matches!(self.health, Health::Dead { .. })
     }
@@ -530,17 +526,13 @@ impl Model {
         (least, most, required)
     }
 
-    /// The links in `state`'s kind, by id.
+    /// The links whose state satisfies `pick`, by id.
     pub fn links_where(&self, pick: impl Fn(&LinkState) -> bool) -> Vec<LinkId> {
         self.links
             .iter()
             .filter(|(_, s)| pick(s))
             .map(|(l, _)| *l)
             .collect()
-    }
-
-    pub fn link_state(&self, link: LinkId) -> Option<&LinkState> {
-        self.links.get(&link)
     }
 
     /// Where the model has this client's request, for messages.
