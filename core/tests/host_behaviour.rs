@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use host_common::*;
 use lonc_core::host::{HostAction, HostConfig};
-use lonc_core::ids::LinkId;
+use lonc_core::ids::{HostKey, LinkId};
 use lonc_core::log::Severity;
 use lonc_core::reason::CloseReason;
 
@@ -319,6 +319,57 @@ fn a_dead_host_is_probed_with_exponential_backoff_and_jitter() {
     let p = opens(&drain(&mut h2));
     h2.handle_link_closed(t0 + delays[0], p[0], refused());
     assert_eq!(h2.poll_timeout(), Some(t0 + delays[0] + delays[1]));
+}
+
+/// Full jitter: at back-off step 5 (cap `probe_min * 32` = 32 s, far above `probe_min`), the
+/// delay before the next probe is drawn from the whole of `[probe_min, cap]`. Across 64 fixed
+/// seeds the delays must spread over that range: an implementation that always waits the cap,
+/// the minimum or any fixed fraction of the range fails.
+#[test]
+fn probe_delays_spread_over_the_whole_back_off_range() {
+    const STEP: u32 = 5;
+    let cfg = HostConfig {
+        retries: 1,
+        tick: Duration::ZERO,
+        probe_min: secs(1),
+        probe_max: secs(300),
+        ..HostConfig::default()
+    };
+    let (min, cap) = (secs(1), secs(1 << STEP));
+    let mut delays = vec![];
+    for seed in 0..64u64 {
+        let t0 = Instant::now();
+        let mut h = lonc_core::host::Host::new(HostKey(0), HOST, cfg.clone(), t0, seed);
+        let _ = kill(&mut h, t0, 1);
+        let mut now = t0;
+        for _ in 0..STEP {
+            now = h.poll_timeout().expect("a probe is scheduled");
+            h.handle_timeout(now);
+            let probe = opens(&drain(&mut h));
+            assert_eq!(probe.len(), 1, "seed {seed}: one probe");
+            h.handle_link_closed(now, probe[0], refused());
+            let _ = drain(&mut h);
+        }
+        let delay = h.poll_timeout().expect("a probe is scheduled") - now;
+        assert!(delay >= min && delay <= cap, "seed {seed}: {delay:?}");
+        delays.push(delay);
+    }
+    let span = cap - min;
+    let mid = min + span / 2;
+    let below = delays.iter().filter(|d| **d < mid).count();
+    let above = delays.iter().filter(|d| **d > mid).count();
+    assert!(
+        below >= 16 && above >= 16,
+        "{below} below and {above} above the middle: {delays:?}"
+    );
+    assert!(
+        delays.iter().any(|d| *d < min + span / 4) && delays.iter().any(|d| *d > cap - span / 4),
+        "both ends of the range reached: {delays:?}"
+    );
+    let mut distinct = delays.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert!(distinct.len() >= 32, "{} distinct delays", distinct.len());
 }
 
 #[test]

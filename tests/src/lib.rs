@@ -4,5 +4,6 @@ pub mod bench;
 pub mod cluster;
 pub mod conformance;
 pub mod fuzz_logic;
+pub mod model;
 pub mod pair;
 pub mod rng;

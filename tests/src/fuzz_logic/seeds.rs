@@ -555,6 +555,55 @@ pub fn host_scripts() -> Vec<(&'static str, host::Script)> {
                 ops: vec![submit.clone(), ConnectFail(0), advance(65_535), Reset],
             },
         ),
+        (
+            "delayed-offer-stops-at-the-queue-bound",
+            host::Script {
+                config: host::Config {
+                    queue_len: 3,
+                    queue_bytes: 50,
+                    ..config.clone()
+                },
+                seed: 3,
+                ops: vec![
+                    // 17, 35 and 17 bytes: the second does not fit after the first, and the
+                    // offer stops there (the third waits although it would fit).
+                    Spool {
+                        time: 1,
+                        count: 0,
+                        kind: 0,
+                    },
+                    SpoolRaw(c(b"2.0.1234567890123456789.put.msul1")),
+                    Spool {
+                        time: 3,
+                        count: 0,
+                        kind: 0,
+                    },
+                    Offer,
+                    ConnectOk(0),
+                    Reply(0),
+                    Offer,
+                    Reply(0),
+                    Offer,
+                    Reply(0),
+                ],
+            },
+        ),
+        (
+            "idle-link-pruned-on-time-across-other-inputs",
+            script(vec![
+                submit.clone(),
+                ConnectOk(0),
+                Reply(0),
+                // Inputs that leave the host prunable do not restart the idle count.
+                advance(50),
+                Reset,
+                Offer,
+                advance(30),
+                Reset,
+                advance(30),
+                advance(101),
+            ]),
+        ),
     ]
 }
 
@@ -698,6 +747,11 @@ mod tests {
         assert!(o.deleted == 3 && o.replies == 1, "{o:?}");
         assert!(host["queue-full"].con_lost >= 1);
         assert!(host["never-probe"].was_dead);
+        assert_eq!(host["delayed-offer-stops-at-the-queue-bound"].deleted, 3);
+        assert_eq!(
+            host["idle-link-pruned-on-time-across-other-inputs"].replies,
+            1
+        );
     }
 
     #[test]
