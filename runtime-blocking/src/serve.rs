@@ -32,10 +32,10 @@ use lonc_core::log::Severity;
 use lonc_core::node::{Node, Output};
 use polling::{Event, Events, PollMode, Poller};
 
-use crate::cli::{ConfigArgs, ConfigError, RunArgs};
-use crate::files::{self, Logger};
-use crate::startup::{self, Startup};
-use crate::sys;
+use lonc_edge::cli::{ConfigArgs, ConfigError, RunArgs};
+use lonc_edge::files::{self, Logger};
+use lonc_edge::startup::{self, Startup};
+use lonc_edge::sys;
 
 /// Most connections accepted per listener event, so one busy socket cannot starve the rest.
 const ACCEPTS_PER_EVENT: usize = 64;

@@ -34,10 +34,10 @@ use lonc_core::node::{Node, Output};
 use smol::LocalExecutor;
 use smol::channel::{Receiver, Sender, bounded};
 
-use lonc_blocking::cli::{ConfigArgs, ConfigError, RunArgs};
-use lonc_blocking::files::{self, Logger};
-use lonc_blocking::startup::{self, Startup};
-use lonc_blocking::sys;
+use lonc_edge::cli::{ConfigArgs, ConfigError, RunArgs};
+use lonc_edge::files::{self, Logger};
+use lonc_edge::startup::{self, Startup};
+use lonc_edge::sys;
 
 /// The size of the one read buffer every link and client task shares ([`Rt::read_with`]).
 const READ_BUF: usize = 64 * 1024;

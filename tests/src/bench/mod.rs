@@ -1,7 +1,7 @@
 //! `lonc-bench`, the load tool: throughput, latency, memory and fail-fast of the daemons
 //! against two floors, on one machine in one run.
 //!
-//! Set-ups, all against the same simulated lond ([`lonc_blocking::sim::Sim`]):
+//! Set-ups, all against the same simulated lond ([`lonc_edge::sim::Sim`]):
 //!
 //! * (a) *direct*: the bench speaks the lond protocol itself over persistent TCP links
 //!   ([`link::SyncLink`], the core's `Link` driven with blocking I/O): the network floor;

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lonc_blocking::sim::{Faults, Sim, SimConfig, free_port};
+use lonc_edge::sim::{Faults, Sim, SimConfig, free_port};
 
 use super::cpu::{CpuSample, PerRequest};
 use super::daemon::{Daemon, Layout, OWN_ID};
@@ -658,7 +658,7 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "{}{} set-ups, one simulated lond (`lonc_blocking::sim::Sim`, thread per link), \
+            "{}{} set-ups, one simulated lond (`lonc_edge::sim::Sim`, thread per link), \
              {}-byte requests (`echo:…`, `encrypt:echo:…`), closed loop {} s per point after \
              {} s warm-up; daemons and null relay with at most {} links; {} cores; whole run {:.0} s.\n",
             if o.smoke {

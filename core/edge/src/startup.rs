@@ -13,8 +13,8 @@ use lonc_core::node::{Node, NodeConfig};
 
 use crate::cli::{ConfigArgs, ConfigError, RunArgs};
 use crate::files::{self, Logger};
-use crate::localtime::now_local;
 use crate::sys;
+use lonc_client::localtime::now_local;
 
 /// How long a daemon that has decided to exit still lets answers reach their clients.
 pub const FLUSH_BOUND: Duration = Duration::from_secs(1);

@@ -7,8 +7,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::localtime::now_local;
 use bytes::Bytes;
+use lonc_client::localtime::now_local;
 use lonc_core::conf::Settings;
 use lonc_core::daemon::PARENT_LOG_HOST;
 use lonc_core::host::DelayedFile;
