@@ -28,11 +28,9 @@ use crate::framing::DEFAULT_MAX_LINE;
 use crate::key::SessionKey;
 use crate::log::LogEvent;
 use crate::reason::CloseReason;
+use crate::request::ENCRYPT_PREFIX;
 use crate::timer::{TimerKind, Timers};
 use crate::wire::{Wire, WrittenTooMuch};
-
-/// The prefix by which a client asks for a request to be sent encrypted.
-pub const ENCRYPT_PREFIX: &[u8] = b"encrypt:";
 
 /// Timeouts and bounds of one link.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,8 +6,8 @@
 //! right away (`Rt::drain`), and the outputs are carried out there, in the task that drained:
 //!
 //! * Bytes for a link ([`Output::Transmit`]) and answers for a client ([`Output::Answer`]) are
-//!   written at once, without waiting, to the socket kept in the link's `LinkSlot` or the
-//!   client's `ClientSlot`. Only what a full socket does not take stays in the slot, and only
+//!   written at once, without waiting, to the socket kept in the link's `LinkSocket` or the
+//!   client's `ClientSocket`. Only what a full socket does not take stays in the slot, and only
 //!   then is the owning task kicked (a bounded(1) channel) to wait for room and write the rest.
 //! * So a link task spends its life waiting for its socket to be readable, and a client task
 //!   waiting for its client's next bytes (or EOF): a readiness wait is armed once per event,
@@ -103,8 +103,8 @@ struct Rt {
     socket_mode: u32,
     max_line: usize,
     listeners: RefCell<HashMap<HostKey, smol::Task<()>>>,
-    links: RefCell<HashMap<LinkId, Rc<LinkSlot>>>,
-    clients: RefCell<HashMap<ClientId, Rc<ClientSlot>>>,
+    links: RefCell<HashMap<LinkId, Rc<LinkSocket>>>,
+    clients: RefCell<HashMap<ClientId, Rc<ClientSocket>>>,
     timer_kick: Sender<()>,
     /// The deadline the timer task sleeps until.
     armed: Cell<Option<Instant>>,
@@ -121,7 +121,7 @@ struct Rt {
 }
 
 /// A link as its task and [`Rt::act`] share it.
-struct LinkSlot {
+struct LinkSocket {
     /// Wakes the link task: the node closed the link, or `out` holds bytes the socket did not
     /// take. Bounded(1): one pending kick is enough, the task reads the state from the slot.
     kick: Sender<()>,
@@ -137,7 +137,7 @@ struct LinkSlot {
 }
 
 /// A client connection as its task and [`Rt::act`] share it.
-struct ClientSlot {
+struct ClientSocket {
     stream: Async<UnixStream>,
     /// Answer bytes the socket did not take at once; the task writes them when there is room.
     out: RefCell<BytesMut>,
@@ -206,7 +206,7 @@ impl Rt {
             Output::StopAccepting => self.listeners.borrow_mut().clear(),
             Output::Connect { link, addr } => {
                 let (kick, inbox) = bounded(1);
-                let slot = Rc::new(LinkSlot {
+                let slot = Rc::new(LinkSocket {
                     kick,
                     closed: Cell::new(false),
                     farewell: RefCell::new(Bytes::new()),
@@ -290,7 +290,7 @@ impl Rt {
     /// Writes the link's new bytes without waiting, reporting every write with
     /// [`Node::handle_written`]. What the socket does not take (or everything, while the link
     /// connects or output is already pending) stays in `slot.out` and the task writes it.
-    fn transmit(&self, link: LinkId, slot: &LinkSlot, bytes: Bytes) {
+    fn transmit(&self, link: LinkId, slot: &LinkSocket, bytes: Bytes) {
         if slot.closed.get() {
             return;
         }
@@ -325,7 +325,7 @@ impl Rt {
 
     /// Writes what `slot.out` holds, without waiting, reporting every write; true once it is
     /// all written.
-    fn flush_link(&self, link: LinkId, slot: &LinkSlot, stream: &Async<TcpStream>) -> bool {
+    fn flush_link(&self, link: LinkId, slot: &LinkSocket, stream: &Async<TcpStream>) -> bool {
         loop {
             let written = {
                 let mut out = slot.out.borrow_mut();
@@ -359,7 +359,7 @@ impl Rt {
 
     /// Writing to the link failed: drops its pending output, closes the slot (its task ends)
     /// and tells the node.
-    fn link_write_failed(&self, link: LinkId, slot: &LinkSlot, kind: io::ErrorKind) {
+    fn link_write_failed(&self, link: LinkId, slot: &LinkSocket, kind: io::ErrorKind) {
         slot.out.borrow_mut().clear();
         slot.closed.set(true);
         let _ = slot.kick.try_send(());
@@ -371,7 +371,7 @@ impl Rt {
     /// Writes an answer to the client at once, as far as its socket takes it. The rest stays
     /// in the slot, counted in `unanswered`, and the task is kicked to write it; the task is
     /// kicked too if it was paused (the node may want its input again) or the write failed.
-    fn answer(&self, client: ClientId, slot: &ClientSlot, bytes: &[u8]) {
+    fn answer(&self, client: ClientId, slot: &ClientSocket, bytes: &[u8]) {
         let written = {
             let mut out = slot.out.borrow_mut();
             // Output still pending keeps its place in front: the task writes both.
@@ -408,7 +408,7 @@ impl Rt {
     }
 
     /// The client's queued answers are written or will never be: no longer waited for.
-    fn settle_answers(&self, slot: &ClientSlot) {
+    fn settle_answers(&self, slot: &ClientSocket) {
         let queued = slot.queued.replace(0);
         self.unanswered
             .set(self.unanswered.get().saturating_sub(queued));
@@ -451,7 +451,7 @@ impl Rt {
     }
 }
 
-impl ClientSlot {
+impl ClientSocket {
     /// Writes what `out` holds, waiting for room whenever the socket is full. Called by the
     /// task after a write found the socket full, so it waits for room before writing.
     async fn flush(&self) -> io::Result<()> {
@@ -559,10 +559,10 @@ async fn accept_loop(rt: Rc<Rt>, host: HostKey, listener: Async<UnixListener>) {
 }
 
 /// One lonnet connection: bytes in to the node, the node's answers out (written by
-/// [`Rt::act`], see [`ClientSlot`]), until the node closes it and its answers are written.
+/// [`Rt::act`], see [`ClientSocket`]), until the node closes it and its answers are written.
 async fn client_task(rt: Rc<Rt>, id: ClientId, stream: Async<UnixStream>) {
     let (kick, inbox) = bounded(1);
-    let slot = Rc::new(ClientSlot {
+    let slot = Rc::new(ClientSocket {
         stream,
         out: RefCell::new(BytesMut::new()),
         queued: Cell::new(0),
@@ -651,7 +651,7 @@ async fn link_task(
     rt: Rc<Rt>,
     link: LinkId,
     addr: SocketAddr,
-    slot: Rc<LinkSlot>,
+    slot: Rc<LinkSocket>,
     inbox: Receiver<()>,
 ) {
     // The node's connect timeout ends in a CloseLink, which kicks this task.

@@ -26,7 +26,7 @@ use crate::reason::CloseReason;
 use crate::request;
 use crate::spool::DelayedName;
 use crate::timer::{TimerKind, Timers};
-use links::{LinkState, Links};
+use links::{LinkUse, Links};
 use queue::WorkQueue;
 use rng::SplitMix64;
 use txn::{Origin, Txn};
@@ -244,7 +244,7 @@ impl Host {
 
     /// The link finished its handshake and is Idle.
     pub fn handle_link_ready(&mut self, now: Instant, link: LinkId) {
-        if !matches!(self.links.state(link), Some(LinkState::Connecting)) {
+        if !matches!(self.links.usage(link), Some(LinkUse::Connecting)) {
             self.log(LogEvent::StaleReady {
                 link: link.number(),
             });
@@ -268,7 +268,7 @@ impl Host {
 
     /// The transaction on `link` completed with `reply`; the link is Idle again.
     pub fn handle_reply(&mut self, now: Instant, link: LinkId, reply: Bytes) {
-        if !matches!(self.links.state(link), Some(LinkState::Busy(_))) {
+        if !matches!(self.links.usage(link), Some(LinkUse::Busy(_))) {
             self.log(LogEvent::StaleReply {
                 link: link.number(),
             });
@@ -292,9 +292,9 @@ impl Host {
                 });
                 return;
             }
-            Some(LinkState::Connecting) => self.connect_failed(now, &reason),
-            Some(LinkState::Idle) => self.log(LogEvent::IdleLinkClosed { reason }),
-            Some(LinkState::Busy(txn)) => {
+            Some(LinkUse::Connecting) => self.connect_failed(now, &reason),
+            Some(LinkUse::Idle) => self.log(LogEvent::IdleLinkClosed { reason }),
+            Some(LinkUse::Busy(txn)) => {
                 self.log(LogEvent::LinkLost { reason });
                 self.fail(txn);
             }
@@ -448,7 +448,7 @@ impl Host {
     fn drop_everything(&mut self) {
         for (link, state) in self.links.remove_all() {
             self.actions.push_back(HostAction::CloseLink(link));
-            if let LinkState::Busy(txn) = state {
+            if let LinkUse::Busy(txn) = state {
                 self.fail(txn);
             }
         }
