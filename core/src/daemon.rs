@@ -245,14 +245,8 @@ pub enum Phase {
 ///
 /// # Driving it
 ///
-/// * Create it with [`Daemon::new`] once the settings are resolved and `hosts.tab` is parsed.
-/// * **Drain rule:** after creating it and after *every* input (`handle_*`) or command
-///   ([`reload`](Daemon::reload), [`reload_failed`](Daemon::reload_failed)), call
-///   [`poll_action`](Daemon::poll_action)
-///   until it returns `None`, carrying out each action in order. Then wait for a signal, a
-///   host event or [`poll_timeout`](Daemon::poll_timeout), and call
-///   [`handle_timeout`](Daemon::handle_timeout) when that instant has passed (check the clock
-///   first).
+/// * By the crate's drive contract (see the crate root), with
+///   [`poll_action`](Daemon::poll_action) as its output, drained after [`Daemon::new`] too.
 /// * **Signals:** never call the daemon from an asynchronous signal handler. Let the handler
 ///   only record the signal (`signal-hook`'s iterator, `async-signal`'s stream or a self-pipe)
 ///   and call [`handle_signal`](Daemon::handle_signal) from the event loop. Signals of one kind

@@ -7,13 +7,9 @@
 //! any ─failure→ Disconnected (sticky)
 //! ```
 //!
-//! # Driving a link
-//!
-//! The driver owns the socket. After **any** `handle_*` call or command it drains
-//! [`Link::poll_transmit`] (and writes those bytes, reporting each write, partial or whole, with
-//! [`Link::handle_written`]) and [`Link::poll_event`] until they are empty, then waits for the
-//! socket or until [`Link::poll_timeout`], whichever comes first, and calls
-//! [`Link::handle_timeout`] with the clock read then. The connect timeout is the link's too:
+//! A link is driven by the crate's drive contract (see the crate root). Its outputs are
+//! [`Link::poll_transmit`] (the bytes to write; every write, partial or whole, is reported with
+//! [`Link::handle_written`]) and [`Link::poll_event`]. The connect timeout is the link's too:
 //! the driver gives up connecting when the link says so.
 
 use std::collections::VecDeque;

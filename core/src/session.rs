@@ -8,9 +8,9 @@
 //! ```
 //!
 //! The caller supplies every number lond would draw (pid, time, random numbers); the session
-//! draws none. The driving rule is [`Link`](crate::link::Link)'s: after any input or command,
-//! drain [`Session::poll_transmit`] and [`Session::poll_event`], then wait for input or
-//! [`Session::poll_timeout`].
+//! draws none. It is driven by the crate's drive contract (see the crate root), as a
+//! [`Link`](crate::link::Link) is: its outputs are [`Session::poll_transmit`] and
+//! [`Session::poll_event`].
 
 use std::collections::VecDeque;
 use std::io;

@@ -61,15 +61,10 @@ enum Health {
 
 /// The scheduler of one remote host (one loncnew child).
 ///
-/// # Driving it (the drain rule)
+/// # Driving it
 ///
-/// After **every** call of an input (`handle_*`, `offer_delayed`) or command (`submit`,
-/// `client_gone`, `reset`, `close_all`), the driver drains [`poll_action`](Host::poll_action)
-/// until it returns `None` and carries the actions out in order; then it sleeps until
-/// [`poll_timeout`](Host::poll_timeout) (or new input) and calls
-/// [`handle_timeout`](Host::handle_timeout) with the current time.
-///
-/// The driver owns one link per [`LinkId`] the host asked for with
+/// By the crate's drive contract (see the crate root), with [`poll_action`](Host::poll_action)
+/// as its output. The driver (the node) owns one link per [`LinkId`] the host asked for with
 /// [`HostAction::OpenLink`], and reports: `handle_link_ready` when its handshake is done,
 /// `handle_reply` when a transaction started with [`HostAction::Start`] has its reply, and
 /// `handle_link_closed` on any failure or close, before or after the handshake. After
