@@ -373,11 +373,10 @@ impl<C: BlockCipher> Link<C> {
         }
     }
 
+    /// A byte of progress in either direction restarts a running step timeout.
     fn progress(&mut self, now: Instant) {
-        if self.timers.is_set(Timer::Step) {
-            self.timers
-                .set_after(Timer::Step, now, self.config.step_timeout);
-        }
+        self.timers
+            .restart(Timer::Step, now, self.config.step_timeout);
     }
 
     /// Acts on every buffered line the current state can take. While the link is still sending

@@ -300,10 +300,8 @@ impl<C: BlockCipher> Session<C> {
 
     /// A byte of progress in either direction restarts a running step timeout.
     fn progress(&mut self, now: Instant) {
-        if self.timers.is_set(Timer::Step) {
-            self.timers
-                .set_after(Timer::Step, now, self.config.step_timeout);
-        }
+        self.timers
+            .restart(Timer::Step, now, self.config.step_timeout);
     }
 
     fn process_lines(&mut self, now: Instant) {

@@ -77,6 +77,14 @@ impl<K: TimerKind, const N: usize> Timers<K, N> {
         self.at[kind.slot()] = now.checked_add(after).and_then(|d| self.round_up(d));
     }
 
+    /// Re-arms `kind` to fire `after` from `now` if it is armed (an inactivity timeout that
+    /// restarts on progress); a disarmed timer stays disarmed.
+    pub fn restart(&mut self, kind: K, now: Instant, after: Duration) {
+        if self.is_set(kind) {
+            self.set_after(kind, now, after);
+        }
+    }
+
     /// Disarms `kind`.
     pub fn clear(&mut self, kind: K) {
         self.at[kind.slot()] = None;
@@ -209,6 +217,11 @@ mod tests {
         t.set(T::A, t0);
         t.clear(T::A);
         assert_eq!(t.get(T::A), None);
+        t.restart(T::A, t0, secs(9));
+        assert_eq!(t.get(T::A), None, "a disarmed timer is not restarted");
+        t.set(T::A, t0 + secs(1));
+        t.restart(T::A, t0 + secs(5), secs(9));
+        assert_eq!(t.get(T::A), Some(t0 + secs(14)));
         t.set(T::A, t0);
         t.set(T::B, t0);
         t.clear_all();
