@@ -9,8 +9,10 @@
 //!   framer until the answer to the last was given ([`ClientConn::answered`]);
 //! * stops wanting input while a request is out and a line's worth is buffered
 //!   ([`ClientConn::wants_input`]), so a client cannot make it buffer more;
-//! * ends its input on EOF, a read error or a line over the bound; the lines already complete
-//!   are still served (a client may half-close after pipelining).
+//! * ends its input on EOF, a read error or a line over the bound. Complete lines still
+//!   buffered are served while no request is out; a client that ends its input while a
+//!   request is out has hung up as far as the node is concerned (lonnet never half-closes), and
+//!   its request is dropped or its reply discarded.
 //!
 //! The [`Node`](crate::node::Node) drives it: it submits each request to the client's host,
 //! writes the answers, and closes the connection once [`ClientConn::is_finished`].
