@@ -16,11 +16,12 @@
 //!   client's own host sent) or `con_lost`; `close_connection_exit` and a line over the bound
 //!   get `con_lost`; a `con_lost` otherwise only with a cause (see [`NodeDriver`]);
 //! * **handles**: `Connect` with a fresh link id for a served host, at its address, never beyond
-//!   `max_links`; `Transmit` only on a connected link not closed; one `CloseLink` per link (with
-//!   no farewell or `exit`), at once for a link that failed; `CloseClient` once, and exactly for
-//!   a client whose input ended (EOF, error, over-long line); `Listen`/`Unlisten` balanced, a key
-//!   never reused, one socket per id; `accept` gives an id exactly while the host is served and
-//!   the node has not stopped accepting;
+//!   `max_links`; `Transmit` only on a connected link not closed, and a client's request only
+//!   while it is that client's request out (never one of a client that hung up); one
+//!   `CloseLink` per link (with no farewell or `exit`), at once for a link that failed;
+//!   `CloseClient` once, and exactly for a client whose input ended (EOF, error, over-long
+//!   line); `Listen`/`Unlisten` balanced, a key never reused, one socket per id; `accept` gives
+//!   an id exactly while the host is served and the node has not stopped accepting;
 //! * **daemon**: `WriteStatus` lists the served hosts; a reload serves exactly the new table
 //!   (unchanged hosts keep their key, moved ones get a new one; an empty table is refused);
 //!   `PermLog` `S:` right before the deletion of a delayed file whose request a lond of its host
@@ -222,6 +223,8 @@ struct Line {
     text: Bytes,
     /// Why a `con_lost` to it is allowed, if a cause arose while it was out.
     excuse: Option<&'static str>,
+    /// A lond received it: it is on a link, not in the queue.
+    sent: bool,
 }
 
 #[derive(Debug)]
@@ -277,11 +280,13 @@ struct LinkSim {
 /// A `con_lost` to a request line is allowed only for a cause a daemon has, noted on the line
 /// while it is out (checked before every call that may answer it) or holding when the answer
 /// comes: the daemon is shutting down; its host is gone (removed or moved by a reload); its host
-/// is dead; its lond is not up; one of its host's links is stalled or failed; a
-/// `close_connection_exit` of a client of its host is out; or the host's queue may be full (the
-/// clients waiting on it and its delayed files exceed `max_queue_len` or `max_queue_bytes`). So
-/// a `con_lost` to a request on an up lond with no fault, no shutdown and room in the queue
-/// fails the run.
+/// is dead; a link of its host closed without being asked to (a failed connect or handshake, a
+/// timeout, a link failure: the node's `CloseLink` with no farewell comes before the answers it
+/// causes); a `close_connection_exit` of a client of its host is out; or the host's queue may
+/// be full (the requests of its waiting clients that no lond has received, and its delayed
+/// files, exceed `max_queue_len` or `max_queue_bytes`). A lond that holds its replies, refuses or
+/// hangs, or a stalled socket, is no cause by itself. So a `con_lost` to a request on an up lond
+/// with no fault, no shutdown and room in the queue fails the run.
 pub struct NodeDriver {
     node: Node,
     config: NodeConfig,
@@ -438,11 +443,15 @@ impl NodeDriver {
 
     /// Lets everything recover and run out (see the module documentation); then every client
     /// must be answered, close on EOF, and a TERM must exit at once. With `term_first` the TERM
-    /// comes first, while requests may still be out, and the clock runs to three deadlines
-    /// before the recovery: the shutdown must end by itself, drained or at its grace deadline.
+    /// comes first, while requests may still be out, a client tries every socket, and the clock
+    /// runs to three deadlines before the recovery: the shutdown must end by itself, drained or
+    /// at its grace deadline.
     pub fn finish(&mut self, term_first: bool) -> Result<(), String> {
         if term_first {
             self.step(&Op::Signal(Signal::Term))?;
+            for n in 0..self.ever.len() as u8 {
+                self.step(&Op::Connect(n))?;
+            }
             for _ in 0..3 {
                 self.step(&Op::AdvanceToDeadline)?;
             }
@@ -481,7 +490,8 @@ impl NodeDriver {
                     text(&l.text)
                 });
             return Err(format!(
-                "client {} never answered {head}, once every lond was up and every timer had run\n  {}",
+                "client {} never answered {head}, once every lond was up and every timer had \
+                 run\n  {}",
                 id.0,
                 self.summary()
             ));
@@ -698,8 +708,7 @@ impl NodeDriver {
                 };
                 let l = self.links.get_mut(&link).unwrap();
                 l.broken = true;
-                let (key, connected) = (l.key, l.session.is_some());
-                self.mark_key(key, "link failure");
+                let connected = l.session.is_some();
                 self.must_close_links.insert(link);
                 match (connected, fault) {
                     (false, LinkFault::Eof | LinkFault::WriteError) => self
@@ -1030,6 +1039,16 @@ impl NodeDriver {
                     SessionEvent::Ready => {}
                     SessionEvent::Request { line, encrypted } => {
                         moved = true;
+                        let key = l.key;
+                        if let Some(head) = self
+                            .clients
+                            .values_mut()
+                            .filter(|c| c.key == key && !c.gone)
+                            .filter_map(|c| c.lines.front_mut())
+                            .find(|h| echo(&h.text) == (&line[..], encrypted))
+                        {
+                            head.sent = true;
+                        }
                         if holding {
                             l.held.push_back((line, encrypted));
                         } else {
@@ -1103,7 +1122,11 @@ impl NodeDriver {
                     {
                         self.secret_in_clear = true;
                     }
-                    c.lines.push_back(Line { text, excuse: None });
+                    c.lines.push_back(Line {
+                        text,
+                        excuse: None,
+                        sent: false,
+                    });
                 } else {
                     c.partial.push(b);
                 }
@@ -1226,6 +1249,8 @@ impl NodeDriver {
                 if l.session.is_none() {
                     return Err(format!("Transmit on link {}, not connected", link.0));
                 }
+                self.check_sent(&bytes)?;
+                let l = self.links.get_mut(&link).unwrap();
                 l.unwritten.extend_from_slice(&bytes);
                 if !l.stalled && !self.exiting {
                     let n = l.unwritten.len();
@@ -1233,7 +1258,7 @@ impl NodeDriver {
                 }
             }
             Output::CloseLink { link, farewell } => {
-                if self.links.remove(&link).is_none() {
+                let Some(l) = self.links.remove(&link) else {
                     return Err(format!(
                         "CloseLink {}, {}",
                         link.0,
@@ -1243,9 +1268,9 @@ impl NodeDriver {
                             "never opened"
                         }
                     ));
-                }
+                };
                 match &farewell[..] {
-                    b"" => {}
+                    b"" => self.mark_key(l.key, "link failed"),
                     b"exit\n" => self.tally.farewells += 1,
                     other => {
                         return Err(format!(
@@ -1365,6 +1390,39 @@ impl NodeDriver {
                 }
                 self.exit = Some(code);
             }
+        }
+        Ok(())
+    }
+
+    /// A client's plain request (`get:msu:c<id>r…`) goes to a lond only while it is that
+    /// client's request out: never one of a client that hung up or was answered.
+    fn check_sent(&self, bytes: &[u8]) -> Result<(), String> {
+        for line in bytes.split(|b| *b == b'\n') {
+            let Some(rest) = line.strip_prefix(b"get:msu:c") else {
+                continue;
+            };
+            let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+            let Some(id) = std::str::from_utf8(&rest[..digits])
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .map(ClientId)
+            else {
+                continue;
+            };
+            let state = match self.clients.get(&id) {
+                None => "never accepted",
+                Some(c) if c.gone => "which hung up",
+                Some(c) if c.closed => "which is closed",
+                Some(c) if c.lines.front().is_none_or(|h| h.text[..] != *line) => {
+                    "whose request out is another"
+                }
+                Some(_) => continue,
+            };
+            return Err(format!(
+                "{} of client {}, {state}, was sent to a lond",
+                text(line),
+                id.0
+            ));
         }
         Ok(())
     }
@@ -1501,14 +1559,6 @@ impl NodeDriver {
         if host.is_dead() {
             return Some("host dead");
         }
-        if self.mode(host.host_id()) != LondMode::Up {
-            return Some("lond not up");
-        }
-        if self.slow.contains(host.host_id())
-            || self.links.values().any(|l| l.key == key && l.stalled)
-        {
-            return Some("stalled link");
-        }
         let mut count = 0;
         let mut bytes = 0;
         for c in self
@@ -1519,7 +1569,7 @@ impl NodeDriver {
             if c.lines.iter().any(|l| l.text == CLOSE_CONNECTION_EXIT) {
                 return Some("close_connection_exit");
             }
-            if let Some(l) = c.lines.front() {
+            if let Some(l) = c.lines.front().filter(|l| !l.sent) {
                 count += 1;
                 bytes += l.text.len();
             }
