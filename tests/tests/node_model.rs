@@ -138,9 +138,9 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// A configuration, the first `hosts.tab`, the probe seed, the ops, and whether the end begins
-/// with a TERM.
-type Script = (NodeConfig, Vec<(u8, u8)>, u64, Vec<Op>, bool);
+/// A configuration, the first `hosts.tab`, the probe seed, the ops, and how many signals (TERM,
+/// then INT) begin the end.
+type Script = (NodeConfig, Vec<(u8, u8)>, u64, Vec<Op>, u8);
 
 fn script() -> impl Strategy<Value = Script> {
     (
@@ -148,16 +148,16 @@ fn script() -> impl Strategy<Value = Script> {
         table(),
         any::<u64>(),
         proptest::collection::vec(op(), 0..80),
-        proptest::bool::weighted(0.25),
+        prop_oneof![6 => Just(0u8), 1 => Just(1), 1 => Just(2)],
     )
 }
 
-fn run((config, table, seed, ops, term_first): &Script) -> Result<Tally, String> {
+fn run((config, table, seed, ops, signals): &Script) -> Result<Tally, String> {
     let mut driver = NodeDriver::new(config.clone(), table, *seed)?;
     for op in ops {
         driver.step(op)?;
     }
-    driver.finish(*term_first)?;
+    driver.finish(*signals)?;
     Ok(driver.tally().clone())
 }
 
@@ -173,7 +173,7 @@ proptest! {
 /// The generator reaches what the rules are about (fixed seed), so the test above is not
 /// vacuous: replies, pipelined replies, `con_lost` for each kind of cause, hang-ups, refused
 /// accepts, delayed deletions, farewells, partial writes, dead hosts, reloads that change the
-/// hosts, and both kinds of exit.
+/// hosts, both kinds of exit and a second TERM/INT during a shutdown.
 #[test]
 fn the_generated_scripts_reach_every_rule() {
     let mut runner = TestRunner::new_with_rng(
@@ -196,6 +196,7 @@ fn the_generated_scripts_reach_every_rule() {
         total.reloads += t.reloads;
         total.drained_exits += t.drained_exits;
         total.forced_exits += t.forced_exits;
+        total.second_signals += t.second_signals;
         for (cause, n) in t.con_lost {
             *total.con_lost.entry(cause).or_default() += n;
         }
@@ -226,6 +227,7 @@ fn the_generated_scripts_reach_every_rule() {
         ("reloads", total.reloads),
         ("drained_exits", total.drained_exits),
         ("forced_exits", total.forced_exits),
+        ("second_signals", total.second_signals),
     ];
     for (what, n) in counts {
         assert!(n > 0, "no {what}: {total:?}");

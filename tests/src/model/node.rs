@@ -215,6 +215,8 @@ pub struct Tally {
     pub drained_exits: usize,
     /// Exits forced by the grace deadline or a second signal.
     pub forced_exits: usize,
+    /// Second TERM/INT signals during a shutdown.
+    pub second_signals: usize,
 }
 
 /// A request line read by the node and not yet answered.
@@ -442,15 +444,18 @@ impl NodeDriver {
     }
 
     /// Lets everything recover and run out (see the module documentation); then every client
-    /// must be answered, close on EOF, and a TERM must exit at once. With `term_first` the TERM
-    /// comes first, while requests may still be out, a client tries every socket, and the clock
-    /// runs to three deadlines before the recovery: the shutdown must end by itself, drained or
-    /// at its grace deadline.
-    pub fn finish(&mut self, term_first: bool) -> Result<(), String> {
-        if term_first {
+    /// must be answered, close on EOF, and a TERM must exit at once. With `signals` 1 or more, a
+    /// TERM comes first, while requests may still be out, a client tries every socket, with 2 an
+    /// INT follows, and the clock runs to three deadlines before the recovery: the shutdown must
+    /// end by itself, drained, forced or at its grace deadline.
+    pub fn finish(&mut self, signals: u8) -> Result<(), String> {
+        if signals > 0 {
             self.step(&Op::Signal(Signal::Term))?;
             for n in 0..self.ever.len() as u8 {
                 self.step(&Op::Connect(n))?;
+            }
+            if signals > 1 {
+                self.step(&Op::Signal(Signal::Int))?;
             }
             for _ in 0..3 {
                 self.step(&Op::AdvanceToDeadline)?;
@@ -1337,8 +1342,10 @@ impl NodeDriver {
                 if !self.secret_in_clear && line.contains(SECRET) {
                     return Err(format!("a log shows a password: {line:?}"));
                 }
-                if event == LogEvent::AllAnswered {
-                    self.drained = true;
+                match event {
+                    LogEvent::AllAnswered => self.drained = true,
+                    LogEvent::SignalDuringShutdown { .. } => self.tally.second_signals += 1,
+                    _ => {}
                 }
             }
             Output::WriteStatus(hosts) => {
