@@ -444,6 +444,10 @@ impl Node {
     /// Fires every expired timer of the daemon, the hosts and their links.
     pub fn handle_timeout(&mut self, now: Instant) {
         for key in self.deadlines.due(now) {
+            // A host's timer may answer the last client of a shutdown: then nothing follows.
+            if self.daemon.has_exited() {
+                return;
+            }
             let Some(s) = self.served.get_mut(&key) else {
                 continue;
             };
@@ -496,6 +500,7 @@ impl Node {
             deadlines,
             scratch,
             out,
+            draining,
             ..
         } = self;
         let Some(s) = served.get_mut(&key) else {
@@ -590,11 +595,26 @@ impl Node {
                             client,
                             bytes: answer_bytes(scratch, &line),
                         });
-                        if let Some(next) = c.conn.next_request() {
-                            s.host.submit(now, client, next);
-                        } else if c.conn.is_finished() {
-                            clients.remove(&client);
-                            out.push_back(Output::CloseClient { client });
+                        // The next pipelined line, if any: no new work once the shutdown
+                        // began, so those are answered `con_lost`.
+                        loop {
+                            match c.conn.next_request() {
+                                Some(_) if *draining => {
+                                    c.conn.answered();
+                                    out.push_back(Output::Answer {
+                                        client,
+                                        bytes: answer_bytes(scratch, CON_LOST),
+                                    });
+                                }
+                                Some(next) => break s.host.submit(now, client, next),
+                                None => {
+                                    if c.conn.is_finished() {
+                                        clients.remove(&client);
+                                        out.push_back(Output::CloseClient { client });
+                                    }
+                                    break;
+                                }
+                            }
                         }
                     }
                     HostAction::ListDelayed => out.push_back(Output::ListDelayed {
@@ -611,7 +631,7 @@ impl Node {
             }
         }
         s.deadline = deadlines.refile(key, s.deadline, s.next_deadline());
-        if self.draining {
+        if *draining {
             self.check_drained(now);
         }
     }

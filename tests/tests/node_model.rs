@@ -234,14 +234,11 @@ fn the_generated_scripts_reach_every_rule() {
     }
 }
 
-/// The shortest sequence of the known node bug behind
-/// `SKIP_OUTPUTS_AFTER_DRAINED_EXIT_IN_HANDLE_TIMEOUT`: at +10 s one `handle_timeout` finds
+/// The shortest sequence of a bug the model test found: at +10 s one `handle_timeout` finds
 /// msul5's connect timed out (its `con_lost` answers the last waiting client, so the node exits)
-/// and msul1's idle link due for pruning, which it prunes after `Exit`. It passes while the
-/// constant tolerates that; once the node is fixed and the constant set to false, it checks the
-/// fix.
+/// and msul1's idle link due for pruning, which the node used to prune after `Exit`.
 #[test]
-fn the_known_bug_outputs_after_a_drained_exit_in_handle_timeout() {
+fn nothing_follows_a_drained_exit_in_handle_timeout() {
     let config = NodeConfig {
         daemon: DaemonConfig {
             shutdown_grace: secs(1),

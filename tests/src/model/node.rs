@@ -61,14 +61,6 @@ use lonc_core::session::{Session, SessionConfig, SessionEvent};
 use crate::cluster::test_settings;
 use crate::pair::APPENDIX_SEED;
 
-/// Known node bug, skipped so the suite stays green: when a host's timer answers the last waiting
-/// client during a shutdown, `Node::handle_timeout` emits `Exit` from that host's pump and then
-/// goes on firing the other hosts' due timers in the same call, so their log lines, `CloseLink`s
-/// (prunes, connect timeouts) or probe `Connect`s come after `Exit`. While this is true, only
-/// those outputs are tolerated after an `Exit` reached in `handle_timeout` once every client was
-/// answered; anything else after `Exit` still fails.
-pub const SKIP_OUTPUTS_AFTER_DRAINED_EXIT_IN_HANDLE_TIMEOUT: bool = true;
-
 /// The password in `encrypt:` requests: no log may show it.
 pub const SECRET: &str = "hunter2";
 
@@ -323,8 +315,6 @@ pub struct NodeDriver {
     drained: bool,
     /// A line not sent as `encrypt:` carried [`SECRET`]: logs may then show it.
     secret_in_clear: bool,
-    /// Inside `handle_timeout` and what follows it.
-    in_timeout: bool,
     /// A drain held `Exit`: the node is called no more.
     exiting: bool,
     exit: Option<i32>,
@@ -391,7 +381,6 @@ impl NodeDriver {
             files_removed: false,
             drained: false,
             secret_in_clear: false,
-            in_timeout: false,
             exiting: false,
             exit: None,
             steps: 0,
@@ -920,10 +909,7 @@ impl NodeDriver {
     fn timeout(&mut self) -> Result<(), String> {
         self.mark_excuses();
         self.node.handle_timeout(self.now);
-        self.in_timeout = true;
-        let settled = self.settle();
-        self.in_timeout = false;
-        settled?;
+        self.settle()?;
         if self.exit.is_none()
             && let Some(t) = self.node.poll_timeout()
             && t <= self.now
@@ -1018,18 +1004,10 @@ impl NodeDriver {
     }
 
     fn check_after_exit(&self, after: &[Output]) -> Result<(), String> {
-        for out in after {
-            let tolerated = SKIP_OUTPUTS_AFTER_DRAINED_EXIT_IN_HANDLE_TIMEOUT
-                && self.in_timeout
-                && matches!(
-                    out,
-                    Output::Log { .. } | Output::CloseLink { .. } | Output::Connect { .. }
-                );
-            if !tolerated {
-                return Err(format!("{out:?} after Exit"));
-            }
+        match after.first() {
+            Some(out) => Err(format!("{out:?} after Exit")),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Lets every lond take what it received; hands the first lond's bytes to the node.
