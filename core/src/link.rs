@@ -449,6 +449,9 @@ impl<C: BlockCipher> Link<C> {
     fn on_reply(&mut self, now: Instant, line: Bytes) {
         let reply = match (line.starts_with(ENC_PREFIX), &self.cipher) {
             (true, Some(cipher)) => match enc::decode(cipher, &line) {
+                Ok(plain) if memchr::memchr(b'\n', &plain).is_some() => {
+                    return self.fail(CloseReason::ReplyHasLineFeed);
+                }
                 Ok(plain) => plain.freeze(),
                 Err(e) => return self.fail(CloseReason::BadEnc(e)),
             },

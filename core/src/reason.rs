@@ -20,6 +20,9 @@ pub enum CloseReason {
     BadEnc(EncError),
     /// The peer sent a line longer than the configured maximum.
     LineTooLong,
+    /// An `enc:` reply decrypted to more than one line: handed on, it would answer a client
+    /// with two lines and put every later answer of that connection out of step.
+    ReplyHasLineFeed,
     /// The peer sent bytes while no reply was due.
     UnsolicitedData,
     /// The peer closed the connection.
@@ -52,6 +55,7 @@ impl fmt::Display for CloseReason {
             }
             CloseReason::BadEnc(e) => write!(f, "bad encrypted line from peer: {e}"),
             CloseReason::LineTooLong => f.write_str("line from peer too long"),
+            CloseReason::ReplyHasLineFeed => f.write_str("decrypted reply holds a line feed"),
             CloseReason::UnsolicitedData => f.write_str("data from peer when no reply was due"),
             CloseReason::Eof => f.write_str("connection closed by peer"),
             CloseReason::ReadError(kind) => write!(f, "read error: {kind}"),
