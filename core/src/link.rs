@@ -130,9 +130,14 @@ pub enum LinkEvent {
     /// its LF. The link is Idle again.
     Reply(Bytes),
     /// The link closed. `failed_request` is true when a transaction was in flight: it failed.
+    /// `unread` is true when the peer cannot have read that request: no byte of it was
+    /// written, or the peer's kernel reset the connection before a byte of reply came (a lond
+    /// executes only whole lines it has read, and a socket closed with data unread answers
+    /// with a reset, not an end of stream). Such a request may be sent again elsewhere.
     Closed {
         reason: CloseReason,
         failed_request: bool,
+        unread: bool,
     },
     /// Something worth a log line.
     Log(LogEvent),
@@ -185,6 +190,10 @@ pub struct Link<C: BlockCipher = IdeaCipher> {
     wire: Wire,
     cipher: Option<C>,
     timers: Timers<Timer, 2>,
+    /// Bytes of the current request reported written.
+    request_written: usize,
+    /// A byte came from the peer since the current request started.
+    reply_started: bool,
     events: VecDeque<LinkEvent>,
 }
 
@@ -211,6 +220,8 @@ impl<C: BlockCipher> Link<C> {
             own_id: own_id.as_bytes().into(),
             cipher: None,
             timers,
+            request_written: 0,
+            reply_started: false,
             events: VecDeque::new(),
         }
     }
@@ -262,6 +273,9 @@ impl<C: BlockCipher> Link<C> {
         if self.state == LinkState::Disconnected || data.is_empty() {
             return;
         }
+        if self.transacting() {
+            self.reply_started = true;
+        }
         if self.wire.push(data).is_err() {
             return self.fail(CloseReason::LineTooLong);
         }
@@ -298,6 +312,9 @@ impl<C: BlockCipher> Link<C> {
         let all_sent = self.wire.written(n).map_err(LinkMisuse::WrittenTooMuch)?;
         if n > 0 {
             self.progress(now);
+            if self.transacting() {
+                self.request_written += n;
+            }
         }
         if all_sent && let Some(next) = self.state.after_send() {
             self.enter(now, next);
@@ -323,6 +340,8 @@ impl<C: BlockCipher> Link<C> {
             }
             _ => self.wire.queue_line(request),
         }
+        self.request_written = 0;
+        self.reply_started = false;
         self.enter(now, LinkState::SendingRequest);
         Ok(())
     }
@@ -466,10 +485,9 @@ impl<C: BlockCipher> Link<C> {
         if self.state == LinkState::Disconnected {
             return;
         }
-        let failed_request = matches!(
-            self.state,
-            LinkState::SendingRequest | LinkState::ReceivingReply
-        );
+        let failed_request = self.transacting();
+        let unread = failed_request
+            && (self.request_written == 0 || (reason.is_reset() && !self.reply_started));
         self.state = LinkState::Disconnected;
         self.timers.clear_all();
         self.wire.reset();
@@ -477,6 +495,15 @@ impl<C: BlockCipher> Link<C> {
         self.events.push_back(LinkEvent::Closed {
             reason,
             failed_request,
+            unread,
         });
+    }
+
+    /// True while a transaction is in flight.
+    fn transacting(&self) -> bool {
+        matches!(
+            self.state,
+            LinkState::SendingRequest | LinkState::ReceivingReply
+        )
     }
 }

@@ -74,10 +74,6 @@ pub enum LogEvent {
         bytes: usize,
         request: Bytes,
     },
-    /// The queue is full: `left` delayed files wait for a later replay.
-    DelayedLeftForLater {
-        left: usize,
-    },
     /// A delayed request was delivered (its `S:` record and deletion follow).
     DelayedCompleted,
     /// One idle link was pruned.
@@ -89,11 +85,15 @@ pub enum LogEvent {
         name: String,
         error: SpoolNameError,
     },
-    /// A delayed file offered for this host names another host.
-    ForeignDelayed {
-        name: String,
-        owner: String,
-    },
+    /// A file in the delayed directory for a host that is not served (said once per file).
+    DelayedForUnknownHost { name: String, owner: String },
+    /// A delayed file could not be read (not a regular file, unreadable, a first line over
+    /// the limit); skipped while it stays (said once per file).
+    DelayedUnreadable { name: String, why: String },
+    /// A request came back unread from a link that closed; it is sent again on another.
+    RequestResent { reason: CloseReason },
+    /// A request was not answered within the request timeout: `con_lost`.
+    RequestTimedOut { request: Bytes, after: Duration },
     /// The ids and build key are shorter than the key (the newline rule matters).
     ShortSessionKey,
     /// A client sent a line longer than `max` bytes; it is answered `con_lost`.
@@ -136,14 +136,6 @@ pub enum LogEvent {
     StaleClose {
         link: u32,
         reason: CloseReason,
-    },
-    /// Delayed files were offered while the host is dead or closed.
-    DelayedWhileUnavailable {
-        count: usize,
-    },
-    /// A delayed file offered again while queued or in flight.
-    DelayedAlreadyQueued {
-        name: String,
     },
     /// The reply of a client that hung up.
     ReplyDiscarded,
@@ -260,6 +252,7 @@ impl LogEvent {
             | ClosingAll
             | IdleLinkClosed { .. }
             | IdleLinkPruned { .. }
+            | RequestResent { .. }
             | Serving { .. }
             | StatusAndReset { .. }
             | AllAnswered
@@ -269,9 +262,10 @@ impl LogEvent {
             LinkLost { .. }
             | FailingTransaction { .. }
             | QueueFull { .. }
-            | DelayedLeftForLater { .. }
             | BadDelayedName { .. }
-            | ForeignDelayed { .. }
+            | DelayedForUnknownHost { .. }
+            | DelayedUnreadable { .. }
+            | RequestTimedOut { .. }
             | ShortSessionKey
             | ClientLineTooLong { .. }
             | HostsTabProblem(_)
@@ -283,8 +277,6 @@ impl LogEvent {
             | StaleReady { .. }
             | StaleReply { .. }
             | StaleClose { .. }
-            | DelayedWhileUnavailable { .. }
-            | DelayedAlreadyQueued { .. }
             | ReplyDiscarded
             | StartingHost { .. }
             | IgnoredWhileShuttingDown { .. }

@@ -211,15 +211,24 @@ pub fn message(event: &LogEvent, host: &str) -> String {
             "Queue for {host} full ({requests} requests, {bytes} bytes): failing transaction {}",
             loggable(request)
         ),
-        DelayedLeftForLater { left } => {
-            format!("Queue for {host} full: {left} delayed file(s) left for a later replay")
-        }
         DelayedCompleted => "A delayed transaction was completed".to_owned(),
         IdleLinkPruned { left } => format!("Closing an idle connection to {host}: {left} left"),
         BadDelayedName { name, error } => format!("Ignoring delayed file {name:?}: {error}"),
-        ForeignDelayed { name, owner } => {
-            format!("Ignoring delayed file {name:?}: it is for {owner:?}, not {host}")
+        DelayedForUnknownHost { name, owner } => {
+            format!("Ignoring delayed file {name:?}: it is for {owner:?}, a host not served")
         }
+        DelayedUnreadable { name, why } => {
+            format!("Skipping delayed file {name:?}: {why}; it stays in the directory")
+        }
+        RequestResent { reason } => format!(
+            "Connection to {host} closed before the request was read ({reason}): sending it \
+             again on another connection"
+        ),
+        RequestTimedOut { request, after } => format!(
+            "Request {} to {host} not answered within {} s: answered con_lost",
+            loggable(request),
+            after.as_secs_f64()
+        ),
         ShortSessionKey => "Host ids and build key are shorter than the 32 key characters; the \
                             session key assumes the build key's newline is stripped"
             .to_owned(),
@@ -248,10 +257,6 @@ pub fn message(event: &LogEvent, host: &str) -> String {
         StaleReady { link } => format!("Ignoring stale ready event for link {link}"),
         StaleReply { link } => format!("Ignoring stale reply on link {link}"),
         StaleClose { link, reason } => format!("Ignoring close of unknown link {link} ({reason})"),
-        DelayedWhileUnavailable { count } => {
-            format!("Host not available: {count} delayed file(s) left for later")
-        }
-        DelayedAlreadyQueued { name } => format!("Delayed file {name} already queued"),
         ReplyDiscarded => "Discarding the reply for a client that hung up".to_owned(),
         Starting => crate::daemon::STARTING_MESSAGE.to_owned(),
         StartingHost { id, addr } => format!("Starting host {id} at {addr}"),

@@ -20,11 +20,11 @@
 //! ([`Output::Transmit`]); the lond's reply ([`Node::handle_link_input`]) comes back through
 //! the link to the scheduler, which answers the client ([`Output::Answer`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -38,14 +38,46 @@ use crate::link::{Link, LinkConfig, LinkEvent};
 use crate::log::LogEvent;
 use crate::logfmt::HostStatus;
 use crate::request::CON_LOST;
-use crate::timer::Deadlines;
+use crate::spool::DelayedName;
+use crate::timer::{Deadlines, TimerKind, Timers};
 
 /// Tunables of the whole daemon. `link.max_line` bounds the lines of lonnet clients too.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeConfig {
     pub daemon: DaemonConfig,
     pub host: HostConfig,
     pub link: LinkConfig,
+    /// How often the delayed directory is scanned (besides at start-up, after a reload and
+    /// when a host comes back). Default 5 s.
+    pub scan_interval: Duration,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            daemon: DaemonConfig::default(),
+            host: HostConfig::default(),
+            link: LinkConfig::default(),
+            scan_interval: DEFAULT_SCAN_INTERVAL,
+        }
+    }
+}
+
+/// The default interval between two scans of the delayed directory.
+pub const DEFAULT_SCAN_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The node's own timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NodeTimer {
+    /// Scan the delayed directory.
+    Scan,
+}
+
+impl TimerKind for NodeTimer {
+    const ALL: &'static [NodeTimer] = &[NodeTimer::Scan];
+    fn slot(self) -> usize {
+        0
+    }
 }
 
 /// What the node asks its runtime to do, in order. Every variant must be carried out.
@@ -64,8 +96,16 @@ pub enum Output {
     /// the node's.
     Connect { link: LinkId, addr: SocketAddr },
     /// Write these bytes to the link's socket, after any not yet written; report every write,
-    /// partial or whole, with [`Node::handle_written`].
-    Transmit { link: LinkId, bytes: Bytes },
+    /// partial or whole, with [`Node::handle_written`]. `begins` marks the first bytes of a
+    /// request on a link that was idle: first make sure the peer has not closed the link (an
+    /// end of stream or a reset already waiting on the socket, e.g. `recv` with `MSG_PEEK`)
+    /// and, if it has, report that ([`Node::handle_link_eof`], [`Node::handle_read_error`])
+    /// instead of writing: the request then goes to another link.
+    Transmit {
+        link: LinkId,
+        bytes: Bytes,
+        begins: bool,
+    },
     /// Close the link's socket now (or abandon its connect), after writing `farewell` (if any)
     /// best effort, without waiting. The link is forgotten.
     CloseLink { link: LinkId, farewell: Bytes },
@@ -75,13 +115,17 @@ pub enum Output {
     /// Close the client's connection once everything answered is written (or writing fails).
     /// The client is forgotten.
     CloseClient { client: ClientId },
-    /// List the delayed directory ([`Settings::delayed_dir`]) for the files of `host_id` and
-    /// call [`Node::offer_delayed`] with their names and first lines.
-    ListDelayed { host: HostKey, host_id: String },
-    /// Delete this file of the delayed directory (it was delivered).
-    DeleteDelayed(String),
-    /// Append this record to `lonnet.perm.log` ([`crate::logfmt::perm_log_line`]).
-    PermLog(String),
+    /// List the names in the delayed directory ([`Settings::delayed_dir`]; reading nothing
+    /// else, never blocking the loop) and call [`Node::delayed_listed`] with them.
+    ScanDelayed,
+    /// Read the first line of each of these files of the delayed directory — open without
+    /// blocking, only a regular file (`fstat` on the open descriptor), at most the line limit —
+    /// and call [`Node::delayed_read`] with what came and what could not be read, and why.
+    ReadDelayed { host: HostKey, names: Vec<String> },
+    /// A delayed request was delivered: append `record` to `lonnet.perm.log`
+    /// ([`crate::logfmt::perm_log_line`]), then delete the file `name`. If the record cannot
+    /// be written, keep the file and call [`Node::record_failed`].
+    Delivered { name: String, record: String },
     /// Write a `lonc.log` line ([`crate::logfmt::log_event_line`]) with this host field and
     /// state (the status string is `<localtime>: <state>`); keep the host's last line for the
     /// status file.
@@ -153,6 +197,18 @@ pub struct Node {
     draining: bool,
     /// The parent's state as of the daemon's last `SetState`: the state of its log lines.
     parent_state: String,
+    /// The scan interval, and the node's scan timer.
+    scan_interval: Duration,
+    timers: Timers<NodeTimer, 1>,
+    /// A `ScanDelayed` is out and not answered; `rescan`: another was asked for meanwhile.
+    scanning: bool,
+    rescan: bool,
+    /// Names in the delayed directory warned about (bad name, host not served): once each,
+    /// while they stay.
+    spool_warned: HashSet<String>,
+    /// Delivered files whose `S:` record could not be written: kept on disk, never replayed,
+    /// and recorded (then deleted) again at each scan.
+    unrecorded: BTreeMap<String, String>,
     /// Where transmits and answers are put together before they are handed out.
     scratch: BytesMut,
     out: VecDeque<Output>,
@@ -192,10 +248,17 @@ impl Node {
             seed,
             draining: false,
             parent_state: String::new(),
+            scan_interval: config.scan_interval,
+            timers: Timers::new(),
+            scanning: false,
+            rescan: false,
+            spool_warned: HashSet::new(),
+            unrecorded: BTreeMap::new(),
             scratch: BytesMut::new(),
             out: VecDeque::new(),
         };
         node.settle(now);
+        node.request_scan();
         node
     }
 
@@ -414,12 +477,84 @@ impl Node {
         self.settle(now);
     }
 
-    /// The answer to [`Output::ListDelayed`].
-    pub fn offer_delayed(&mut self, now: Instant, host: HostKey, files: Vec<DelayedFile>) {
+    /// The answer to [`Output::ScanDelayed`]: the names in the delayed directory (an empty
+    /// list if it cannot be read). Each served host learns its files; names that are not
+    /// delayed-file names, or are for a host not served, are warned about once.
+    pub fn delayed_listed(&mut self, now: Instant, names: Vec<String>) {
+        self.scanning = false;
+        if self.daemon.is_shutting_down() {
+            return;
+        }
+        let own_id = self.daemon.settings().host_id.clone();
+        let mut by_host: HashMap<HostKey, Vec<String>> = HashMap::new();
+        let mut warned = HashSet::new();
+        for name in names {
+            // lonnet's temporary names and anything hidden are not spool files yet.
+            if name.starts_with('.') || self.unrecorded.contains_key(&name) {
+                continue;
+            }
+            let event = match DelayedName::parse(&name) {
+                Err(error) => LogEvent::BadDelayedName {
+                    name: name.clone(),
+                    error,
+                },
+                Ok(n) => match self.by_id.get(&n.host) {
+                    Some(key) => {
+                        by_host.entry(*key).or_default().push(name);
+                        continue;
+                    }
+                    // Files for our own id are not ours to deliver; they stay.
+                    None if n.host == own_id => continue,
+                    None => LogEvent::DelayedForUnknownHost {
+                        name: name.clone(),
+                        owner: n.host,
+                    },
+                },
+            };
+            if !self.spool_warned.contains(&name) {
+                self.log_parent(event);
+            }
+            warned.insert(name);
+        }
+        self.spool_warned = warned;
+        let keys: Vec<HostKey> = self.served.keys().copied().collect();
+        for key in keys {
+            let names = by_host.remove(&key).unwrap_or_default();
+            if let Some(s) = self.served.get_mut(&key) {
+                s.host.spool_listed(now, names);
+                self.pump(now, key);
+            }
+        }
+        for (name, record) in std::mem::take(&mut self.unrecorded) {
+            self.out.push_back(Output::Delivered { name, record });
+        }
+        self.timers
+            .set_after(NodeTimer::Scan, now, self.scan_interval);
+        if std::mem::take(&mut self.rescan) {
+            self.request_scan();
+        }
+    }
+
+    /// The answer to [`Output::ReadDelayed`]: the files read, and those that could not be read
+    /// with why.
+    pub fn delayed_read(
+        &mut self,
+        now: Instant,
+        host: HostKey,
+        files: Vec<DelayedFile>,
+        unreadable: Vec<(String, String)>,
+    ) {
         if let Some(s) = self.served.get_mut(&host) {
-            s.host.offer_delayed(now, files);
+            s.host.delayed_read(now, files, unreadable);
             self.pump(now, host);
         }
+    }
+
+    /// The `S:` record of a delivered file could not be written ([`Output::Delivered`]): the
+    /// file stays, is not replayed, and its record is written (and the file deleted) at the
+    /// next scan.
+    pub fn record_failed(&mut self, _now: Instant, name: String, record: String) {
+        self.unrecorded.insert(name, record);
     }
 
     /// The configuration was re-read after [`Output::ReloadConfig`].
@@ -432,6 +567,7 @@ impl Node {
     ) -> HostDiff {
         let diff = self.daemon.reload(now, settings, hosts, problems);
         self.settle(now);
+        self.request_scan();
         diff
     }
 
@@ -464,6 +600,9 @@ impl Node {
         if self.daemon.poll_timeout().is_some_and(|t| t <= now) {
             self.daemon.handle_timeout(now);
         }
+        while let Some(NodeTimer::Scan) = self.timers.pop_expired(now) {
+            self.request_scan();
+        }
         self.settle(now);
     }
 
@@ -473,6 +612,7 @@ impl Node {
             .next()
             .into_iter()
             .chain(self.daemon.poll_timeout())
+            .chain(self.timers.next())
             .min()
     }
 
@@ -503,6 +643,8 @@ impl Node {
             draining,
             ..
         } = self;
+        let mut scan = false;
+        let scan_wanted = &mut scan;
         let Some(s) = served.get_mut(&key) else {
             return;
         };
@@ -518,8 +660,8 @@ impl Node {
                     match event {
                         LinkEvent::Ready => s.host.handle_link_ready(now, id),
                         LinkEvent::Reply(reply) => s.host.handle_reply(now, id, reply),
-                        LinkEvent::Closed { reason, .. } => {
-                            s.host.handle_link_closed(now, id, reason);
+                        LinkEvent::Closed { reason, unread, .. } => {
+                            s.host.handle_link_closed(now, id, reason, unread);
                             closed = true;
                         }
                         LinkEvent::Log(e) => host_log(out, &s.spec, &s.host, debug, e),
@@ -532,7 +674,7 @@ impl Node {
                         farewell: Bytes::new(),
                     });
                 } else {
-                    transmit(out, scratch, &mut s.links[i]);
+                    transmit(out, scratch, &mut s.links[i], false);
                     i += 1;
                 }
             }
@@ -557,7 +699,7 @@ impl Node {
                             continue;
                         };
                         match slot.link.start(now, &request) {
-                            Ok(()) => transmit(out, scratch, slot),
+                            Ok(()) => transmit(out, scratch, slot, true),
                             // A link that closed a moment ago still holds its Closed event,
                             // which fails the transaction; anything else is a bug worth a
                             // close and a log line.
@@ -617,12 +759,13 @@ impl Node {
                             }
                         }
                     }
-                    HostAction::ListDelayed => out.push_back(Output::ListDelayed {
-                        host: key,
-                        host_id: s.spec.id().to_owned(),
-                    }),
-                    HostAction::DeleteDelayed(name) => out.push_back(Output::DeleteDelayed(name)),
-                    HostAction::PermLog(record) => out.push_back(Output::PermLog(record)),
+                    HostAction::ReadDelayed(names) => {
+                        out.push_back(Output::ReadDelayed { host: key, names })
+                    }
+                    HostAction::ScanDelayed => *scan_wanted = true,
+                    HostAction::Delivered { name, record } => {
+                        out.push_back(Output::Delivered { name, record })
+                    }
                     HostAction::Log(e) => host_log(out, &s.spec, &s.host, debug, e),
                 }
             }
@@ -634,10 +777,13 @@ impl Node {
         if *draining {
             self.check_drained(now);
         }
+        if scan {
+            self.request_scan();
+        }
     }
 
     fn check_drained(&mut self, now: Instant) {
-        if self.served.values().all(|s| s.host.waiting_clients() == 0) {
+        if self.served.values().all(|s| s.host.is_drained()) {
             self.draining = false;
             self.daemon.handle_shutdown_drained(now);
             self.settle(now);
@@ -674,6 +820,8 @@ impl Node {
                 Action::ReloadConfig => self.out.push_back(Output::ReloadConfig),
                 Action::BeginShutdown => {
                     self.out.push_back(Output::StopAccepting);
+                    self.timers.clear(NodeTimer::Scan);
+                    self.for_each_host(now, |h| h.stop_replay(now));
                     self.draining = true;
                     self.check_drained(now);
                 }
@@ -736,6 +884,30 @@ impl Node {
         }
     }
 
+    /// Asks for a scan of the delayed directory, unless one is out (then one more follows it).
+    fn request_scan(&mut self) {
+        if self.daemon.is_shutting_down() {
+            return;
+        }
+        if self.scanning {
+            self.rescan = true;
+        } else {
+            self.scanning = true;
+            self.out.push_back(Output::ScanDelayed);
+        }
+    }
+
+    fn log_parent(&mut self, event: LogEvent) {
+        if event.is_debug() && !self.daemon.debug() {
+            return;
+        }
+        self.out.push_back(Output::Log {
+            host: PARENT_LOG_HOST.to_owned(),
+            state: self.parent_state.clone(),
+            event,
+        });
+    }
+
     fn log_host(&mut self, key: HostKey, event: LogEvent) {
         if let Some(s) = self.served.get(&key) {
             host_log(&mut self.out, &s.spec, &s.host, self.daemon.debug(), event);
@@ -761,13 +933,14 @@ fn host_log(
     });
 }
 
-/// Hands out what the link has to send, if anything.
-fn transmit(out: &mut VecDeque<Output>, scratch: &mut BytesMut, slot: &mut LinkSlot) {
+/// Hands out what the link has to send, if anything; `begins` as in [`Output::Transmit`].
+fn transmit(out: &mut VecDeque<Output>, scratch: &mut BytesMut, slot: &mut LinkSlot, begins: bool) {
     if slot.link.wants_write() {
         slot.link.poll_transmit(scratch);
         out.push_back(Output::Transmit {
             link: slot.id,
             bytes: scratch.split().freeze(),
+            begins,
         });
     }
 }

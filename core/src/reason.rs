@@ -38,6 +38,17 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// True when the peer's kernel reset the connection (a read or write failing with
+    /// `ConnectionReset` or `BrokenPipe`): the peer's socket was closed, or closed with data it
+    /// had not read.
+    pub fn is_reset(&self) -> bool {
+        matches!(
+            self,
+            CloseReason::ReadError(k) | CloseReason::WriteError(k)
+                if matches!(k, std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe)
+        )
+    }
+
     /// True when the reason lies with the peer or the network, not with a local decision.
     pub fn is_remote(&self) -> bool {
         !matches!(self, CloseReason::Local)

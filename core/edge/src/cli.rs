@@ -84,6 +84,14 @@ pub struct RunArgs {
     /// Seconds any step of a handshake or transaction may go without progress.
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     pub step_timeout: f64,
+    /// Seconds a request may spend in the daemon in all (queued, waiting for a link, on a
+    /// link) before it is answered con_lost. Default: the step timeout.
+    #[arg(long, value_name = "SECS")]
+    pub request_timeout: Option<f64>,
+    /// Seconds between two scans of the delayed directory (also scanned at start-up, after a
+    /// reload and when a host comes back).
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    pub delayed_scan: f64,
     /// Seconds of idleness after which one idle link is closed.
     #[arg(long, default_value_t = 3600.0, value_name = "SECS")]
     pub idle_timeout: f64,
@@ -150,6 +158,10 @@ impl RunArgs {
                 max_queue_bytes: self.max_queue_bytes,
                 probe_min: secs("--probe-min", self.probe_min)?,
                 probe_max: secs("--probe-max", self.probe_max)?,
+                request_timeout: secs(
+                    "--request-timeout",
+                    self.request_timeout.unwrap_or(self.step_timeout),
+                )?,
                 ..HostConfig::default()
             },
             link: LinkConfig {
@@ -157,6 +169,7 @@ impl RunArgs {
                 step_timeout: secs("--step-timeout", self.step_timeout)?,
                 max_line: self.max_line,
             },
+            scan_interval: secs("--delayed-scan", self.delayed_scan)?,
         })
     }
 }
@@ -321,6 +334,22 @@ mod tests {
         assert_eq!(c.host.idle_timeout, Duration::from_secs(3600));
         assert_eq!(c.link.connect_timeout, Duration::from_secs(5));
         assert_eq!(c.link.step_timeout, Duration::from_secs(30));
+        assert_eq!(c.host.request_timeout, Duration::from_secs(30));
+        assert_eq!(c.scan_interval, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_request_timeout_follows_the_step_timeout_unless_given() {
+        let cli = Cli::parse_from(["lonc", "--step-timeout", "7"]);
+        assert_eq!(
+            cli.run.node_config().unwrap().host.request_timeout,
+            Duration::from_secs(7)
+        );
+        let cli = Cli::parse_from(["lonc", "--step-timeout", "7", "--request-timeout", "2.5"]);
+        assert_eq!(
+            cli.run.node_config().unwrap().host.request_timeout,
+            Duration::from_millis(2500)
+        );
     }
 
     #[test]

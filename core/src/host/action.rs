@@ -20,18 +20,21 @@ pub enum HostAction {
     CloseLink(LinkId),
     /// Write this line (plus one `\n`) to that client: the lond reply, or `con_lost`.
     Answer { client: ClientId, line: Bytes },
-    /// List the delayed directory for this host and call `offer_delayed` with what is there.
-    ListDelayed,
-    /// The delayed file of this name was delivered: delete it.
-    DeleteDelayed(String),
-    /// Append this message to `lonnet.perm.log` (e.g. `S:<host id>:<request>`).
-    PermLog(String),
+    /// Read the first line of these files of the delayed directory (regular files only, at
+    /// most the line limit, opened without blocking) and call `delayed_read` with what came.
+    ReadDelayed(Vec<String>),
+    /// Scan the delayed directory now (the host came back) and call `spool_listed`.
+    ScanDelayed,
+    /// The delayed file `name` was delivered: append `record` (`S:<host id>:<request>`) to
+    /// `lonnet.perm.log`, then delete the file. If the record cannot be written the file is
+    /// kept (and not replayed) until it can.
+    Delivered { name: String, record: String },
     /// Write this to `lonc.log`.
     Log(LogEvent),
 }
 
-/// One delayed-request file offered by the driver: its file name (not a path) and its first
-/// line, without the LF.
+/// One delayed-request file read by the driver: its file name (not a path) and its first line,
+/// without the LF.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DelayedFile {
     pub name: String,

@@ -29,6 +29,10 @@ pub struct HostConfig {
     pub probe_min: Duration,
     /// Longest delay between two probes of a dead host. Default 300 s.
     pub probe_max: Duration,
+    /// The longest a request may spend in the host, from its arrival (queued, waiting for a
+    /// link's handshake, on a link) to its answer; then it is answered `con_lost` (a delayed
+    /// file stays on disk). Default 30 s, loncnew's step timeout.
+    pub request_timeout: Duration,
 }
 
 impl Default for HostConfig {
@@ -42,6 +46,7 @@ impl Default for HostConfig {
             max_queue_bytes: 8 << 20,
             probe_min: Duration::from_secs(1),
             probe_max: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -162,6 +162,14 @@ impl Links {
         })
     }
 
+    /// The busy links and their transactions.
+    pub(crate) fn busy(&self) -> impl Iterator<Item = (LinkId, &Txn)> {
+        self.slots.iter().filter_map(|s| match &s.used {
+            LinkUse::Busy(t) => Some((s.id, t)),
+            _ => None,
+        })
+    }
+
     /// The busy links' transactions.
     pub(crate) fn busy_txns(&self) -> impl Iterator<Item = &Txn> {
         self.slots.iter().filter_map(|s| match &s.used {

@@ -9,10 +9,11 @@ mod action;
 mod config;
 mod links;
 mod queue;
+mod replay;
 mod rng;
 mod txn;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -28,6 +29,7 @@ use crate::spool::DelayedName;
 use crate::timer::{TimerKind, Timers};
 use links::{LinkUse, Links};
 use queue::WorkQueue;
+use replay::Replay;
 use rng::SplitMix64;
 use txn::{Origin, Txn};
 
@@ -38,10 +40,12 @@ enum Timer {
     Prune,
     /// Probe a dead host.
     Probe,
+    /// The earliest request deadline.
+    Deadline,
 }
 
 impl TimerKind for Timer {
-    const ALL: &'static [Timer] = &[Timer::Prune, Timer::Probe];
+    const ALL: &'static [Timer] = &[Timer::Prune, Timer::Probe, Timer::Deadline];
     fn slot(self) -> usize {
         self as usize
     }
@@ -99,11 +103,13 @@ pub struct Host {
     rng: SplitMix64,
     links: Links,
     queue: WorkQueue,
-    /// Names of the delayed files queued or in flight.
-    delayed: BTreeSet<Box<str>>,
+    /// The host's files in the delayed directory.
+    replay: Replay,
+    /// False once the host stops replaying (shutdown, `close_all`).
+    replaying: bool,
     retries_left: u32,
     health: Health,
-    timers: Timers<Timer, 2>,
+    timers: Timers<Timer, 3>,
     actions: VecDeque<HostAction>,
 }
 
@@ -127,7 +133,8 @@ impl Host {
             rng: SplitMix64::new(seed),
             links: Links::new(key),
             queue: WorkQueue::new(config.max_queue_len, config.max_queue_bytes),
-            delayed: BTreeSet::new(),
+            replay: Replay::default(),
+            replaying: true,
             retries_left: config.retries,
             health: Health::Alive,
             timers: Timers::with_tick(now, config.tick),
@@ -168,6 +175,8 @@ impl Host {
         let txn = Txn {
             origin: Origin::Client(client),
             request,
+            deadline: now.checked_add(self.config.request_timeout),
+            resent: false,
         };
         if let Some(link) = self.links.pop_idle() {
             self.start(link, txn);
@@ -217,10 +226,27 @@ impl Host {
             self.health = Health::Alive;
             self.timers.clear(Timer::Probe);
             self.log(LogEvent::HostReset);
+            self.actions.push_back(HostAction::ScanDelayed);
             if !self.links.connecting() && self.links.len() < self.config.max_links {
                 self.open_link();
             }
         }
+        self.settle(now);
+    }
+
+    /// The orderly shutdown begins: no delayed file is read or started any more (those queued
+    /// go back to disk); those in flight finish, so that none is delivered twice.
+    pub fn stop_replay(&mut self, now: Instant) {
+        self.replaying = false;
+        self.replay.stop();
+        let replay = &mut self.replay;
+        self.queue.remove_if(|t| match &t.origin {
+            Origin::Delayed(name) => {
+                replay.finish(name);
+                true
+            }
+            _ => false,
+        });
         self.settle(now);
     }
 
@@ -232,6 +258,8 @@ impl Host {
             self.log(LogEvent::ClosingAll);
         }
         self.health = Health::Closed;
+        self.replaying = false;
+        self.replay.stop();
         self.drop_everything();
         self.timers.clear_all();
         self.settle(now);
@@ -245,19 +273,16 @@ impl Host {
             });
             return;
         }
-        let first = self.links.ready_count() == 0;
         if let Health::Dead { .. } = self.health {
             self.health = Health::Alive;
             self.timers.clear(Timer::Probe);
             self.log(LogEvent::HostReachable);
+            self.actions.push_back(HostAction::ScanDelayed);
         }
         self.log(LogEvent::LinkReady {
             count: self.links.ready_count() + 1,
         });
         self.link_idle(link);
-        if first {
-            self.actions.push_back(HostAction::ListDelayed);
-        }
         self.settle(now);
     }
 
@@ -277,8 +302,16 @@ impl Host {
     }
 
     /// The link failed or closed (connect failure, handshake failure, EOF, error, step
-    /// timeout), whatever state it was in.
-    pub fn handle_link_closed(&mut self, now: Instant, link: LinkId, reason: CloseReason) {
+    /// timeout), whatever state it was in. `unread` says the peer cannot have read the request
+    /// on it ([`crate::link::LinkEvent::Closed`]): that request goes back to the head of the
+    /// queue, once; a request that may have been read is never sent twice.
+    pub fn handle_link_closed(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        reason: CloseReason,
+        unread: bool,
+    ) {
         match self.links.remove(link) {
             None => {
                 self.log(LogEvent::StaleClose {
@@ -289,6 +322,11 @@ impl Host {
             }
             Some(LinkUse::Connecting) => self.connect_failed(now, &reason),
             Some(LinkUse::Idle) => self.log(LogEvent::IdleLinkClosed { reason }),
+            Some(LinkUse::Busy(mut txn)) if unread && !txn.resent => {
+                self.log(LogEvent::RequestResent { reason });
+                txn.resent = true;
+                self.queue.push_front(txn);
+            }
             Some(LinkUse::Busy(txn)) => {
                 self.log(LogEvent::LinkLost { reason });
                 self.fail(txn);
@@ -297,48 +335,53 @@ impl Host {
         self.settle(now);
     }
 
-    /// The driver's answer to [`HostAction::ListDelayed`]: the delayed files it found.
-    ///
-    /// Files for this host are queued in time order (numeric time, then count), each at most
-    /// once while it is queued or in flight. Names that do not parse or are for another host are
-    /// ignored with a warning. While the host is dead or closed the offer is ignored (the files
-    /// stay on disk for a later first link).
-    pub fn offer_delayed(&mut self, now: Instant, files: Vec<DelayedFile>) {
-        if self.health != Health::Alive {
-            self.log(LogEvent::DelayedWhileUnavailable { count: files.len() });
-            return;
+    /// A scan of the delayed directory: the names of this host's files now there (names that
+    /// do not parse or are another host's are ignored; the node warns about those). Waiting
+    /// files are read, a few at a time, while the host is alive; each is queued at most once.
+    pub fn spool_listed(&mut self, now: Instant, names: Vec<String>) {
+        let mine = names
+            .into_iter()
+            .filter_map(|name| {
+                let n = DelayedName::parse(&name).ok()?;
+                (*n.host == *self.id).then_some((n, name))
+            })
+            .collect();
+        self.replay.listed(mine);
+        self.settle(now);
+    }
+
+    /// The driver's answer to [`HostAction::ReadDelayed`]: the files read, and the ones that
+    /// could not be (not a regular file, unreadable, a first line over the limit) with why.
+    /// A file that fits in the queue is queued; one that does not waits for room. A file that
+    /// could not be read is skipped, with one warning, as long as scans list it.
+    pub fn delayed_read(
+        &mut self,
+        now: Instant,
+        files: Vec<DelayedFile>,
+        unreadable: Vec<(String, String)>,
+    ) {
+        for (name, why) in unreadable {
+            if self.replay.read_back(&name) && self.replay.skip(&name) {
+                self.log(LogEvent::DelayedUnreadable { name, why });
+            }
         }
-        let mut wanted: Vec<(DelayedName, DelayedFile)> = Vec::with_capacity(files.len());
         for file in files {
-            match DelayedName::parse(&file.name) {
-                Err(error) => self.log(LogEvent::BadDelayedName {
-                    name: file.name,
-                    error,
-                }),
-                Ok(n) if *n.host != *self.id => self.log(LogEvent::ForeignDelayed {
-                    name: file.name,
-                    owner: n.host,
-                }),
-                Ok(_) if self.delayed.contains(file.name.as_str()) => {
-                    self.log(LogEvent::DelayedAlreadyQueued { name: file.name });
-                }
-                Ok(n) => wanted.push((n, file)),
+            if !self.replay.read_back(&file.name) {
+                continue; // not asked for, or the host stopped replaying meanwhile
             }
-        }
-        wanted.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
-        let total = wanted.len();
-        for (i, (_, file)) in wanted.into_iter().enumerate() {
-            if self.delayed.contains(file.name.as_str()) {
-                continue; // the same name twice in one offer
+            if self.health != Health::Alive
+                || !self.replaying
+                || !self.queue.fits(file.request.len())
+            {
+                self.replay.put_back(&file.name);
+                continue;
             }
-            if !self.queue.fits(file.request.len()) {
-                self.log(LogEvent::DelayedLeftForLater { left: total - i });
-                break;
-            }
-            self.delayed.insert(file.name.as_str().into());
+            self.replay.activate(&file.name);
             self.queue.push(Txn {
                 origin: Origin::Delayed(file.name.into()),
                 request: file.request,
+                deadline: now.checked_add(self.config.request_timeout),
+                resent: false,
             });
         }
         self.dispatch_idle();
@@ -355,6 +398,7 @@ impl Host {
                         self.open_link();
                     }
                 }
+                Timer::Deadline => self.expire(now),
                 Timer::Prune => {
                     let idle = self
                         .queue
@@ -423,7 +467,50 @@ impl Host {
         self.queue.iter().filter(waits).count() + self.links.busy_txns().filter(waits).count()
     }
 
+    /// True when nothing keeps an orderly shutdown waiting: no client waits, and no delayed
+    /// file is on a link (one cut off now might be delivered again after a restart).
+    pub fn is_drained(&self) -> bool {
+        self.waiting_clients() == 0
+            && !self
+                .links
+                .busy_txns()
+                .any(|t| matches!(t.origin, Origin::Delayed(_)))
+    }
+
+    /// Delayed files waiting to be read (known from the last scan).
+    pub fn delayed_waiting(&self) -> usize {
+        self.replay.waiting()
+    }
+
     // ----- internals -----
+
+    /// Answers the requests whose deadline has come: queued ones are dropped, one on a link
+    /// closes that link (a reply can no longer be told from the next one's).
+    fn expire(&mut self, now: Instant) {
+        for txn in self.queue.take_expired(now) {
+            self.time_out(txn);
+        }
+        let due: Vec<LinkId> = self
+            .links
+            .busy()
+            .filter(|(_, t)| t.deadline.is_some_and(|d| d <= now))
+            .map(|(l, _)| l)
+            .collect();
+        for link in due {
+            if let Some(LinkUse::Busy(txn)) = self.links.remove(link) {
+                self.actions.push_back(HostAction::CloseLink(link));
+                self.time_out(txn);
+            }
+        }
+    }
+
+    fn time_out(&mut self, txn: Txn) {
+        self.log(LogEvent::RequestTimedOut {
+            request: txn.request.clone(),
+            after: self.config.request_timeout,
+        });
+        self.drop_txn(txn);
+    }
 
     fn close_connection_exit(&mut self, now: Instant, client: ClientId) {
         self.log(LogEvent::CloseConnectionExit);
@@ -545,15 +632,13 @@ impl Host {
         match txn.origin {
             Origin::Client(client) => self.answer(client, reply),
             Origin::Delayed(name) => {
-                self.delayed.remove(&name);
+                self.replay.finish(&name);
                 self.log(LogEvent::DelayedCompleted);
-                self.actions.push_back(HostAction::PermLog(format!(
-                    "S:{}:{}",
-                    self.id,
-                    request::perm_loggable(&txn.request)
-                )));
-                self.actions
-                    .push_back(HostAction::DeleteDelayed(name.into_string()));
+                let record = format!("S:{}:{}", self.id, request::perm_loggable(&txn.request));
+                self.actions.push_back(HostAction::Delivered {
+                    name: name.into_string(),
+                    record,
+                });
             }
             Origin::Gone => self.log(LogEvent::ReplyDiscarded),
         }
@@ -567,11 +652,15 @@ impl Host {
                 request: txn.request.clone(),
             });
         }
+        self.drop_txn(txn);
+    }
+
+    /// The client of a transaction that will not be carried gets `con_lost`; a delayed file
+    /// stays on disk for a later scan.
+    fn drop_txn(&mut self, txn: Txn) {
         match txn.origin {
             Origin::Client(client) => self.answer(client, con_lost()),
-            Origin::Delayed(name) => {
-                self.delayed.remove(&name);
-            }
+            Origin::Delayed(name) => self.replay.finish(&name),
             Origin::Gone => {}
         }
     }
@@ -579,6 +668,7 @@ impl Host {
     /// Open a link if work waits and none is being set up; keep the prune timer in step.
     /// Runs at the end of every entry point.
     fn settle(&mut self, now: Instant) {
+        self.replay_more();
         if self.health == Health::Alive
             && !self.queue.is_empty()
             && !self.links.connecting()
@@ -588,6 +678,16 @@ impl Host {
         }
         if self.links.len() == 0 && self.queue.is_empty() {
             self.compact();
+        }
+        let deadline = self
+            .links
+            .busy()
+            .filter_map(|(_, t)| t.deadline)
+            .chain(self.queue.next_deadline())
+            .min();
+        match deadline {
+            Some(d) => self.timers.set(Timer::Deadline, d),
+            None => self.timers.clear(Timer::Deadline),
         }
         let prunable =
             self.health != Health::Closed && self.queue.is_empty() && self.links.idle_count() > 0;
@@ -604,8 +704,19 @@ impl Host {
     fn compact(&mut self) {
         self.links.shrink();
         self.queue.shrink();
-        if self.delayed.is_empty() {
-            self.delayed = BTreeSet::new();
+        self.replay.shrink();
+    }
+
+    /// Asks to read the next waiting delayed files, as long as at most `max_links` of them
+    /// are being read, queued or in flight: a live request waits behind at most that many.
+    fn replay_more(&mut self) {
+        if self.health != Health::Alive || !self.replaying {
+            return;
+        }
+        let room = self.config.max_links.saturating_sub(self.replay.in_use());
+        let names = self.replay.take(room);
+        if !names.is_empty() {
+            self.actions.push_back(HostAction::ReadDelayed(names));
         }
     }
 

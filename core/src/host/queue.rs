@@ -60,6 +60,34 @@ impl WorkQueue {
         self.items.push_back(txn);
     }
 
+    /// Put a transaction back at the head (it came back unread from a link). Its deadline is
+    /// no later than any queued one's, so the queue stays in deadline order.
+    pub(crate) fn push_front(&mut self, txn: Txn) {
+        self.bytes += txn.request.len();
+        self.items.push_front(txn);
+    }
+
+    /// The earliest deadline of a queued transaction: the head's.
+    pub(crate) fn next_deadline(&self) -> Option<std::time::Instant> {
+        self.items.iter().find_map(|t| t.deadline)
+    }
+
+    /// Takes the transactions whose deadline is due at `now`.
+    pub(crate) fn take_expired(&mut self, now: std::time::Instant) -> Vec<Txn> {
+        let mut expired = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.items.len());
+        for t in self.items.drain(..) {
+            if t.deadline.is_some_and(|d| d <= now) {
+                self.bytes -= t.request.len();
+                expired.push(t);
+            } else {
+                kept.push_back(t);
+            }
+        }
+        self.items = kept;
+        expired
+    }
+
     pub(crate) fn pop(&mut self) -> Option<Txn> {
         let txn = self.items.pop_front()?;
         self.bytes -= txn.request.len();

@@ -1,5 +1,7 @@
 //! A transaction: one request line and whom its reply is for.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 
 use crate::ids::ClientId;
@@ -19,4 +21,8 @@ pub(crate) enum Origin {
 pub(crate) struct Txn {
     pub(crate) origin: Origin,
     pub(crate) request: Bytes,
+    /// When it is answered `con_lost` if not answered before (`None`: never).
+    pub(crate) deadline: Option<Instant>,
+    /// It was sent once and came back unread: it is not sent a third time.
+    pub(crate) resent: bool,
 }

@@ -1,0 +1,192 @@
+//! The host's side of the delayed directory: which of its files are waiting, being read,
+//! queued or in flight, and which could not be read.
+//!
+//! Every name is in at most one of the sets. The directory is the truth: each scan replaces
+//! what is waiting, and a name no scan lists any more is forgotten (a file being read, queued
+//! or in flight finishes its course).
+
+use std::collections::BTreeSet;
+
+use crate::spool::DelayedName;
+
+/// How many names of one host's files are kept from a scan: a directory flooded with more
+/// waits for those to be delivered (the rest are listed again by later scans).
+pub(crate) const MAX_WAITING: usize = 100_000;
+
+/// Replay order: numeric time, count, pid, then the name.
+type Key = (u64, u64, u64, Box<str>);
+
+#[derive(Debug, Default)]
+pub(crate) struct Replay {
+    /// Listed by the last scan and not read, queued or in flight: in replay order.
+    waiting: BTreeSet<Key>,
+    /// Asked for (`ReadDelayed`) and not answered yet.
+    reading: BTreeSet<Box<str>>,
+    /// Queued or in flight.
+    active: BTreeSet<Box<str>>,
+    /// Could not be read; warned about once, skipped while scans list them.
+    skipped: BTreeSet<Box<str>>,
+}
+
+impl Replay {
+    /// The host's files a scan found (names that parse and are this host's). Returns how
+    /// many of them are new to the host.
+    pub(crate) fn listed(&mut self, names: Vec<(DelayedName, String)>) -> usize {
+        let mut waiting = BTreeSet::new();
+        let mut skipped = BTreeSet::new();
+        let mut new = 0;
+        for (n, name) in names {
+            let name: Box<str> = name.into();
+            if self.reading.contains(&name) || self.active.contains(&name) {
+                continue;
+            }
+            if self.skipped.contains(&name) {
+                skipped.insert(name);
+                continue;
+            }
+            if waiting.len() >= MAX_WAITING {
+                continue;
+            }
+            let key = (n.time, n.count, n.pid, name);
+            if !self.waiting.contains(&key) {
+                new += 1;
+            }
+            waiting.insert(key);
+        }
+        self.waiting = waiting;
+        self.skipped = skipped;
+        new
+    }
+
+    /// Up to `room` waiting names, in replay order, now being read.
+    pub(crate) fn take(&mut self, room: usize) -> Vec<String> {
+        let mut names = Vec::new();
+        while names.len() < room {
+            let Some((_, _, _, name)) = self.waiting.pop_first() else {
+                break;
+            };
+            names.push(name.to_string());
+            self.reading.insert(name);
+        }
+        names
+    }
+
+    /// A name asked for came back: true if it was being read.
+    pub(crate) fn read_back(&mut self, name: &str) -> bool {
+        self.reading.remove(name)
+    }
+
+    /// A file that was read is queued.
+    pub(crate) fn activate(&mut self, name: &str) {
+        self.active.insert(name.into());
+    }
+
+    /// A file read but not queued (no room, or the host stopped): it waits again.
+    pub(crate) fn put_back(&mut self, name: &str) {
+        if let Ok(n) = DelayedName::parse(name) {
+            self.waiting.insert((n.time, n.count, n.pid, name.into()));
+        }
+    }
+
+    /// A file that could not be read: skipped while it stays; true the first time.
+    pub(crate) fn skip(&mut self, name: &str) -> bool {
+        self.skipped.insert(name.into())
+    }
+
+    /// A queued or in-flight file is done with (delivered, or failed: then the next scan
+    /// lists it again).
+    pub(crate) fn finish(&mut self, name: &str) {
+        self.active.remove(name);
+    }
+
+    /// True when the file is queued or in flight.
+    pub(crate) fn is_active(&self, name: &str) -> bool {
+        self.active.contains(name)
+    }
+
+    /// Files being read, queued or in flight.
+    pub(crate) fn in_use(&self) -> usize {
+        self.reading.len() + self.active.len()
+    }
+
+    /// Files waiting to be read.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Forgets the waiting names (the host stops replaying); reads under way are ignored when
+    /// they come back.
+    pub(crate) fn stop(&mut self) {
+        self.waiting = BTreeSet::new();
+        self.reading = BTreeSet::new();
+    }
+
+    /// Gives back the memory of an empty replay.
+    pub(crate) fn shrink(&mut self) {
+        if self.waiting.is_empty() && self.reading.is_empty() && self.active.is_empty() {
+            *self = Replay {
+                skipped: std::mem::take(&mut self.skipped),
+                ..Replay::default()
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(names: &[&str]) -> Vec<(DelayedName, String)> {
+        names
+            .iter()
+            .map(|n| (DelayedName::parse(n).unwrap(), n.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn names_are_taken_in_numeric_time_order_and_never_twice() {
+        let mut r = Replay::default();
+        let new = r.listed(listed(&["20.1.9.p.h", "3.2.9.p.h", "3.1.9.p.h"]));
+        assert_eq!(new, 3);
+        assert_eq!(r.take(2), ["3.1.9.p.h", "3.2.9.p.h"]);
+        // A new scan lists them again: being read, they are not waiting twice.
+        assert_eq!(r.listed(listed(&["20.1.9.p.h", "3.2.9.p.h", "3.1.9.p.h"])), 0);
+        assert_eq!(r.waiting(), 1);
+        assert!(r.read_back("3.1.9.p.h"));
+        assert!(!r.read_back("3.1.9.p.h"), "only once");
+        r.activate("3.1.9.p.h");
+        assert!(r.is_active("3.1.9.p.h"));
+        assert_eq!(r.in_use(), 2);
+        r.finish("3.1.9.p.h");
+        assert_eq!(r.in_use(), 1);
+        assert_eq!(r.take(5), ["20.1.9.p.h"]);
+    }
+
+    #[test]
+    fn a_skipped_file_stays_skipped_while_listed_and_is_forgotten_once_gone() {
+        let mut r = Replay::default();
+        r.listed(listed(&["1.1.1.p.h"]));
+        assert_eq!(r.take(1), ["1.1.1.p.h"]);
+        r.read_back("1.1.1.p.h");
+        assert!(r.skip("1.1.1.p.h"));
+        assert!(!r.skip("1.1.1.p.h"), "warned once");
+        r.listed(listed(&["1.1.1.p.h"]));
+        assert_eq!(r.take(1), Vec::<String>::new());
+        r.listed(listed(&[]));
+        r.listed(listed(&["1.1.1.p.h"]));
+        assert_eq!(r.take(1), ["1.1.1.p.h"], "a file put back in place is tried again");
+    }
+
+    #[test]
+    fn stop_forgets_what_waits_and_put_back_restores_order() {
+        let mut r = Replay::default();
+        r.listed(listed(&["2.1.1.p.h", "1.1.1.p.h"]));
+        assert_eq!(r.take(1), ["1.1.1.p.h"]);
+        r.read_back("1.1.1.p.h");
+        r.put_back("1.1.1.p.h");
+        assert_eq!(r.take(2), ["1.1.1.p.h", "2.1.1.p.h"]);
+        r.stop();
+        assert!(!r.read_back("2.1.1.p.h"));
+        assert_eq!(r.in_use(), 0);
+    }
+}
