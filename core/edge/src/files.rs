@@ -82,13 +82,14 @@ impl Logger {
     }
 
     /// One `lonnet.perm.log` record.
-    pub fn perm(&mut self, record: &str) {
+    /// An error if the record could not be written (a logger without files writes nothing
+    /// and succeeds).
+    pub fn perm(&mut self, record: &str) -> io::Result<()> {
         let (unix, time) = now_local();
         let line = perm_log_line(i64::try_from(unix).unwrap_or(i64::MAX), record, &time);
-        if let Some(f) = &mut self.perm
-            && let Err(e) = f.write_all(line.as_bytes())
-        {
-            Self::complain(&mut self.complained, "lonnet.perm.log", &e);
+        match &mut self.perm {
+            Some(f) => f.write_all(line.as_bytes()),
+            None => Ok(()),
         }
     }
 
@@ -131,50 +132,83 @@ pub fn load_hosts(path: &Path) -> io::Result<(Vec<HostEntry>, Vec<LineProblem>)>
     Ok(hosts_tab::parse(&String::from_utf8_lossy(&bytes)))
 }
 
-/// The delayed files of `host_id` in `dir`: every file whose name ends in `.<host_id>`, with
-/// its first line (at most `max_line` bytes). Files that cannot be read, or whose first line is
-/// too long, are left alone and reported as problems.
-pub fn list_delayed(dir: &Path, host_id: &str, max_line: usize) -> (Vec<DelayedFile>, Vec<String>) {
-    let mut files = Vec::new();
-    let mut problems = Vec::new();
+/// The names in the delayed directory `dir`, nothing read but the directory itself; a missing
+/// directory is empty, one that cannot be read an error.
+pub fn scan_delayed(dir: &Path) -> io::Result<Vec<String>> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return (files, problems),
-        Err(e) => {
-            problems.push(format!("cannot list {}: {e}", dir.display()));
-            return (files, problems);
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
     };
-    let suffix = format!(".{host_id}");
-    for entry in entries.flatten() {
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        if !name.ends_with(&suffix) || name.starts_with('.') {
-            continue;
-        }
-        match first_line(&entry.path(), max_line) {
+    Ok(entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect())
+}
+
+/// The first line of each of the files `names` in `dir`, and those that could not be read with
+/// why. A file is opened without blocking and without following a symbolic link, and read only
+/// if the open descriptor is a regular file (`fstat`) of at most `max_line` bytes and a LF: a
+/// FIFO, a socket, a directory, a device or a link never wedges the reader, and a file too big
+/// for a request line is never read whole.
+pub fn read_delayed(
+    dir: &Path,
+    names: &[String],
+    max_line: usize,
+) -> (Vec<DelayedFile>, Vec<(String, String)>) {
+    let mut files = Vec::new();
+    let mut unreadable = Vec::new();
+    for name in names {
+        match first_line(&dir.join(name), max_line) {
             Ok(line) => files.push(DelayedFile {
-                name,
+                name: name.clone(),
                 request: line,
             }),
-            Err(e) => problems.push(format!("delayed file {name} left alone: {e}")),
+            Err(e) => unreadable.push((name.clone(), e.to_string())),
         }
     }
-    (files, problems)
+    (files, unreadable)
 }
 
 fn first_line(path: &Path, max_line: usize) -> io::Result<Bytes> {
-    let file = File::open(path)?;
+    use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => io::Error::other("a symbolic link, not a regular file"),
+            _ => e,
+        })?;
+    let meta = file.metadata()?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "a device"
+        };
+        return Err(io::Error::other(format!("{what}, not a regular file")));
+    }
+    let limit = max_line as u64 + 1;
+    if meta.len() > limit {
+        return Err(io::Error::other(format!(
+            "{} bytes, more than a request line of at most {max_line} bytes",
+            meta.len()
+        )));
+    }
     let mut buf = Vec::new();
-    file.take(max_line as u64 + 1).read_to_end(&mut buf)?;
+    file.take(limit).read_to_end(&mut buf)?;
     match memchr_lf(&buf) {
         Some(i) => buf.truncate(i),
         None if buf.len() > max_line => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("first line longer than {max_line} bytes"),
-            ));
+            return Err(io::Error::other(format!(
+                "first line longer than {max_line} bytes"
+            )));
         }
         None => {}
     }
@@ -209,17 +243,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn delayed_files_of_one_host_with_their_first_line() {
+    fn only_regular_files_of_at_most_a_line_are_read_and_nothing_blocks() {
+        use std::os::unix::net::UnixListener;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         fs::write(d.join("100.1.9.put.msul1"), "put:a:1\nignored\n").unwrap();
         fs::write(d.join("101.1.9.put.msul1"), "put:b:2").unwrap();
-        fs::write(d.join("102.1.9.put.msul3"), "other host\n").unwrap();
-        fs::write(d.join(".103.1.9.put.msul1.tmp"), "temporary\n").unwrap();
         fs::write(d.join("104.1.9.put.msul1"), vec![b'x'; 100]).unwrap();
+        fs::write(d.join("106.1.9.put.msul1"), vec![b'y'; 30]).unwrap();
         fs::create_dir(d.join("105.1.9.put.msul1")).unwrap();
-        let (mut files, problems) = list_delayed(d, "msul1", 50);
-        files.sort_by(|a, b| a.name.cmp(&b.name));
+        // A FIFO with no writer: a blocking open would wait forever.
+        let fifo = std::ffi::CString::new(d.join("107.1.9.fifo.msul1").to_str().unwrap())
+            .unwrap();
+        // SAFETY: mkfifo(3) with a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let _socket = UnixListener::bind(d.join("108.1.9.sock.msul1")).unwrap();
+        std::os::unix::fs::symlink(d.join("101.1.9.put.msul1"), d.join("109.1.9.link.msul1"))
+            .unwrap();
+        let mut names = scan_delayed(d).unwrap();
+        names.sort();
+        assert_eq!(names.len(), 8);
+        let (files, unreadable) = read_delayed(d, &names, 50);
         let got: Vec<(&str, &[u8])> = files
             .iter()
             .map(|f| (f.name.as_str(), f.request.as_ref()))
@@ -228,12 +272,23 @@ mod tests {
             got,
             vec![
                 ("100.1.9.put.msul1", &b"put:a:1"[..]),
-                ("101.1.9.put.msul1", &b"put:b:2"[..])
+                ("101.1.9.put.msul1", &b"put:b:2"[..]),
+                ("106.1.9.put.msul1", &[b'y'; 30][..]),
             ]
         );
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("104.1.9.put.msul1")));
-        assert!(problems.iter().any(|p| p.contains("105.1.9.put.msul1")));
+        let why = |name: &str| {
+            unreadable
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, w)| w.clone())
+                .unwrap_or_else(|| panic!("{name} not reported: {unreadable:?}"))
+        };
+        assert_eq!(unreadable.len(), 5, "{unreadable:?}");
+        assert!(why("104.1.9.put.msul1").contains("more than a request line"));
+        assert!(why("105.1.9.put.msul1").contains("a directory"));
+        assert!(why("107.1.9.fifo.msul1").contains("a FIFO"));
+        assert!(!why("108.1.9.sock.msul1").is_empty());
+        assert!(why("109.1.9.link.msul1").contains("symbolic link"));
     }
 
     #[test]
@@ -251,7 +306,6 @@ mod tests {
     #[test]
     fn a_missing_delayed_directory_is_empty() {
         let dir = tempfile::tempdir().unwrap();
-        let (files, problems) = list_delayed(&dir.path().join("nope"), "h", 10);
-        assert!(files.is_empty() && problems.is_empty());
+        assert!(scan_delayed(&dir.path().join("nope")).unwrap().is_empty());
     }
 }

@@ -124,9 +124,23 @@ pub fn write_status(node: &Node, logger: &mut Logger, hosts: &[HostStatus]) {
     }
 }
 
-/// [`lonc_core::node::Output::DeleteDelayed`]: deletes a delivered delayed file; a failure is logged.
-pub fn delete_delayed(node: &Node, logger: &mut Logger, name: &str) {
-    let path = node.settings().delayed_dir().join(name);
+/// [`lonc_core::node::Output::Delivered`]: appends the `S:` record to `lonnet.perm.log`, then
+/// deletes the delivered file. If the record cannot be written the file is kept and the node
+/// told ([`Node::record_failed`]): it keeps the file out of replay and tries again at the next
+/// scan. Every failure is logged.
+pub fn delivered(node: &mut Node, logger: &mut Logger, name: String, record: String) {
+    if let Err(e) = logger.perm(&record) {
+        logger.parent(
+            Severity::Critical,
+            format!(
+                "Cannot write lonnet.perm.log ({e}): keeping delivered delayed file {name} \
+                 until its record is written"
+            ),
+        );
+        node.record_failed(Instant::now(), name, record);
+        return;
+    }
+    let path = node.settings().delayed_dir().join(&name);
     if let Err(e) = files::remove_file(&path) {
         logger.parent(
             Severity::Critical,
