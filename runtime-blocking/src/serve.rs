@@ -16,7 +16,6 @@
 //!   asks, and hand the result back the same way. Log lines, the permanent log, the status
 //!   file and deleting delivered files are small writes done on the loop.
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -27,7 +26,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, BytesMut};
 use lonc_core::daemon::Signal;
 use lonc_core::host::DelayedFile;
-use lonc_core::ids::{ClientId, HostKey, LinkId};
+use lonc_core::ids::{ClientId, HostKey, IdMap, LinkId};
 use lonc_core::log::Severity;
 use lonc_core::node::{Node, Output};
 use polling::{Event, Events, PollMode, Poller};
@@ -66,13 +65,13 @@ fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i3
         config: config.clone(),
         socket_mode: run.socket_mode,
         max_line: run.max_line,
-        sources: HashMap::new(),
+        sources: IdMap::default(),
         ready: Vec::new(),
-        resting: HashMap::new(),
+        resting: IdMap::default(),
         next_key: 0,
-        listeners: HashMap::new(),
-        links: HashMap::new(),
-        clients: HashMap::new(),
+        listeners: IdMap::default(),
+        links: IdMap::default(),
+        clients: IdMap::default(),
         exit: None,
         signals,
         fs_tx,
@@ -176,15 +175,15 @@ struct Loop {
     socket_mode: u32,
     max_line: usize,
     /// Every registered socket and the interest it is registered with.
-    sources: HashMap<usize, (Source, Interest)>,
+    sources: IdMap<usize, (Source, Interest)>,
     /// The keys and readiness of the last wait's events (kept to reuse its allocation).
     ready: Vec<(usize, bool, bool)>,
     /// Listeners left disarmed after a failed `accept`, and until when ([`ACCEPT_REST`]).
-    resting: HashMap<usize, Instant>,
+    resting: IdMap<usize, Instant>,
     next_key: usize,
-    listeners: HashMap<HostKey, usize>,
-    links: HashMap<LinkId, usize>,
-    clients: HashMap<ClientId, usize>,
+    listeners: IdMap<HostKey, usize>,
+    links: IdMap<LinkId, usize>,
+    clients: IdMap<ClientId, usize>,
     exit: Option<i32>,
     signals: Receiver<Signal>,
     fs_tx: Sender<Listing>,
