@@ -47,6 +47,9 @@ pub struct Options {
     pub only: Vec<String>,
     /// Skip the memory and fail-fast figures.
     pub no_memory: bool,
+    /// Run the interleaved rounds only: no table of single points, no memory and fail-fast
+    /// figures. The open loop runs at `rate` (default 10,000/s: no relay point sets it).
+    pub rounds_only: bool,
     /// Hosts configured for the idle-memory figure.
     pub idle_hosts: usize,
     /// Extra idle links opened for the per-link memory figure.
@@ -75,6 +78,7 @@ impl Options {
             rate: None,
             only: Vec::new(),
             no_memory: false,
+            rounds_only: false,
             size: 100,
             idle_hosts: 500,
             extra_links: 400,
@@ -219,6 +223,12 @@ pub fn run(options: &Options) -> io::Result<Report> {
     };
     let max_c = options.clients.iter().copied().max().unwrap_or(1);
 
+    if options.rounds_only {
+        report.rate = options.rate.unwrap_or(10_000.0);
+        goal_rounds(&mut report, alpha.addr(), port)?;
+        report.secs = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
     // (b) first: its rate at 64 clients sets the open-loop rate of every set-up.
     if options.wants(RELAY) {
         match &options.relay {
@@ -750,50 +760,52 @@ impl Report {
         for (name, why) in &self.skipped {
             let _ = writeln!(s, "{name}: {why}.\n");
         }
-        let _ = writeln!(
-            s,
-            "| set-up | requests | C | req/s | p50 µs | p99 µs | p99.9 µs | max µs | errors | × (b) | × (a) | daemon CPU | bench CPU | other load |"
-        );
-        let _ = writeln!(
-            s,
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-        );
-        for r in &self.rows {
-            let (vs_b, vs_a) = if r.mode == OPEN {
-                let p99 = r.out.quantile_us(0.99);
-                (
-                    self.open_p99(RELAY)
-                        .map_or("–".into(), |b| format!("p99 {}", ratio(p99, b))),
-                    self.open_p99(DIRECT)
-                        .map_or("–".into(), |a| format!("p99 {}", ratio(p99, a))),
-                )
-            } else {
-                let direct_mode = if r.mode == KEEP { PLAIN } else { r.mode };
-                (
-                    find(&self.rows, RELAY, r.mode, &r.clients)
-                        .map_or("–".into(), |b| ratio(r.out.rate(), b.out.rate())),
-                    find(&self.rows, DIRECT, direct_mode, &r.clients)
-                        .map_or("–".into(), |a| ratio(r.out.rate(), a.out.rate())),
-                )
-            };
+        if !self.rows.is_empty() {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {:.0} % |",
-                r.setup,
-                r.mode,
-                r.clients,
-                r.out.rate(),
-                r.out.quantile_us(0.5),
-                r.out.quantile_us(0.99),
-                r.out.quantile_us(0.999),
-                r.out.max_us(),
-                r.out.errors,
-                vs_b,
-                vs_a,
-                cpu_text(r.cpu.daemon_us),
-                cpu_text(Some(r.cpu.bench_us)),
-                r.foreign_pct
+                "| set-up | requests | C | req/s | p50 µs | p99 µs | p99.9 µs | max µs | errors | × (b) | × (a) | daemon CPU | bench CPU | other load |"
             );
+            let _ = writeln!(
+                s,
+                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            );
+            for r in &self.rows {
+                let (vs_b, vs_a) = if r.mode == OPEN {
+                    let p99 = r.out.quantile_us(0.99);
+                    (
+                        self.open_p99(RELAY)
+                            .map_or("–".into(), |b| format!("p99 {}", ratio(p99, b))),
+                        self.open_p99(DIRECT)
+                            .map_or("–".into(), |a| format!("p99 {}", ratio(p99, a))),
+                    )
+                } else {
+                    let direct_mode = if r.mode == KEEP { PLAIN } else { r.mode };
+                    (
+                        find(&self.rows, RELAY, r.mode, &r.clients)
+                            .map_or("–".into(), |b| ratio(r.out.rate(), b.out.rate())),
+                        find(&self.rows, DIRECT, direct_mode, &r.clients)
+                            .map_or("–".into(), |a| ratio(r.out.rate(), a.out.rate())),
+                    )
+                };
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {:.0} % |",
+                    r.setup,
+                    r.mode,
+                    r.clients,
+                    r.out.rate(),
+                    r.out.quantile_us(0.5),
+                    r.out.quantile_us(0.99),
+                    r.out.quantile_us(0.999),
+                    r.out.max_us(),
+                    r.out.errors,
+                    vs_b,
+                    vs_a,
+                    cpu_text(r.cpu.daemon_us),
+                    cpu_text(Some(r.cpu.bench_us)),
+                    r.foreign_pct
+                );
+            }
         }
         if !self.daemons.is_empty() {
             let _ = writeln!(

@@ -29,8 +29,8 @@ pub struct Options {
     pub clients: usize,
     /// Seconds counted per point.
     pub secs: f64,
-    /// Open-loop rate (requests per second); 0: no open-loop point.
-    pub rate: f64,
+    /// Open-loop rates (requests per second), one point each.
+    pub rates: Vec<f64>,
     pub max_links: usize,
     pub size: usize,
 }
@@ -195,11 +195,8 @@ fn count_server(
         (format!("plain, C={c}"), None),
         (format!("kept conn, C={c}"), None),
     ];
-    if options.rate > 0.0 {
-        points.push((
-            format!("open loop {:.0}/s", options.rate),
-            Some(options.rate),
-        ));
+    for &rate in options.rates.iter().filter(|r| **r > 0.0) {
+        points.push((format!("open loop {rate:.0}/s"), Some(rate)));
     }
     for (i, (point, rate)) in points.into_iter().enumerate() {
         let run = || -> io::Result<u64> {

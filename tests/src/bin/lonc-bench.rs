@@ -66,9 +66,11 @@ struct SyscallsArgs {
     /// Seconds counted per point.
     #[arg(long, value_name = "SECS", default_value_t = 3.0)]
     secs: f64,
-    /// Open-loop rate in requests per second (0: no open-loop point).
-    #[arg(long, value_name = "REQ/S", default_value_t = 10_000.0)]
-    rate: f64,
+    /// Open-loop rates in requests per second, comma-separated, one point each: by default
+    /// about half the daemons' saturation here, and a sparse load like a real LON-CAPA
+    /// server's, where every request finds the daemon asleep.
+    #[arg(long, value_name = "REQ/S,...", value_delimiter = ',', default_values_t = [10_000.0, 200.0])]
+    rate: Vec<f64>,
     /// Most links per host for the daemons (`--max-links`) and the null relay.
     #[arg(long, value_name = "N", default_value_t = 10)]
     max_links: usize,
@@ -108,6 +110,10 @@ struct StandardArgs {
     /// Skip the memory and fail-fast measurements.
     #[arg(long)]
     no_memory: bool,
+    /// Only the interleaved rounds (and the goals they decide): no table of single points, no
+    /// memory or fail-fast figures; the open loop at --rate (default 10,000/s).
+    #[arg(long)]
+    rounds_only: bool,
     /// Interleaved rounds of the headline points whose medians the goals use (default 5; 0:
     /// the goals use the single points of the table).
     #[arg(long, value_name = "N")]
@@ -154,6 +160,7 @@ fn main() {
         options.only = only;
     }
     options.no_memory |= args.no_memory;
+    options.rounds_only |= args.rounds_only;
     if let Some(n) = args.rounds {
         options.rounds = n;
     }
@@ -212,7 +219,7 @@ fn syscalls_main(args: SyscallsArgs) {
         },
         clients: args.clients,
         secs: args.secs,
-        rate: args.rate,
+        rates: args.rate,
         max_links: args.max_links,
         size: 100,
     };
