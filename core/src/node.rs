@@ -247,6 +247,15 @@ impl Node {
             .is_some_and(|c| c.conn.wants_input())
     }
 
+    /// True while the client has a request out whose answer is not given yet; false for a
+    /// client that is gone. Until then a runtime need not watch the client's socket: its next
+    /// output is that answer (or [`Output::CloseClient`]).
+    pub fn client_waiting(&self, client: ClientId) -> bool {
+        self.clients
+            .get(&client)
+            .is_some_and(|c| c.conn.is_waiting())
+    }
+
     /// Bytes read from the client.
     pub fn handle_client_input(&mut self, now: Instant, client: ClientId, data: &[u8]) {
         let Some(c) = self.clients.get_mut(&client) else {
