@@ -10,14 +10,19 @@
 //!   client's `ClientSocket`. Only what a full socket does not take stays in the slot, and only
 //!   then is the owning task kicked (a `Kick`: a flag and the task's waker in the slot) to wait
 //!   for room and write the rest.
-//! * So a link task spends its life waiting for its socket to be readable, and a client task
-//!   waiting for its client's next bytes (or EOF): a readiness wait is armed once per event
-//!   (`Async::poll_readable`, polled together with the kick in one `poll_fn`), and a kick
-//!   leaves it armed. A client task is kicked only when it must act: its output is pending, the
-//!   node stopped or resumed wanting its input, or the node closed it. A link task is kicked
-//!   when its output is pending or the node closes the link.
+//! * So a link task spends its life waiting for its socket to be readable: a readiness wait is
+//!   armed once per event (`Async::poll_readable`, polled together with the kick in one
+//!   `poll_fn`), and a kick leaves it armed. A link task is kicked when its output is pending
+//!   or the node closes the link.
+//! * A client task reads the request as soon as it starts, and does not watch the socket while
+//!   the request is out: it waits for the kick its answer gives, then reads again at once, since
+//!   lonnet most often has closed by then (or sent its next line). Only when that read finds
+//!   nothing is the socket registered with the reactor and waited for. Most connections thus
+//!   cost the reactor nothing, no registration and no wake-up. A client task is also kicked when
+//!   its output is pending, the node stopped or resumed wanting its input, or the node closed
+//!   it.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -221,14 +226,19 @@ struct LinkSocket {
 
 /// A client connection as its task and [`Rt::act`] share it.
 struct ClientSocket {
-    stream: Async<UnixStream>,
+    /// The connection (non-blocking); reads and writes go straight to it.
+    stream: Rc<UnixStream>,
+    /// The same socket registered with the reactor, from the first time the task has to wait
+    /// for it (see [`client_task`]: most clients never need it).
+    watched: OnceCell<Async<Rc<UnixStream>>>,
     /// Answer bytes the socket did not take at once; the task writes them when there is room.
     out: RefCell<BytesMut>,
     /// Answers in `out`, counted in [`Rt::unanswered`].
     queued: Cell<usize>,
     /// The node closed the client: the task ends once `out` is written.
     closing: Cell<bool>,
-    /// The task waits for a kick only (the node wanted no input): an answer must wake it.
+    /// The task waits for a kick only (the node wanted no input, or the client has a request
+    /// out): an answer must wake it.
     paused: Cell<bool>,
     /// Wakes the task when it must act (see `out`, `closing`, `paused`).
     kick: Kick,
@@ -498,12 +508,12 @@ impl Rt {
     /// Reads once from `stream` into the shared read buffer, without waiting, and hands the
     /// bytes to `take` before anything else runs: `Some(n)` bytes came (0: EOF), `None` the
     /// socket had nothing (or the read was interrupted).
-    fn read_now<T>(&self, stream: &Async<T>, take: impl FnOnce(&[u8])) -> Option<io::Result<usize>>
+    fn read_now<T>(&self, mut stream: &T, take: impl FnOnce(&[u8])) -> Option<io::Result<usize>>
     where
         for<'a> &'a T: io::Read,
     {
         let mut buf = self.read_buf.borrow_mut();
-        match io::Read::read(&mut stream.get_ref(), &mut buf[..]) {
+        match io::Read::read(&mut stream, &mut buf[..]) {
             Ok(n) => {
                 take(&buf[..n]);
                 Some(Ok(n))
@@ -522,11 +532,20 @@ impl Rt {
 }
 
 impl ClientSocket {
+    /// The socket registered with the reactor, registering it the first time.
+    fn watched(&self) -> io::Result<&Async<Rc<UnixStream>>> {
+        if let Some(watched) = self.watched.get() {
+            return Ok(watched);
+        }
+        let watched = Async::new_nonblocking(self.stream.clone())?;
+        Ok(self.watched.get_or_init(|| watched))
+    }
+
     /// Writes what `out` holds, waiting for room whenever the socket is full. Called by the
     /// task after a write found the socket full, so it waits for room before writing.
     async fn flush(&self) -> io::Result<()> {
         loop {
-            self.stream.writable().await?;
+            self.watched()?.writable().await?;
             let mut out = self.out.borrow_mut();
             let mut rest: &[u8] = &out;
             let done = write_now(&self.stream, &mut rest)?;
@@ -541,12 +560,9 @@ impl ClientSocket {
 
 /// Writes `rest` to `stream` without waiting, advancing it past what was written: true once all
 /// of it is written, false when the socket is full.
-fn write_now<T>(stream: &Async<T>, rest: &mut &[u8]) -> io::Result<bool>
-where
-    for<'a> &'a T: io::Write,
-{
+fn write_now(mut stream: &UnixStream, rest: &mut &[u8]) -> io::Result<bool> {
     while !rest.is_empty() {
-        match io::Write::write(&mut stream.get_ref(), rest) {
+        match io::Write::write(&mut stream, rest) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => *rest = &rest[n..],
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -601,10 +617,7 @@ async fn signal_loop(rt: Rc<Rt>, mut signals: async_signal::Signals) {
 
 async fn accept_loop(rt: Rc<Rt>, host: HostKey, listener: Async<UnixListener>) {
     loop {
-        let accepted = listener
-            .read_with(sys::accept_nonblocking)
-            .await
-            .and_then(Async::new_nonblocking);
+        let accepted = listener.read_with(sys::accept_nonblocking).await;
         match accepted {
             Ok(stream) => {
                 let id = rt.node.borrow_mut().accept(Instant::now(), host);
@@ -623,9 +636,10 @@ async fn accept_loop(rt: Rc<Rt>, host: HostKey, listener: Async<UnixListener>) {
 
 /// One lonnet connection: bytes in to the node, the node's answers out (written by
 /// [`Rt::act`], see [`ClientSocket`]), until the node closes it and its answers are written.
-async fn client_task(rt: Rc<Rt>, id: ClientId, stream: Async<UnixStream>) {
+async fn client_task(rt: Rc<Rt>, id: ClientId, stream: UnixStream) {
     let slot = Rc::new(ClientSocket {
-        stream,
+        stream: Rc::new(stream),
+        watched: OnceCell::new(),
         out: RefCell::new(BytesMut::new()),
         queued: Cell::new(0),
         closing: Cell::new(false),
@@ -642,7 +656,9 @@ async fn client_task(rt: Rc<Rt>, id: ClientId, stream: Async<UnixStream>) {
     };
     // The first request is usually there as soon as the connection is accepted: read it before
     // waiting. Later lines (or EOF) are not.
-    let mut read = rt.read_now(&slot.stream, input);
+    let mut read = rt.read_now(&*slot.stream, input);
+    // After a wait on the kick alone, look at the socket before waiting for it.
+    let mut look = false;
     loop {
         match read.take() {
             None => {}
@@ -675,17 +691,37 @@ async fn client_task(rt: Rc<Rt>, id: ClientId, stream: Async<UnixStream>) {
         if slot.closing.get() {
             break;
         }
-        if !rt.node.borrow().client_wants_input(id) {
+        let (wants, waiting) = {
+            let node = rt.node.borrow();
+            (node.client_wants_input(id), node.client_waiting(id))
+        };
+        if !wants || waiting {
+            // Nothing is to be read now, or the client waits for an answer, which (or a close)
+            // kicks the task: the socket is not watched meanwhile. lonnet sends nothing more
+            // before it has its answer, and then most often closes at once.
             slot.paused.set(true);
             slot.kick.wait().await;
             slot.paused.set(false);
+            look = true;
             continue;
         }
+        if std::mem::take(&mut look) {
+            read = rt.read_now(&*slot.stream, input);
+            if read.is_some() {
+                continue;
+            }
+        }
         // Wait for the client's next bytes (or EOF), or a kick.
-        let stream = &slot.stream;
-        read = match ready_or_kick(&slot.kick, |cx| stream.poll_readable(cx)).await {
+        let watched = match slot.watched() {
+            Ok(watched) => watched,
+            Err(e) => {
+                read = Some(Err(e));
+                continue;
+            }
+        };
+        read = match ready_or_kick(&slot.kick, |cx| watched.poll_readable(cx)).await {
             Wake::Kick => None,
-            Wake::Ready(Ok(())) => rt.read_now(stream, input),
+            Wake::Ready(Ok(())) => rt.read_now(&*slot.stream, input),
             Wake::Ready(Err(e)) => Some(Err(e)),
         };
     }
@@ -757,7 +793,7 @@ async fn link_task(rt: Rc<Rt>, link: LinkId, addr: SocketAddr, slot: Rc<LinkSock
         // bytes to the node without awaiting in between.
         let read = match ready_or_kick(&slot.kick, |cx| stream.poll_readable(cx)).await {
             Wake::Kick => continue,
-            Wake::Ready(Ok(())) => rt.read_now(&stream, |bytes| {
+            Wake::Ready(Ok(())) => rt.read_now(stream.get_ref(), |bytes| {
                 if !bytes.is_empty() {
                     rt.node
                         .borrow_mut()
