@@ -94,14 +94,19 @@ fn tracepoint_exists(name: &str) -> bool {
 
 /// One count of `perf stat --per-thread`: the thread's name, the syscall ("total": all of
 /// them) and how many.
-type ThreadCount = (String, String, u64);
+type ThreadCount = (String, String, f64);
 
 /// Runs `work` while `perf stat` counts the syscalls of `pid`; the counts per thread.
 fn count_while<T>(
     pid: u32,
     work: impl FnOnce() -> io::Result<T>,
 ) -> io::Result<(T, Vec<ThreadCount>)> {
-    let mut events = vec!["raw_syscalls:sys_enter".to_string()];
+    // The server's CPU time (ms) and context switches too: what the syscalls cost in the end.
+    let mut events = vec![
+        "task-clock".to_string(),
+        "context-switches".to_string(),
+        "raw_syscalls:sys_enter".to_string(),
+    ];
     events.extend(
         NAMED
             .iter()
@@ -142,7 +147,7 @@ fn count_while<T>(
             continue;
         }
         let thread = f[0].rsplit_once('-').map_or(f[0], |(comm, _)| comm);
-        let count = f[1].trim().parse::<u64>().unwrap_or(0);
+        let count = f[1].trim().parse::<f64>().unwrap_or(0.0);
         let event = f[3]
             .trim()
             .trim_start_matches("syscalls:sys_enter_")
@@ -157,9 +162,9 @@ fn tally(server: &str, point: &str, requests: u64, rows: &[ThreadCount]) -> Coun
     let mut per_request: BTreeMap<String, f64> = BTreeMap::new();
     let mut threads: BTreeMap<String, f64> = BTreeMap::new();
     for (thread, event, count) in rows {
-        *per_request.entry(event.clone()).or_default() += *count as f64 / n;
+        *per_request.entry(event.clone()).or_default() += *count / n;
         if event == "total" {
-            *threads.entry(thread.clone()).or_default() += *count as f64 / n;
+            *threads.entry(thread.clone()).or_default() += *count / n;
         }
     }
     let mut threads: Vec<(String, f64)> = threads.into_iter().filter(|t| t.1 > 0.0).collect();
@@ -256,18 +261,21 @@ pub fn run(options: &Options) -> io::Result<String> {
 fn report(options: &Options, counted: &[Counted]) -> String {
     let mut s = format!(
         "System calls per request (`perf stat` of the syscall tracepoints, every thread of the \
-         server; {}-byte `echo:` requests, {} s per point, at most {} links):\n\n",
+         server; {}-byte `echo:` requests, {} s per point, at most {} links), and the \
+         server's CPU time (`task-clock`) and context switches per request. The CPU time \
+         includes what counting the syscalls costs and comes from one pass, not interleaved \
+         rounds: compare CPU with `lonc-bench standard`.\n\n",
         options.size, options.secs, options.max_links
     );
     s.push_str("| server | point | requests | all |");
     for (label, _) in COLUMNS {
         let _ = write!(s, " {label} |");
     }
-    s.push_str(" other | by thread |\n|---|---|---:|---:|");
+    s.push_str(" other | by thread | CPU µs | context switches |\n|---|---|---:|---:|");
     for _ in COLUMNS {
         s.push_str("---:|");
     }
-    s.push_str("---:|---|\n");
+    s.push_str("---:|---|---:|---:|\n");
     for c in counted {
         let get = |names: &[&str]| -> f64 {
             names
@@ -294,9 +302,11 @@ fn report(options: &Options, counted: &[Counted]) -> String {
             .collect();
         let _ = writeln!(
             s,
-            " {:.2} | {} |",
+            " {:.2} | {} | {:.1} | {:.2} |",
             (total - named).max(0.0),
-            threads.join(", ")
+            threads.join(", "),
+            get(&["task-clock"]) * 1000.0,
+            get(&["context-switches"]),
         );
     }
     s
