@@ -33,7 +33,7 @@ use crate::conf::Settings;
 use crate::daemon::{Action, Daemon, DaemonConfig, HostDiff, HostSpec, PARENT_LOG_HOST, Signal};
 use crate::host::{DelayedFile, Host, HostAction, HostConfig};
 use crate::hosts_tab::{HostEntry, LineProblem};
-pub use crate::ids::{ClientId, HostKey, LinkId};
+pub use crate::ids::{ClientId, HostKey, IdMap, LinkId};
 use crate::link::{Link, LinkConfig, LinkEvent};
 use crate::log::LogEvent;
 use crate::logfmt::HostStatus;
@@ -187,9 +187,9 @@ pub struct Node {
     daemon: Daemon,
     host_config: HostConfig,
     link_config: LinkConfig,
-    served: HashMap<HostKey, Served>,
+    served: IdMap<HostKey, Served>,
     by_id: HashMap<String, HostKey>,
-    clients: HashMap<ClientId, ClientSlot>,
+    clients: IdMap<ClientId, ClientSlot>,
     next_client: u64,
     deadlines: Deadlines<HostKey>,
     next_key: u32,
@@ -239,9 +239,9 @@ impl Node {
             daemon: Daemon::new(config.daemon, settings, hosts, problems),
             host_config: config.host,
             link_config: config.link,
-            served: HashMap::new(),
+            served: IdMap::default(),
             by_id: HashMap::new(),
-            clients: HashMap::new(),
+            clients: IdMap::default(),
             next_client: 0,
             deadlines: Deadlines::default(),
             next_key: 0,
@@ -308,6 +308,15 @@ impl Node {
         self.clients
             .get(&client)
             .is_some_and(|c| c.conn.wants_input())
+    }
+
+    /// True while the client has a request out whose answer is not given yet; false for a
+    /// client that is gone. Until then a runtime need not watch the client's socket: its next
+    /// output is that answer (or [`Output::CloseClient`]).
+    pub fn client_waiting(&self, client: ClientId) -> bool {
+        self.clients
+            .get(&client)
+            .is_some_and(|c| c.conn.is_waiting())
     }
 
     /// Bytes read from the client.

@@ -5,6 +5,10 @@
 //! * **The event loop** (the main thread) owns every socket (the host listeners, the clients,
 //!   the lond links), all non-blocking and registered with one `polling::Poller`,
 //!   level-triggered: readable while input is wanted, writable only while output is pending.
+//!   A client is registered only once the loop has to wait for it: its request is read at
+//!   accept, it is not watched while the request is out, and once its answer is written it is
+//!   read again at the end of the loop's turn, when lonnet has most often closed (or sent its
+//!   next line); only if that read finds nothing is it added to the poller.
 //!   The interest is changed only when the source's state changes it, so a busy link or
 //!   client costs no `epoll_ctl` per event; a source that wants nothing is left disarmed
 //!   (oneshot, no interest), so a hang-up it cannot act on yet does not wake the loop
@@ -16,7 +20,6 @@
 //!   asks, and hand the result back the same way. Log lines, the permanent log, the status
 //!   file and deleting delivered files are small writes done on the loop.
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -27,7 +30,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, BytesMut};
 use lonc_core::daemon::Signal;
 use lonc_core::host::DelayedFile;
-use lonc_core::ids::{ClientId, HostKey, LinkId};
+use lonc_core::ids::{ClientId, HostKey, IdMap, LinkId};
 use lonc_core::log::Severity;
 use lonc_core::node::{Node, Output};
 use polling::{Event, Events, PollMode, Poller};
@@ -66,13 +69,14 @@ fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i3
         config: config.clone(),
         socket_mode: run.socket_mode,
         max_line: run.max_line,
-        sources: HashMap::new(),
+        sources: IdMap::default(),
+        look: Vec::new(),
         ready: Vec::new(),
-        resting: HashMap::new(),
+        resting: IdMap::default(),
         next_key: 0,
-        listeners: HashMap::new(),
-        links: HashMap::new(),
-        clients: HashMap::new(),
+        listeners: IdMap::default(),
+        links: IdMap::default(),
+        clients: IdMap::default(),
         exit: None,
         signals,
         fs_tx,
@@ -158,6 +162,11 @@ struct ClientSocket {
     out: BytesMut,
     /// The node closed the client: the socket closes once `out` is written.
     closing: bool,
+    /// In the poller. A client is added only when the loop has to wait for it (see
+    /// [`Loop::look_clients`]); most never are.
+    watched: bool,
+    /// In [`Loop::look`].
+    looking: bool,
 }
 
 /// A lond link: the socket and the bytes it has not taken yet.
@@ -175,16 +184,20 @@ struct Loop {
     config: ConfigArgs,
     socket_mode: u32,
     max_line: usize,
-    /// Every registered socket and the interest it is registered with.
-    sources: HashMap<usize, (Source, Interest)>,
+    /// Every socket and the interest it is registered with (a client not yet in the poller:
+    /// none).
+    sources: IdMap<usize, (Source, Interest)>,
+    /// Clients to read once this turn's events are handled, before they are watched: their
+    /// answer was written, and lonnet most often closes (or sends its next line) at once.
+    look: Vec<usize>,
     /// The keys and readiness of the last wait's events (kept to reuse its allocation).
     ready: Vec<(usize, bool, bool)>,
     /// Listeners left disarmed after a failed `accept`, and until when ([`ACCEPT_REST`]).
-    resting: HashMap<usize, Instant>,
+    resting: IdMap<usize, Instant>,
     next_key: usize,
-    listeners: HashMap<HostKey, usize>,
-    links: HashMap<LinkId, usize>,
-    clients: HashMap<ClientId, usize>,
+    listeners: IdMap<HostKey, usize>,
+    links: IdMap<LinkId, usize>,
+    clients: IdMap<ClientId, usize>,
     exit: Option<i32>,
     signals: Receiver<Signal>,
     fs_tx: Sender<Listing>,
@@ -207,6 +220,12 @@ impl Loop {
                 .flatten()
                 .min()
                 .map(|t| t.saturating_duration_since(Instant::now()));
+            // Clients left to look at: see what else is ready, without waiting.
+            let timeout = if self.look.is_empty() {
+                timeout
+            } else {
+                Some(Duration::ZERO)
+            };
             events.clear();
             if let Err(e) = self.poller.wait(&mut events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
@@ -251,6 +270,7 @@ impl Loop {
                     self.rearm(key);
                 }
             }
+            self.look_clients();
         }
     }
 
@@ -291,7 +311,8 @@ impl Loop {
         self.resting.remove(&key);
         let _ = match &source {
             Source::Listener(_, l) => self.poller.delete(l),
-            Source::Client(c) => self.poller.delete(&c.stream),
+            Source::Client(c) if c.watched => self.poller.delete(&c.stream),
+            Source::Client(_) => Ok(()),
             Source::Link(l) => self.poller.delete(&l.stream),
         };
         Some(source)
@@ -315,6 +336,20 @@ impl Loop {
                 write: !l.out.is_empty(),
             },
         };
+        if let Source::Client(c) = source
+            && !c.watched
+        {
+            // Not in the poller: added only for output the socket did not take, or to wait
+            // for input once a look found none.
+            if wanted.write {
+                return self.watch(key);
+            }
+            if wanted.read && !c.looking && !self.node.client_waiting(c.id) {
+                c.looking = true;
+                self.look.push(key);
+            }
+            return;
+        }
         if wanted == *armed {
             return;
         }
@@ -328,6 +363,70 @@ impl Loop {
         if let Err(e) = result {
             self.logger
                 .parent(Severity::Critical, format!("cannot re-arm a socket: {e}"));
+        }
+    }
+
+    /// Adds a client to the poller, with the interest its state calls for.
+    fn watch(&mut self, key: usize) {
+        let Some((Source::Client(c), armed)) = self.sources.get_mut(&key) else {
+            return;
+        };
+        if c.watched {
+            return;
+        }
+        let wanted = Interest {
+            read: !c.closing && self.node.client_wants_input(c.id),
+            write: !c.out.is_empty(),
+        };
+        let (event, mode) = wanted.event(key);
+        // SAFETY: the descriptor belongs to the client, which stays in `sources` until it is
+        // deleted from the poller (`unregister`, as `watched` says) and only then dropped.
+        let added = unsafe {
+            self.poller
+                .add_with_mode(sys::raw_fd(&c.stream), event, mode)
+        };
+        match added {
+            Ok(()) => {
+                c.watched = true;
+                *armed = wanted;
+            }
+            Err(e) => {
+                let id = c.id;
+                self.logger
+                    .parent(Severity::Critical, format!("cannot poll a socket: {e}"));
+                self.node
+                    .handle_client_error(Instant::now(), id, io::ErrorKind::Other);
+            }
+        }
+    }
+
+    /// Reads the clients in [`Loop::look`] that still want input and have no request out;
+    /// those with nothing to read are added to the poller.
+    fn look_clients(&mut self) {
+        let keys = std::mem::take(&mut self.look);
+        for &key in &keys {
+            let Some((Source::Client(c), _)) = self.sources.get_mut(&key) else {
+                continue;
+            };
+            c.looking = false;
+            let id = c.id;
+            if c.watched
+                || c.closing
+                || !self.node.client_wants_input(id)
+                || self.node.client_waiting(id)
+            {
+                continue;
+            }
+            if self.read_client(key) {
+                self.watch(key);
+            }
+            self.drain();
+            self.settle_client(key);
+        }
+        // Reuse the allocation, unless new looks came meanwhile.
+        if self.look.is_empty() {
+            self.look = keys;
+            self.look.clear();
         }
     }
 
@@ -463,19 +562,21 @@ impl Loop {
                         stream,
                         out: BytesMut::new(),
                         closing: false,
+                        watched: false,
+                        looking: false,
                     };
-                    if let Some(k) = self.register(Source::Client(client), Interest::READ) {
-                        self.clients.insert(id, k);
-                        // lonnet writes its line as soon as it is connected: it is usually
-                        // here already, and reading it now saves a trip through the poller.
-                        self.read_client(k);
-                        self.drain();
-                        self.settle_client(k);
-                    } else {
-                        self.node
-                            .handle_client_error(Instant::now(), id, io::ErrorKind::Other);
-                        self.drain();
+                    let k = self.next_key;
+                    self.next_key += 1;
+                    self.sources
+                        .insert(k, (Source::Client(client), Interest::NONE));
+                    self.clients.insert(id, k);
+                    // lonnet writes its line as soon as it is connected: it is usually here
+                    // already, and the client is added to the poller only if it is not.
+                    if self.read_client(k) {
+                        self.watch(k);
                     }
+                    self.drain();
+                    self.settle_client(k);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -492,26 +593,25 @@ impl Loop {
         self.rearm(key);
     }
 
-    /// Reads once from the client into the node, if the node wants its input.
-    fn read_client(&mut self, key: usize) {
+    /// Reads once from the client into the node, if the node wants its input; true if there
+    /// was nothing to read.
+    fn read_client(&mut self, key: usize) -> bool {
         let Some((Source::Client(c), _)) = self.sources.get_mut(&key) else {
-            return;
+            return false;
         };
         let id = c.id;
         if c.closing || !self.node.client_wants_input(id) {
-            return;
+            return false;
         }
         let now = Instant::now();
         match c.stream.read(&mut self.buf) {
             Ok(0) => self.node.handle_client_eof(now, id),
             Ok(n) => self.node.handle_client_input(now, id, &self.buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => self.node.handle_client_error(now, id, e.kind()),
         }
+        false
     }
 
     /// Writes the client's pending answers until its socket is full; a failure tells the node
