@@ -112,10 +112,18 @@ fn spawn_signal_thread(poller: Arc<Poller>, tx: Sender<Signal>) -> io::Result<()
 }
 
 /// A delayed-directory listing done on a file-system thread.
-struct Listing {
-    host: HostKey,
-    files: Vec<DelayedFile>,
-    problems: Vec<String>,
+enum Listing {
+    /// The names in the delayed directory (empty when it cannot be read: then `problem`).
+    Scan {
+        names: Vec<String>,
+        problem: Option<String>,
+    },
+    /// Files of a host read, and those that could not be.
+    Read {
+        host: HostKey,
+        files: Vec<DelayedFile>,
+        unreadable: Vec<(String, String)>,
+    },
 }
 
 enum Source {
@@ -247,11 +255,21 @@ impl Loop {
                 self.drain();
             }
             while let Ok(listing) = self.fs_done.try_recv() {
-                for p in listing.problems {
-                    self.logger.parent(Severity::Warning, p);
+                match listing {
+                    Listing::Scan { names, problem } => {
+                        if let Some(p) = problem {
+                            self.logger.parent(Severity::Warning, p);
+                        }
+                        self.node.delayed_listed(Instant::now(), names);
+                    }
+                    Listing::Read {
+                        host,
+                        files,
+                        unreadable,
+                    } => self
+                        .node
+                        .delayed_read(Instant::now(), host, files, unreadable),
                 }
-                self.node
-                    .offer_delayed(Instant::now(), listing.host, listing.files);
                 self.drain();
             }
             let now = Instant::now();
@@ -472,9 +490,27 @@ impl Loop {
                 }
             }
             Output::Connect { link, addr } => self.connect(link, addr),
-            Output::Transmit { link, bytes } => {
+            Output::Transmit {
+                link,
+                bytes,
+                begins,
+            } => {
                 if let Some(&k) = self.links.get(&link) {
                     if let Some((Source::Link(l), _)) = self.sources.get_mut(&k) {
+                        // A lond that closed the link while it was idle: tell the node rather
+                        // than write a request it will never read.
+                        if begins && l.out.is_empty() && !l.connecting {
+                            match sys::peer_closed(&l.stream) {
+                                Some(Ok(())) => {
+                                    return self.node.handle_link_eof(Instant::now(), link);
+                                }
+                                Some(Err(e)) => {
+                                    let kind = e.kind();
+                                    return self.node.handle_read_error(Instant::now(), link, kind);
+                                }
+                                None => {}
+                            }
+                        }
                         l.out.extend_from_slice(&bytes);
                     }
                     self.flush_link(k);
@@ -508,32 +544,33 @@ impl Loop {
                     self.settle_client(k);
                 }
             }
-            Output::ListDelayed { host, host_id } => {
+            Output::ScanDelayed => {
                 let dir = self.node.settings().delayed_dir();
-                let (tx, poller, max_line) =
-                    (self.fs_tx.clone(), self.poller.clone(), self.max_line);
-                let spawned = std::thread::Builder::new()
-                    .name("lonc delayed".into())
-                    .spawn(move || {
-                        let (files, problems) = files::list_delayed(&dir, &host_id, max_line);
-                        let _ = tx.send(Listing {
-                            host,
-                            files,
-                            problems,
-                        });
-                        let _ = poller.notify();
-                    });
-                if let Err(e) = spawned {
-                    self.logger.parent(
-                        Severity::Critical,
-                        format!("Cannot start a thread to read the delayed directory: {e}"),
-                    );
-                }
+                self.on_fs_thread(move || match files::scan_delayed(&dir) {
+                    Ok(names) => Listing::Scan {
+                        names,
+                        problem: None,
+                    },
+                    Err(e) => Listing::Scan {
+                        names: Vec::new(),
+                        problem: Some(format!("cannot list {}: {e}", dir.display())),
+                    },
+                });
             }
-            Output::DeleteDelayed(name) => {
-                startup::delete_delayed(&self.node, &mut self.logger, &name)
+            Output::ReadDelayed { host, names } => {
+                let (dir, max_line) = (self.node.settings().delayed_dir(), self.max_line);
+                self.on_fs_thread(move || {
+                    let (files, unreadable) = files::read_delayed(&dir, &names, max_line);
+                    Listing::Read {
+                        host,
+                        files,
+                        unreadable,
+                    }
+                });
             }
-            Output::PermLog(record) => self.logger.perm(&record),
+            Output::Delivered { name, record } => {
+                startup::delivered(&mut self.node, &mut self.logger, name, record)
+            }
             Output::Log { host, state, event } => self.logger.log(&host, &state, &event),
             Output::WriteStatus(hosts) => {
                 startup::write_status(&self.node, &mut self.logger, &hosts)
@@ -541,6 +578,24 @@ impl Loop {
             Output::ReloadConfig => startup::reload(&mut self.node, &mut self.logger, &self.config),
             Output::RemoveFiles(paths) => startup::remove_files(&mut self.logger, &paths),
             Output::Exit(code) => self.exit = Some(code),
+        }
+    }
+
+    /// Runs `work` (a scan or reads of the delayed directory) on a short-lived thread, which
+    /// hands its result back through `fs_done` and wakes the poller.
+    fn on_fs_thread(&mut self, work: impl FnOnce() -> Listing + Send + 'static) {
+        let (tx, poller) = (self.fs_tx.clone(), self.poller.clone());
+        let spawned = std::thread::Builder::new()
+            .name("lonc delayed".into())
+            .spawn(move || {
+                let _ = tx.send(work());
+                let _ = poller.notify();
+            });
+        if let Err(e) = spawned {
+            self.logger.parent(
+                Severity::Critical,
+                format!("Cannot start a thread to read the delayed directory: {e}"),
+            );
         }
     }
 
@@ -728,7 +783,12 @@ impl Loop {
                 return;
             };
             match l.stream.read(&mut self.buf) {
-                Ok(0) => self.node.handle_link_eof(Instant::now(), link),
+                // A reset that came after the end of stream says the lond never read what
+                // was sent last: report it rather than the end.
+                Ok(0) => match l.stream.take_error() {
+                    Ok(Some(e)) => self.node.handle_read_error(Instant::now(), link, e.kind()),
+                    _ => self.node.handle_link_eof(Instant::now(), link),
+                },
                 Ok(n) => self
                     .node
                     .handle_link_input(Instant::now(), link, &self.buf[..n]),

@@ -315,10 +315,14 @@ impl Rt {
                     .spawn(link_task(self.clone(), link, addr, slot))
                     .detach();
             }
-            Output::Transmit { link, bytes } => {
+            Output::Transmit {
+                link,
+                bytes,
+                begins,
+            } => {
                 let slot = self.links.borrow().get(&link).cloned();
                 if let Some(slot) = slot {
-                    self.transmit(link, &slot, bytes);
+                    self.transmit(link, &slot, bytes, begins);
                 }
             }
             Output::CloseLink { link, farewell } => {
@@ -341,29 +345,48 @@ impl Rt {
                     slot.kick.kick();
                 }
             }
-            Output::ListDelayed { host, host_id } => {
+            Output::ScanDelayed => {
                 let dir = self.node.borrow().settings().delayed_dir();
                 let rt = self.clone();
-                let max_line = self.max_line;
                 self.ex
                     .spawn(async move {
-                        let (found, problems) =
-                            smol::unblock(move || files::list_delayed(&dir, &host_id, max_line))
-                                .await;
-                        for p in problems {
-                            rt.log(Severity::Warning, p);
-                        }
+                        let listed = smol::unblock(move || {
+                            files::scan_delayed(&dir)
+                                .map_err(|e| format!("cannot list {}: {e}", dir.display()))
+                        })
+                        .await;
+                        let names = listed.unwrap_or_else(|problem| {
+                            rt.log(Severity::Warning, problem);
+                            Vec::new()
+                        });
                         rt.node
                             .borrow_mut()
-                            .offer_delayed(Instant::now(), host, found);
+                            .delayed_listed(Instant::now(), names);
                         rt.drain();
                     })
                     .detach();
             }
-            Output::DeleteDelayed(name) => {
-                startup::delete_delayed(&self.node.borrow(), &mut self.logger.borrow_mut(), &name)
+            Output::ReadDelayed { host, names } => {
+                let dir = self.node.borrow().settings().delayed_dir();
+                let (rt, max_line) = (self.clone(), self.max_line);
+                self.ex
+                    .spawn(async move {
+                        let (files, unreadable) =
+                            smol::unblock(move || files::read_delayed(&dir, &names, max_line))
+                                .await;
+                        rt.node
+                            .borrow_mut()
+                            .delayed_read(Instant::now(), host, files, unreadable);
+                        rt.drain();
+                    })
+                    .detach();
             }
-            Output::PermLog(record) => self.logger.borrow_mut().perm(&record),
+            Output::Delivered { name, record } => startup::delivered(
+                &mut self.node.borrow_mut(),
+                &mut self.logger.borrow_mut(),
+                name,
+                record,
+            ),
             Output::Log { host, state, event } => {
                 self.logger.borrow_mut().log(&host, &state, &event)
             }
@@ -387,7 +410,9 @@ impl Rt {
     /// Writes the link's new bytes without waiting, reporting every write with
     /// [`Node::handle_written`]. What the socket does not take (or everything, while the link
     /// connects or output is already pending) stays in `slot.out` and the task writes it.
-    fn transmit(&self, link: LinkId, slot: &LinkSocket, bytes: Bytes) {
+    /// With `begins`, a link the lond closed while it was idle is reported to the node instead
+    /// of written to (the request then goes to another link).
+    fn transmit(&self, link: LinkId, slot: &LinkSocket, bytes: Bytes, begins: bool) {
         if slot.closed.get() {
             return;
         }
@@ -398,6 +423,14 @@ impl Rt {
             slot.kick.kick();
             return;
         };
+        if begins && let Some(closed) = sys::peer_closed(stream.get_ref()) {
+            let now = Instant::now();
+            let mut node = self.node.borrow_mut();
+            return match closed {
+                Ok(()) => node.handle_link_eof(now, link),
+                Err(e) => node.handle_read_error(now, link, e.kind()),
+            };
+        }
         let mut rest = bytes;
         while !rest.is_empty() {
             match io::Write::write(&mut stream.get_ref(), &rest) {
@@ -836,7 +869,16 @@ async fn link_task(rt: Rc<Rt>, link: LinkId, addr: SocketAddr, slot: Rc<LinkSock
         match read {
             None => {}
             Some(Ok(0)) => {
-                rt.node.borrow_mut().handle_link_eof(Instant::now(), link);
+                // A reset that came after the end of stream says the lond never read what was
+                // sent last: report it rather than the end.
+                match stream.get_ref().take_error() {
+                    Ok(Some(e)) => {
+                        rt.node
+                            .borrow_mut()
+                            .handle_read_error(Instant::now(), link, e.kind());
+                    }
+                    _ => rt.node.borrow_mut().handle_link_eof(Instant::now(), link),
+                }
                 rt.drain();
                 break;
             }

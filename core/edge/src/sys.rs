@@ -91,3 +91,65 @@ pub fn connect_nonblocking(addr: std::net::SocketAddr) -> io::Result<TcpStream> 
     }
     Ok(socket.into())
 }
+
+/// What waits unread on a connected TCP socket, learned without reading it
+/// (`recv(MSG_PEEK | MSG_DONTWAIT)`): `None` while the peer has sent nothing or sent data,
+/// `Some(Ok(()))` once its end of stream waits, `Some(Err(_))` once a reset (or another error)
+/// waits. A runtime asks before the first byte of a request goes to a link that was idle.
+pub fn peer_closed(stream: &TcpStream) -> Option<io::Result<()>> {
+    let mut byte = 0u8;
+    // SAFETY: recv(2) into one byte we own, on a descriptor `stream` keeps open for the call.
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            (&raw mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match n {
+        0 => Some(Ok(())),
+        n if n > 0 => None,
+        _ => {
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => None,
+                _ => Some(Err(e)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+    use std::net::TcpListener;
+
+    #[test]
+    fn peer_closed_tells_a_live_peer_from_an_end_of_stream_and_a_reset() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut theirs, _) = listener.accept().unwrap();
+        assert!(peer_closed(&ours).is_none(), "nothing sent");
+        // On loopback, what the peer sends is on our socket when its call returns.
+        theirs.write_all(b"x").unwrap();
+        assert!(peer_closed(&ours).is_none(), "data waits: not closed");
+        drop(theirs);
+        assert!(peer_closed(&ours).is_none(), "data still before the end of stream");
+        let mut byte = [0u8; 1];
+        std::io::Read::read_exact(&mut &ours, &mut byte).unwrap();
+        assert!(matches!(peer_closed(&ours), Some(Ok(()))));
+
+        let ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (theirs, _) = listener.accept().unwrap();
+        // A close with unread data answers with a reset.
+        (&ours).write_all(b"unread").unwrap();
+        drop(theirs);
+        let got = peer_closed(&ours);
+        assert!(
+            matches!(&got, Some(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset),
+            "{got:?}"
+        );
+    }
+}
