@@ -57,9 +57,9 @@
 //!             Output::CloseLink { .. } => {}           // write the farewell, close
 //!             Output::Answer { .. } => {}              // write to the client
 //!             Output::CloseClient { .. } => {}         // close once its answers are out
-//!             Output::ListDelayed { .. } => {}         // read delayed/, node.offer_delayed
-//!             Output::DeleteDelayed(_) => {}           // delete the delivered file
-//!             Output::PermLog(_) => {}                 // append to lonnet.perm.log
+//!             Output::ScanDelayed => {}                // list delayed/, node.delayed_listed
+//!             Output::ReadDelayed { .. } => {}         // read those files, node.delayed_read
+//!             Output::Delivered { .. } => {}           // S: to lonnet.perm.log, delete the file
 //!             Output::Log { .. } => {}                 // append to lonc.log
 //!             Output::WriteStatus(_) => {}             // write loncstatus.txt
 //!             Output::ReloadConfig => {}               // re-read, node.reload

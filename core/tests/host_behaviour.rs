@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use host_common::*;
 use lonc_core::host::{HostAction, HostConfig};
 use lonc_core::ids::{HostKey, LinkId};
-use lonc_core::log::Severity;
+use lonc_core::log::{LogEvent, Severity};
 use lonc_core::reason::CloseReason;
 
 fn refused() -> CloseReason {
@@ -99,7 +99,7 @@ fn never_more_than_max_links() {
     assert_eq!(h.link_count(), 2);
     assert_eq!(h.queue_len(), 4);
     // A busy link dies: its place is taken by a new link, still at most two.
-    h.handle_link_closed(t0, LinkId(0), CloseReason::Eof);
+    h.handle_link_closed(t0, LinkId(0), CloseReason::Eof, false);
     assert_eq!(opens(&drain(&mut h)), [LinkId(2)]);
     assert_eq!(h.link_count(), 2);
 }
@@ -112,7 +112,7 @@ fn connect_failure_fails_the_whole_queue_and_uses_one_retry() {
         h.submit(t0, c(i), b("get:msu:x"));
     }
     let _ = drain(&mut h);
-    h.handle_link_closed(t0, LinkId(0), refused());
+    h.handle_link_closed(t0, LinkId(0), refused(), false);
     let a = drain(&mut h);
     assert_eq!(
         answers(&a),
@@ -131,7 +131,7 @@ fn handshake_failure_counts_like_a_connect_failure() {
     let mut h = host(HostConfig::default(), t0);
     h.submit(t0, c(1), b("ping"));
     let _ = drain(&mut h);
-    h.handle_link_closed(t0, LinkId(0), CloseReason::Refused);
+    h.handle_link_closed(t0, LinkId(0), CloseReason::Refused, false);
     assert_eq!(answers(&drain(&mut h)), [(1, "con_lost".to_string())]);
     assert!(h.status().ends_with("Retries remaining: 4"));
 }
@@ -143,7 +143,7 @@ fn a_ready_link_restores_the_retry_budget() {
     for l in 0..3 {
         h.submit(t0, c(l), b("ping"));
         let _ = drain(&mut h);
-        h.handle_link_closed(t0, LinkId(l), CloseReason::ConnectTimeout);
+        h.handle_link_closed(t0, LinkId(l), CloseReason::ConnectTimeout, false);
     }
     assert!(h.status().ends_with("Retries remaining: 2"));
     h.submit(t0, c(9), b("ping"));
@@ -160,7 +160,7 @@ fn kill(h: &mut lonc_core::host::Host, t: Instant, retries: u32) -> Vec<HostActi
         let a = drain(h);
         all.extend(a.clone());
         let link = *opens(&a).last().expect("a link is opened");
-        h.handle_link_closed(t, link, refused());
+        h.handle_link_closed(t, link, refused(), false);
         all.extend(drain(h));
     }
     all
@@ -200,7 +200,7 @@ fn marking_dead_closes_the_remaining_links_and_fails_their_transactions() {
     let _ = drain(&mut h);
     h.submit(t0, c(2), b("ping"));
     assert_eq!(opens(&drain(&mut h)), [LinkId(1)]);
-    h.handle_link_closed(t0, LinkId(1), refused());
+    h.handle_link_closed(t0, LinkId(1), refused(), false);
     let a = drain(&mut h);
     assert!(h.is_dead());
     assert_eq!(closes(&a), [LinkId(0)]);
@@ -228,7 +228,7 @@ fn a_failed_transaction_is_answered_con_lost_and_its_link_dropped() {
         let link = one_ready_link(&mut h, t0);
         h.submit(t0, c(1), b("put:msu:jdoe:x=1"));
         let _ = drain(&mut h);
-        h.handle_link_closed(t0, link, reason.clone());
+        h.handle_link_closed(t0, link, reason.clone(), false);
         let a = drain(&mut h);
         assert_eq!(answers(&a), [(1, "con_lost".to_string())], "{reason:?}");
         assert!(logs(&a, Severity::Warning).contains(&"Failing transaction put:msu".to_string()));
@@ -254,7 +254,7 @@ fn a_lost_busy_link_with_queued_work_is_replaced() {
     let _ = drain(&mut h);
     h.handle_link_ready(t0, LinkId(0));
     let _ = drain(&mut h);
-    h.handle_link_closed(t0, LinkId(0), CloseReason::Eof);
+    h.handle_link_closed(t0, LinkId(0), CloseReason::Eof, false);
     let a = drain(&mut h);
     assert_eq!(answers(&a), [(1, "con_lost".to_string())]);
     assert_eq!(opens(&a), [LinkId(1)]);
@@ -294,7 +294,7 @@ fn a_dead_host_is_probed_with_exponential_backoff_and_jitter() {
         let a = drain(&mut h);
         assert_eq!(answers(&a), [(50, "con_lost".to_string())]);
         assert!(!touches_network(&a));
-        h.handle_link_closed(now, probe[0], refused());
+        h.handle_link_closed(now, probe[0], refused(), false);
         let a = drain(&mut h);
         assert!(
             logs(&a, Severity::Critical).is_empty(),
@@ -317,7 +317,7 @@ fn a_dead_host_is_probed_with_exponential_backoff_and_jitter() {
     let _ = h2.poll_timeout();
     h2.handle_timeout(t0 + delays[0]);
     let p = opens(&drain(&mut h2));
-    h2.handle_link_closed(t0 + delays[0], p[0], refused());
+    h2.handle_link_closed(t0 + delays[0], p[0], refused(), false);
     assert_eq!(h2.poll_timeout(), Some(t0 + delays[0] + delays[1]));
 }
 
@@ -347,7 +347,7 @@ fn probe_delays_spread_over_the_whole_back_off_range() {
             h.handle_timeout(now);
             let probe = opens(&drain(&mut h));
             assert_eq!(probe.len(), 1, "seed {seed}: one probe");
-            h.handle_link_closed(now, probe[0], refused());
+            h.handle_link_closed(now, probe[0], refused(), false);
             let _ = drain(&mut h);
         }
         let delay = h.poll_timeout().expect("a probe is scheduled") - now;
@@ -387,7 +387,11 @@ fn a_probe_that_completes_its_handshake_revives_the_host() {
     h.handle_link_ready(due, probe);
     let a = drain(&mut h);
     assert!(!h.is_dead());
-    assert_eq!(lists(&a), 1, "first link: replay delayed files");
+    assert_eq!(
+        scans(&a),
+        1,
+        "a host back: its delayed files are looked for"
+    );
     assert_eq!(h.status(), "msul1 Connection count: 1 Retries remaining: 2");
     h.submit(due, c(1), b("ping"));
     assert_eq!(starts(&drain(&mut h)), [(probe, "ping".to_string())]);
@@ -404,6 +408,11 @@ fn reset_revives_a_dead_host_and_probes_now() {
     let a = drain(&mut h);
     let probe = opens(&a);
     assert_eq!(probe.len(), 1);
+    assert_eq!(
+        scans(&a),
+        1,
+        "a host back: its delayed files are looked for"
+    );
     assert!(!h.is_dead());
     assert!(h.status().ends_with("Retries remaining: 5"));
     // The host is alive again: requests wait for the link.
@@ -481,7 +490,11 @@ fn idle_count_restarts_when_the_idle_links_are_all_used() {
     let t1 = t0 + secs(3000);
     h.submit(t1, c(1), b("ping"));
     let _ = drain(&mut h);
-    assert_eq!(h.poll_timeout(), None);
+    assert_eq!(
+        h.poll_timeout(),
+        Some(t1 + secs(30)),
+        "the request's deadline only"
+    );
     h.handle_reply(t1, link, b("pong"));
     let _ = drain(&mut h);
     assert_eq!(h.poll_timeout(), Some(t1 + secs(3600)));
@@ -503,7 +516,7 @@ fn an_idle_link_closed_by_the_peer_is_forgotten_quietly() {
     let t0 = Instant::now();
     let mut h = host(HostConfig::default(), t0);
     let link = one_ready_link(&mut h, t0);
-    h.handle_link_closed(t0, link, CloseReason::Eof);
+    h.handle_link_closed(t0, link, CloseReason::Eof, false);
     let a = drain(&mut h);
     assert!(answers(&a).is_empty() && logs(&a, Severity::Warning).is_empty());
     assert_eq!(h.link_count(), 0);
@@ -511,40 +524,91 @@ fn an_idle_link_closed_by_the_peer_is_forgotten_quietly() {
     assert!(h.status().ends_with("Retries remaining: 5"));
 }
 
+// ----- delayed replay -----
+
 #[test]
-fn first_ready_link_asks_for_delayed_files_and_replays_them_in_time_order() {
+fn a_ready_link_asks_for_no_listing_of_its_own() {
     let t0 = Instant::now();
     let mut h = host(HostConfig::default(), t0);
     h.submit(t0, c(1), b("live"));
     let _ = drain(&mut h);
     h.handle_link_ready(t0, LinkId(0));
     let a = drain(&mut h);
-    assert_eq!(lists(&a), 1);
-    assert_eq!(starts(&a), [(LinkId(0), "live".to_string())]);
-    // Offered in string order, which is not time order.
-    h.offer_delayed(
-        t0,
-        vec![
-            file("1000000000.10.7.c.msul1", "c"),
-            file("1000000000.9.7.b.msul1", "b"),
-            file("999999999.0.7.a.msul1", "a"),
-        ],
+    assert_eq!(
+        scans(&a),
+        0,
+        "the node scans; a first link is nothing special"
     );
+    assert!(reads(&a).is_empty());
+    assert_eq!(starts(&a), [(LinkId(0), "live".to_string())]);
+}
+
+#[test]
+fn a_scan_reads_the_host_s_files_and_replays_them_in_time_order() {
+    let t0 = Instant::now();
+    let mut h = host(HostConfig::default(), t0);
+    let link = one_ready_link(&mut h, t0);
+    // Listed in string order, which is not time order.
+    let mut sp = Spool::with(&[
+        ("1000000000.10.7.c.msul1", "c"),
+        ("1000000000.9.7.b.msul1", "b"),
+        ("999999999.0.7.a.msul1", "a"),
+    ]);
+    h.spool_listed(t0, sp.names());
     let a = drain(&mut h);
+    assert_eq!(
+        reads(&a),
+        [vec![
+            "999999999.0.7.a.msul1".to_string(),
+            "1000000000.9.7.b.msul1".into(),
+            "1000000000.10.7.c.msul1".into(),
+        ]]
+    );
+    assert!(!touches_network(&a), "nothing goes out before it is read");
+    // The driver answers in any order: the host keeps time order.
+    let mut names = reads(&a).remove(0);
+    names.reverse();
+    let a = sp.read_once(&mut h, t0, &names);
+    assert_eq!(starts(&a), [(link, "a".to_string())]);
     assert_eq!(opens(&a), [LinkId(1)], "work queued: another link");
-    h.handle_reply(t0, LinkId(0), b("ok"));
-    h.handle_link_ready(t0, LinkId(1));
+    assert_eq!(h.queue_len(), 2);
+    h.handle_reply(t0, link, b("ok"));
     let a = drain(&mut h);
-    assert_eq!(lists(&a), 0, "not the first link");
-    let order: Vec<String> = starts(&a).into_iter().map(|s| s.1).collect();
-    assert_eq!(order, ["a", "b"]);
-    h.handle_reply(t0, LinkId(0), b("ok"));
-    let a = drain(&mut h);
+    sp.carry_out(&a);
     assert_eq!(deleted(&a), ["999999999.0.7.a.msul1"]);
     assert_eq!(perm(&a), ["S:msul1:a"]);
     assert!(logs(&a, Severity::Success).contains(&"A delayed transaction was completed".into()));
     assert!(answers(&a).is_empty());
-    assert_eq!(starts(&a), [(LinkId(0), "c".to_string())]);
+    assert_eq!(starts(&a), [(link, "b".to_string())]);
+    h.handle_link_ready(t0, LinkId(1));
+    assert_eq!(starts(&drain(&mut h)), [(LinkId(1), "c".to_string())]);
+    h.handle_reply(t0, link, b("ok"));
+    h.handle_reply(t0, LinkId(1), b("ok"));
+    let a = drain(&mut h);
+    sp.carry_out(&a);
+    assert_eq!(perm(&a), ["S:msul1:b", "S:msul1:c"]);
+    assert!(sp.files.is_empty());
+}
+
+#[test]
+fn a_scan_with_no_traffic_opens_a_link_for_the_replay() {
+    let t0 = Instant::now();
+    let mut h = host(HostConfig::default(), t0);
+    let mut sp = Spool::with(&[("5.0.1.put.msul1", "put:msu:x")]);
+    let a = sp.scan(&mut h, t0);
+    assert_eq!(opens(&a), [LinkId(0)]);
+    assert!(starts(&a).is_empty());
+    h.handle_link_ready(t0, LinkId(0));
+    assert_eq!(
+        starts(&drain(&mut h)),
+        [(LinkId(0), "put:msu:x".to_string())]
+    );
+    h.handle_reply(t0, LinkId(0), b("ok"));
+    let a = drain(&mut h);
+    sp.carry_out(&a);
+    assert_eq!(perm(&a), ["S:msul1:put:msu:x"]);
+    assert!(sp.files.is_empty());
+    assert!(h.is_drained());
 }
 
 #[test]
@@ -552,60 +616,77 @@ fn any_reply_completes_a_delayed_request() {
     let t0 = Instant::now();
     let mut h = host(HostConfig::default(), t0);
     let link = one_ready_link(&mut h, t0);
-    h.offer_delayed(t0, vec![file("5.0.1.put.msul1", "put:msu:x")]);
-    assert_eq!(starts(&drain(&mut h)), [(link, "put:msu:x".to_string())]);
+    let mut sp = Spool::with(&[("5.0.1.put.msul1", "put:msu:x")]);
+    let a = sp.scan(&mut h, t0);
+    assert_eq!(starts(&a), [(link, "put:msu:x".to_string())]);
     h.handle_reply(t0, link, b("error:no_such_thing"));
     assert_eq!(deleted(&drain(&mut h)), ["5.0.1.put.msul1"]);
 }
 
 #[test]
-fn a_delayed_file_is_never_queued_twice() {
+fn a_delayed_file_is_never_read_or_queued_twice() {
     let t0 = Instant::now();
     let cfg = HostConfig {
-        max_links: 1,
+        max_links: 2,
         ..HostConfig::default()
     };
     let mut h = host(cfg, t0);
     let link = one_ready_link(&mut h, t0);
     h.submit(t0, c(1), b("busy"));
     let _ = drain(&mut h);
-    let files = vec![file("5.0.1.a.msul1", "a"), file("6.0.1.b.msul1", "b")];
-    h.offer_delayed(t0, files.clone());
-    h.offer_delayed(t0, files.clone()); // offered again while queued
-    h.offer_delayed(t0, vec![files[0].clone(), files[0].clone()]);
-    let _ = drain(&mut h);
+    let mut sp = Spool::with(&[("5.0.1.a.msul1", "a"), ("6.0.1.b.msul1", "b")]);
+    h.spool_listed(t0, sp.names());
+    let asked = reads(&drain(&mut h));
+    assert_eq!(asked.len(), 1);
+    // Listed again while being read: not asked for again.
+    h.spool_listed(t0, sp.names());
+    assert!(reads(&drain(&mut h)).is_empty());
+    let _ = sp.read_once(&mut h, t0, &asked[0]);
     assert_eq!(h.queue_len(), 2);
+    // The same answer again (a confused driver): ignored.
+    let a = sp.read_once(&mut h, t0, &asked[0]);
+    assert!(a.iter().all(|x| matches!(x, HostAction::Log(_))));
+    assert_eq!(h.queue_len(), 2);
+    // Listed again while queued.
+    let a = sp.scan(&mut h, t0);
+    assert!(reads(&a).is_empty());
     h.handle_reply(t0, link, b("r"));
     assert_eq!(starts(&drain(&mut h)), [(link, "a".to_string())]);
-    h.offer_delayed(t0, files.clone()); // "a" in flight, "b" queued
-    let _ = drain(&mut h);
+    // "a" in flight, "b" queued.
+    let a = sp.scan(&mut h, t0);
+    assert!(reads(&a).is_empty());
     assert_eq!(h.queue_len(), 1);
-    h.handle_reply(t0, link, b("r"));
-    h.handle_reply(t0, link, b("r"));
-    let a = drain(&mut h);
-    assert_eq!(deleted(&a), ["5.0.1.a.msul1", "6.0.1.b.msul1"]);
+    let a = sp.after(&mut h, t0, |h| h.handle_reply(t0, link, b("r")));
+    let b_ = sp.after(&mut h, t0, |h| h.handle_reply(t0, link, b("r")));
+    assert_eq!(deleted(&a), ["5.0.1.a.msul1"]);
+    assert_eq!(deleted(&b_), ["6.0.1.b.msul1"]);
     assert_eq!(h.queue_len(), 0);
+    assert!(sp.files.is_empty());
 }
 
 #[test]
-fn a_failed_delayed_request_leaves_its_file_for_the_next_first_link() {
+fn a_failed_delayed_request_leaves_its_file_for_the_next_scan() {
     let t0 = Instant::now();
     let mut h = host(HostConfig::default(), t0);
     let link = one_ready_link(&mut h, t0);
-    let f = file("5.0.1.a.msul1", "a");
-    h.offer_delayed(t0, vec![f.clone()]);
-    let _ = drain(&mut h);
-    h.handle_link_closed(t0, link, CloseReason::Eof);
-    let a = drain(&mut h);
-    assert!(deleted(&a).is_empty() && answers(&a).is_empty() && perm(&a).is_empty());
-    // Next first link: offered again and replayed.
-    h.submit(t0, c(1), b("x"));
-    let l2 = opens(&drain(&mut h))[0];
+    let mut sp = Spool::with(&[("5.0.1.a.msul1", "a")]);
+    let a = sp.scan(&mut h, t0);
+    assert_eq!(starts(&a), [(link, "a".to_string())]);
+    let a = sp.after(&mut h, t0, |h| {
+        h.handle_link_closed(t0, link, CloseReason::Eof, false)
+    });
+    assert!(deleted(&a).is_empty() && answers(&a).is_empty());
+    assert!(
+        reads(&a).is_empty(),
+        "not read again before a scan lists it"
+    );
+    assert!(!touches_network(&a));
+    assert!(sp.contains("5.0.1.a.msul1"));
+    // The next scan lists it: read and replayed again.
+    let a = sp.scan(&mut h, t0);
+    assert_eq!(reads(&a), [vec!["5.0.1.a.msul1".to_string()]]);
+    let l2 = opens(&a)[0];
     h.handle_link_ready(t0, l2);
-    let a = drain(&mut h);
-    assert_eq!(lists(&a), 1);
-    h.handle_reply(t0, l2, b("x"));
-    h.offer_delayed(t0, vec![f]);
     assert_eq!(starts(&drain(&mut h)), [(l2, "a".to_string())]);
 }
 
@@ -613,35 +694,39 @@ fn a_failed_delayed_request_leaves_its_file_for_the_next_first_link() {
 fn queued_delayed_requests_stay_on_disk_when_the_connection_fails() {
     let t0 = Instant::now();
     let mut h = host(HostConfig::default(), t0);
-    h.offer_delayed(t0, vec![file("5.0.1.a.msul1", "a")]);
-    let l = opens(&drain(&mut h))[0];
-    h.handle_link_closed(t0, l, refused());
-    let a = drain(&mut h);
+    let mut sp = Spool::with(&[("5.0.1.a.msul1", "a")]);
+    let a = sp.scan(&mut h, t0);
+    let l = opens(&a)[0];
+    assert_eq!(h.queue_len(), 1);
+    let a = sp.after(&mut h, t0, |h| {
+        h.handle_link_closed(t0, l, refused(), false)
+    });
     assert!(deleted(&a).is_empty() && answers(&a).is_empty());
     assert_eq!(h.queue_len(), 0);
-    // Not remembered as queued: it may be offered again.
-    h.offer_delayed(t0, vec![file("5.0.1.a.msul1", "a")]);
-    let _ = drain(&mut h);
+    assert!(h.status().ends_with("Retries remaining: 4"));
+    // Not remembered as queued: the next scan reads it again.
+    let a = sp.scan(&mut h, t0);
+    assert_eq!(reads(&a).len(), 1);
     assert_eq!(h.queue_len(), 1);
 }
 
 #[test]
-fn bad_or_foreign_delayed_names_are_ignored_with_a_warning() {
+fn names_that_are_not_the_host_s_files_are_ignored_quietly() {
     let t0 = Instant::now();
     let mut h = host(HostConfig::default(), t0);
     one_ready_link(&mut h, t0);
-    h.offer_delayed(
-        t0,
-        vec![
-            file("garbage", "a"),
-            file("5.0.1.a.msul10", "b"),
-            file("5.0.1.a.xmsul1", "b"),
-            file("5.0.1.a.other", "c"),
-        ],
-    );
+    // The node warns about bad names and unknown hosts once; the host just ignores them.
+    let sp = Spool::with(&[
+        ("garbage", "a"),
+        ("5.0.1.a.msul10", "b"),
+        ("5.0.1.a.xmsul1", "b"),
+        ("5.0.1.a.other", "c"),
+        (".5.0.1.a.msul1.tmp", "d"),
+    ]);
+    h.spool_listed(t0, sp.names());
     let a = drain(&mut h);
-    assert_eq!(logs(&a, Severity::Warning).len(), 4);
-    assert!(!touches_network(&a));
+    assert!(a.is_empty(), "{a:?}");
+    assert_eq!(h.delayed_waiting(), 0);
     assert_eq!(h.queue_len(), 0);
 }
 
@@ -650,24 +735,22 @@ fn encrypted_delayed_requests_are_submitted_as_is_and_logged_without_arguments()
     let t0 = Instant::now();
     let mut h = host(HostConfig::default(), t0);
     let link = one_ready_link(&mut h, t0);
-    h.offer_delayed(
-        t0,
-        vec![file(
-            "5.0.1.encryptpasswdms.msul1",
-            "encrypt:passwd:msu:jdoe:oldpw:newpw",
-        )],
-    );
+    let mut sp = Spool::with(&[(
+        "5.0.1.encryptpasswdms.msul1",
+        "encrypt:passwd:msu:jdoe:oldpw:newpw",
+    )]);
     assert_eq!(
-        starts(&drain(&mut h)),
+        starts(&sp.scan(&mut h, t0)),
         [(link, "encrypt:passwd:msu:jdoe:oldpw:newpw".to_string())]
     );
     h.handle_reply(t0, link, b("ok"));
     let a = drain(&mut h);
     assert_eq!(perm(&a), ["S:msul1:encrypt:passwd"]);
+    assert!(all_logs(&a).iter().all(|m| !m.contains("oldpw")));
 }
 
 #[test]
-fn offers_while_dead_are_ignored() {
+fn a_dead_host_reads_nothing_and_reads_its_files_once_it_is_back() {
     let t0 = Instant::now();
     let mut h = host(
         HostConfig {
@@ -677,10 +760,266 @@ fn offers_while_dead_are_ignored() {
         t0,
     );
     let _ = kill(&mut h, t0, 1);
-    h.offer_delayed(t0, vec![file("5.0.1.a.msul1", "a")]);
+    let mut sp = Spool::with(&[("5.0.1.a.msul1", "a"), ("6.0.1.b.msul1", "b")]);
+    h.spool_listed(t0, sp.names());
     let a = drain(&mut h);
-    assert!(!touches_network(&a));
+    assert!(reads(&a).is_empty() && !touches_network(&a));
+    assert_eq!(h.delayed_waiting(), 2, "the names wait for the host");
     assert_eq!(h.queue_len(), 0);
+    let a = sp.after(&mut h, t0, |h| h.reset(t0));
+    assert_eq!(scans(&a), 1);
+    assert_eq!(
+        reads(&a),
+        [vec!["5.0.1.a.msul1".to_string(), "6.0.1.b.msul1".into()]]
+    );
+    assert_eq!(h.queue_len(), 2);
+    assert_eq!(h.delayed_waiting(), 0);
+}
+
+#[test]
+fn the_replay_window_holds_at_most_max_links_files_and_a_live_request_waits_behind_it() {
+    let t0 = Instant::now();
+    let cfg = HostConfig {
+        max_links: 2,
+        ..HostConfig::default()
+    };
+    let mut h = host(cfg, t0);
+    let mut sp = Spool::default();
+    for i in 1..=5 {
+        sp.put(&format!("{i}.0.1.put.msul1"), &format!("f{i}"));
+    }
+    let name = |i: u32| format!("{i}.0.1.put.msul1");
+    // Names asked for and not answered, and files queued or in flight: never more than 2.
+    let mut in_use = 0usize;
+    let mut all = Vec::new();
+    let mut step = |h: &mut lonc_core::host::Host,
+                    sp: &mut Spool,
+                    in_use: &mut usize,
+                    f: &dyn Fn(&mut lonc_core::host::Host)| {
+        f(h);
+        let a = drain(h);
+        sp.carry_out(&a);
+        *in_use += reads(&a).iter().map(Vec::len).sum::<usize>();
+        *in_use -= deleted(&a).len();
+        assert!(*in_use <= 2, "{in_use} files in the window: {a:?}");
+        all.extend(a.clone());
+        a
+    };
+    let a = step(&mut h, &mut sp, &mut in_use, &|h| {
+        h.spool_listed(t0, (1..=5).map(name).collect())
+    });
+    assert_eq!(reads(&a), [vec![name(1), name(2)]]);
+    // Listed again: the window is full, nothing more is read.
+    let a = step(&mut h, &mut sp, &mut in_use, &|h| {
+        h.spool_listed(t0, (1..=5).map(name).collect())
+    });
+    assert!(reads(&a).is_empty());
+    let (files, _) = sp.answer(&[name(1), name(2)]);
+    let a = step(&mut h, &mut sp, &mut in_use, &|h| {
+        h.delayed_read(t0, files.clone(), vec![])
+    });
+    assert_eq!(opens(&a), [LinkId(0)]);
+    assert!(reads(&a).is_empty(), "queued files are in the window");
+    // A live request comes: it waits behind the two files, no more.
+    step(&mut h, &mut sp, &mut in_use, &|h| {
+        h.submit(t0, c(1), b("live"))
+    });
+    assert_eq!(h.queue_len(), 3);
+    step(&mut h, &mut sp, &mut in_use, &|h| {
+        h.handle_link_ready(t0, LinkId(0))
+    });
+    step(&mut h, &mut sp, &mut in_use, &|h| {
+        h.handle_link_ready(t0, LinkId(1))
+    });
+    // f1 delivered: the live request takes its link; one more file is read.
+    let a = step(&mut h, &mut sp, &mut in_use, &|h| {
+        h.handle_reply(t0, LinkId(0), b("ok"))
+    });
+    assert_eq!(starts(&a), [(LinkId(0), "live".to_string())]);
+    assert_eq!(reads(&a), [vec![name(3)]]);
+    let (files, _) = sp.answer(&[name(3)]);
+    step(&mut h, &mut sp, &mut in_use, &|h| {
+        h.delayed_read(t0, files.clone(), vec![])
+    });
+    let a = step(&mut h, &mut sp, &mut in_use, &|h| {
+        h.handle_reply(t0, LinkId(1), b("ok"))
+    });
+    assert_eq!(starts(&a), [(LinkId(1), "f3".to_string())]);
+    assert_eq!(reads(&a), [vec![name(4)]]);
+    let (files, _) = sp.answer(&[name(4)]);
+    step(&mut h, &mut sp, &mut in_use, &|h| {
+        h.delayed_read(t0, files.clone(), vec![])
+    });
+    let a = step(&mut h, &mut sp, &mut in_use, &|h| {
+        h.handle_reply(t0, LinkId(0), b("ok"))
+    });
+    assert_eq!(answers(&a), [(1, "ok".to_string())]);
+    assert_eq!(starts(&a), [(LinkId(0), "f4".to_string())]);
+    assert!(reads(&a).is_empty(), "f3 and f4 fill the window");
+    let a = step(&mut h, &mut sp, &mut in_use, &|h| {
+        h.handle_reply(t0, LinkId(1), b("ok"))
+    });
+    assert_eq!(reads(&a), [vec![name(5)]]);
+    assert_eq!(
+        started(&all),
+        ["f1", "f2", "live", "f3", "f4"],
+        "the live request waited behind two files"
+    );
+}
+
+#[test]
+fn a_file_that_does_not_fit_the_queue_waits_unread_and_goes_as_soon_as_there_is_room() {
+    let t0 = Instant::now();
+    let cfg = HostConfig {
+        max_links: 1,
+        max_queue_len: 1,
+        ..HostConfig::default()
+    };
+    let mut h = host(cfg, t0);
+    let link = one_ready_link(&mut h, t0);
+    h.submit(t0, c(1), b("busy"));
+    h.submit(t0, c(2), b("queued"));
+    let _ = drain(&mut h);
+    assert_eq!(h.queue_len(), 1, "the queue is full");
+    let mut sp = Spool::with(&[("5.0.1.a.msul1", "a")]);
+    h.spool_listed(t0, sp.names());
+    let asked = reads(&drain(&mut h));
+    assert_eq!(asked.len(), 1);
+    let a = sp.read_once(&mut h, t0, &asked[0]);
+    assert_eq!(h.queue_len(), 1, "no room: not queued");
+    assert!(
+        reads(&a).is_empty(),
+        "and not read again while there is no room"
+    );
+    assert!(logs(&a, Severity::Warning).is_empty());
+    assert_eq!(h.delayed_waiting(), 1);
+    // A scan meanwhile changes nothing.
+    assert!(reads(&sp.scan(&mut h, t0)).is_empty());
+    // The queue moves: there is room, the file is read and queued.
+    h.handle_reply(t0, link, b("r1"));
+    let a = drain(&mut h);
+    assert_eq!(starts(&a), [(link, "queued".to_string())]);
+    assert_eq!(reads(&a), [vec!["5.0.1.a.msul1".to_string()]]);
+    let _ = sp.read_once(&mut h, t0, &reads(&a)[0]);
+    assert_eq!(h.queue_len(), 1);
+    let a = sp.after(&mut h, t0, |h| h.handle_reply(t0, link, b("r2")));
+    assert_eq!(starts(&a), [(link, "a".to_string())]);
+}
+
+#[test]
+fn files_keep_their_time_order_when_the_first_does_not_fit() {
+    let t0 = Instant::now();
+    let cfg = HostConfig {
+        max_links: 2,
+        max_queue_bytes: 10,
+        ..HostConfig::default()
+    };
+    let mut h = host(cfg, t0);
+    let link = one_ready_link(&mut h, t0);
+    h.submit(t0, c(1), b("busy"));
+    h.submit(t0, c(2), b("qqqqqq"));
+    let _ = drain(&mut h); // a second link connects, and never gets ready
+    // 7 bytes do not fit after 6; the later 1 byte would, but waits its turn.
+    let mut sp = Spool::with(&[("5.0.1.a.msul1", "aaaaaaa"), ("6.0.1.b.msul1", "b")]);
+    let a = sp.scan(&mut h, t0);
+    assert_eq!(reads(&a).len(), 1);
+    assert_eq!(h.queue_len(), 1);
+    let a = sp.after(&mut h, t0, |h| h.handle_reply(t0, link, b("r")));
+    assert_eq!(starts(&a), [(link, "qqqqqq".to_string())]);
+    assert_eq!(h.queue_len(), 2);
+    let mut order = vec![];
+    for _ in 0..3 {
+        let a = sp.after(&mut h, t0, |h| h.handle_reply(t0, link, b("r")));
+        order.extend(started(&a));
+    }
+    assert_eq!(order, ["aaaaaaa", "b"]);
+}
+
+#[test]
+fn a_file_too_large_for_the_queue_is_skipped_with_one_warning() {
+    let t0 = Instant::now();
+    let cfg = HostConfig {
+        max_queue_bytes: 10,
+        ..HostConfig::default()
+    };
+    let mut h = host(cfg, t0);
+    let link = one_ready_link(&mut h, t0);
+    let mut sp = Spool::with(&[("5.0.1.a.msul1", "a234567890x"), ("6.0.1.b.msul1", "b")]);
+    let a = sp.scan(&mut h, t0);
+    let warnings = logs(&a, Severity::Warning);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("5.0.1.a.msul1"), "{warnings:?}");
+    assert_eq!(starts(&a), [(link, "b".to_string())], "the others go");
+    let a = sp.after(&mut h, t0, |h| h.handle_reply(t0, link, b("ok")));
+    assert_eq!(deleted(&a), ["6.0.1.b.msul1"]);
+    let a = sp.scan(&mut h, t0);
+    assert!(reads(&a).is_empty() && logs(&a, Severity::Warning).is_empty());
+    assert!(sp.contains("5.0.1.a.msul1"), "it stays in the directory");
+}
+
+#[test]
+fn an_unreadable_file_is_warned_about_once_and_tried_again_once_it_comes_back() {
+    let t0 = Instant::now();
+    let mut h = host(HostConfig::default(), t0);
+    let link = one_ready_link(&mut h, t0);
+    let mut sp = Spool::default();
+    sp.put_unreadable("5.0.1.a.msul1", "Is a directory");
+    sp.put("6.0.1.b.msul1", "b");
+    let a = sp.scan(&mut h, t0);
+    assert_eq!(
+        events(&a)
+            .into_iter()
+            .filter(|e| matches!(e, LogEvent::DelayedUnreadable { .. }))
+            .collect::<Vec<_>>(),
+        [LogEvent::DelayedUnreadable {
+            name: "5.0.1.a.msul1".into(),
+            why: "Is a directory".into()
+        }]
+    );
+    assert_eq!(logs(&a, Severity::Warning).len(), 1);
+    assert_eq!(starts(&a), [(link, "b".to_string())]);
+    let _ = sp.after(&mut h, t0, |h| h.handle_reply(t0, link, b("ok")));
+    // Listed by later scans: skipped, quietly.
+    for _ in 0..3 {
+        let a = sp.scan(&mut h, t0);
+        assert!(reads(&a).is_empty());
+        assert!(logs(&a, Severity::Warning).is_empty());
+    }
+    // It goes away, then comes back readable: tried again.
+    sp.remove("5.0.1.a.msul1");
+    assert!(sp.scan(&mut h, t0).is_empty());
+    sp.put("5.0.1.a.msul1", "a");
+    let a = sp.scan(&mut h, t0);
+    assert_eq!(starts(&a), [(link, "a".to_string())]);
+    // And one that comes back still unreadable is warned about again.
+    let a = sp.after(&mut h, t0, |h| h.handle_reply(t0, link, b("ok")));
+    assert_eq!(deleted(&a), ["5.0.1.a.msul1"]);
+    sp.put_unreadable("7.0.1.c.msul1", "Permission denied");
+    assert_eq!(logs(&sp.scan(&mut h, t0), Severity::Warning).len(), 1);
+    sp.remove("7.0.1.c.msul1");
+    sp.scan(&mut h, t0);
+    sp.put_unreadable("7.0.1.c.msul1", "Permission denied");
+    assert_eq!(logs(&sp.scan(&mut h, t0), Severity::Warning).len(), 1);
+}
+
+#[test]
+fn a_delivered_file_listed_again_is_not_replayed_twice() {
+    let t0 = Instant::now();
+    let mut h = host(HostConfig::default(), t0);
+    let link = one_ready_link(&mut h, t0);
+    let mut sp = Spool::with(&[("5.0.1.a.msul1", "a")]);
+    let _ = sp.scan(&mut h, t0);
+    // A scan made before the delivery comes back after it (the runtime lists the directory
+    // while the reply arrives), and a deletion that failed leaves the file in place.
+    let listed_before = sp.names();
+    let a = sp.after(&mut h, t0, |h| h.handle_reply(t0, link, b("ok")));
+    assert_eq!(deleted(&a), ["5.0.1.a.msul1"]);
+    h.spool_listed(t0, listed_before);
+    let a = drain(&mut h);
+    assert!(reads(&a).is_empty(), "{a:?}");
+    sp.put("5.0.1.a.msul1", "a");
+    let a = sp.scan(&mut h, t0);
+    assert!(reads(&a).is_empty() && !touches_network(&a), "{a:?}");
 }
 
 #[test]
@@ -776,11 +1115,6 @@ fn the_queue_is_bounded_by_count_and_bytes() {
     let a = drain(&mut h);
     assert_eq!(answers(&a), [(4, "con_lost".to_string())]);
     assert_eq!(h.queue_len(), 2);
-    // Delayed files beyond the bound stay on disk.
-    h.offer_delayed(t0, vec![file("5.0.1.a.msul1", "a")]);
-    let a = drain(&mut h);
-    assert!(logs(&a, Severity::Warning)[0].contains("left for a later replay"));
-    assert_eq!(h.queue_len(), 2);
 }
 
 #[test]
@@ -801,9 +1135,9 @@ fn logs_never_show_the_arguments_of_encrypted_requests() {
     h.handle_link_ready(t0, LinkId(0));
     h.submit(t0, c(3), b(secret));
     all.extend(drain(&mut h));
-    h.handle_link_closed(t0, LinkId(0), CloseReason::Eof); // fails in flight
+    h.handle_link_closed(t0, LinkId(0), CloseReason::Eof, false); // fails in flight
     all.extend(drain(&mut h));
-    h.handle_link_closed(t0, LinkId(1), refused()); // fails queued
+    h.handle_link_closed(t0, LinkId(1), refused(), false); // fails queued
     all.extend(drain(&mut h));
     let logs = all_logs(&all);
     assert!(logs.iter().any(|m| m.contains("encrypt:passwd")));
@@ -819,12 +1153,12 @@ fn stale_events_are_ignored() {
     let mut h = host(HostConfig::default(), t0);
     h.handle_reply(t0, LinkId(42), b("x"));
     h.handle_link_ready(t0, LinkId(42));
-    h.handle_link_closed(t0, LinkId(42), CloseReason::Eof);
+    h.handle_link_closed(t0, LinkId(42), CloseReason::Eof, false);
     let link = one_ready_link(&mut h, t0);
     h.handle_reply(t0, link, b("reply on an idle link"));
     h.handle_link_ready(t0, link);
-    h.handle_link_closed(t0, link, CloseReason::Eof);
-    h.handle_link_closed(t0, link, CloseReason::Eof);
+    h.handle_link_closed(t0, link, CloseReason::Eof, false);
+    h.handle_link_closed(t0, link, CloseReason::Eof, false);
     h.client_gone(t0, c(77));
     h.handle_timeout(t0 - Duration::from_secs(0));
     let a = drain(&mut h);
@@ -844,10 +1178,13 @@ fn close_all_answers_everyone_and_opens_nothing_afterwards() {
     let t0 = Instant::now();
     let mut h = host(HostConfig::default(), t0);
     let link = one_ready_link(&mut h, t0);
-    h.offer_delayed(t0, vec![file("5.0.1.a.msul1", "a")]);
+    let mut sp = Spool::with(&[("5.0.1.a.msul1", "a"), ("6.0.1.b.msul1", "b")]);
     h.submit(t0, c(1), b("x"));
     h.submit(t0, c(2), b("y"));
     let _ = drain(&mut h);
+    let a = sp.scan(&mut h, t0);
+    assert_eq!(h.queue_len(), 3, "y and both files wait");
+    assert!(deleted(&a).is_empty());
     h.close_all(t0);
     let a = drain(&mut h);
     assert!(closes(&a).contains(&link));
@@ -858,12 +1195,19 @@ fn close_all_answers_everyone_and_opens_nothing_afterwards() {
         [(1, "con_lost".to_string()), (2, "con_lost".to_string())]
     );
     assert!(deleted(&a).is_empty());
+    assert_eq!(h.queue_len(), 0);
     h.submit(t0, c(3), b("z"));
     h.reset(t0);
     h.handle_timeout(t0 + secs(100_000));
-    let a = drain(&mut h);
-    assert_eq!(answers(&a), [(3, "con_lost".to_string())]);
-    assert!(!touches_network(&a));
+    let a = sp.scan(&mut h, t0 + secs(100_000));
+    let mut a2 = drain(&mut h);
+    a2.extend(a);
+    assert_eq!(answers(&a2), [(3, "con_lost".to_string())]);
+    assert!(!touches_network(&a2));
+    assert!(
+        reads(&a2).is_empty() && scans(&a2) == 0,
+        "nothing read after close_all"
+    );
     assert_eq!(h.poll_timeout(), None);
 }
 
@@ -874,6 +1218,7 @@ fn degenerate_configurations_do_not_panic() {
         HostConfig {
             max_links: 0,
             retries: 0,
+            request_timeout: Duration::ZERO,
             ..HostConfig::default()
         },
         HostConfig {
@@ -889,27 +1234,553 @@ fn degenerate_configurations_do_not_panic() {
             probe_min: Duration::from_secs(u64::MAX / 4),
             probe_max: Duration::from_secs(1),
             retries: 1,
+            request_timeout: Duration::MAX,
+            ..HostConfig::default()
+        },
+        HostConfig {
+            max_queue_len: 1,
+            max_queue_bytes: 1,
+            request_timeout: Duration::from_nanos(1),
+            tick: Duration::ZERO,
             ..HostConfig::default()
         },
     ] {
         let mut h = host(cfg, t0);
+        let mut sp = Spool::with(&[("1.0.1.a.msul1", "a"), ("2.0.1.b.msul1", "bb")]);
+        sp.put_unreadable("3.0.1.c.msul1", "Is a directory");
         let mut now = t0;
         for i in 0..50u64 {
             h.submit(now, c(i), b("ping"));
-            for a in drain(&mut h) {
-                match a {
-                    HostAction::OpenLink(l) if i % 3 == 0 => h.handle_link_ready(now, l),
-                    HostAction::OpenLink(l) => h.handle_link_closed(now, l, refused()),
-                    HostAction::Start { link, .. } => h.handle_reply(now, link, b("ok")),
-                    _ => {}
+            if i % 4 == 1 {
+                h.spool_listed(now, sp.names());
+            }
+            let mut pending = drain(&mut h);
+            for round in 0.. {
+                assert!(round < 1000, "the host never settles");
+                if pending.is_empty() {
+                    break;
+                }
+                for a in std::mem::take(&mut pending) {
+                    match a {
+                        HostAction::OpenLink(l) if i % 3 == 0 => h.handle_link_ready(now, l),
+                        HostAction::OpenLink(l) => h.handle_link_closed(now, l, refused(), false),
+                        HostAction::Start { link, .. } if i % 5 == 0 => {
+                            h.handle_link_closed(now, link, reset(), true)
+                        }
+                        HostAction::Start { link, .. } => h.handle_reply(now, link, b("ok")),
+                        HostAction::ReadDelayed(names) => {
+                            let (files, unreadable) = sp.answer(&names);
+                            h.delayed_read(now, files, unreadable);
+                        }
+                        HostAction::Delivered { name, .. } => sp.remove(&name),
+                        _ => {}
+                    }
+                    pending.extend(drain(&mut h));
                 }
             }
             now += secs(1 << (i % 20));
             h.handle_timeout(now);
             let _ = drain(&mut h);
             let _ = h.poll_timeout();
+            if i == 40 {
+                h.stop_replay(now);
+                let _ = drain(&mut h);
+            }
         }
         h.close_all(now);
         let _ = drain(&mut h);
     }
+}
+
+// ----- request deadlines -----
+
+fn timed_out(a: &[HostAction]) -> usize {
+    events(a)
+        .iter()
+        .filter(|e| matches!(e, LogEvent::RequestTimedOut { .. }))
+        .count()
+}
+
+#[test]
+fn queued_requests_are_answered_con_lost_at_their_deadline() {
+    let t0 = Instant::now();
+    let cfg = HostConfig {
+        max_links: 1,
+        tick: secs(10),
+        ..HostConfig::default()
+    };
+    let mut h = host(cfg, t0);
+    let link = one_ready_link(&mut h, t0);
+    h.submit(t0 + secs(1), c(1), b("on-the-link"));
+    h.submit(t0 + secs(2), c(2), b("queued"));
+    let _ = drain(&mut h);
+    assert_eq!(h.queue_len(), 1);
+    // Deadlines 31 s and 32 s, on the 10 s tick: both at 40 s.
+    assert_eq!(h.poll_timeout(), Some(t0 + secs(40)));
+    h.handle_timeout(t0 + secs(39));
+    assert!(drain(&mut h).is_empty());
+    h.handle_timeout(t0 + secs(40));
+    let a = drain(&mut h);
+    let mut ans = answers(&a);
+    ans.sort();
+    assert_eq!(
+        ans,
+        [(1, "con_lost".to_string()), (2, "con_lost".to_string())]
+    );
+    assert_eq!(closes(&a), [link]);
+    assert!(starts(&a).is_empty(), "the queued request never went out");
+    assert_eq!(timed_out(&a), 2);
+    assert_eq!(logs(&a, Severity::Warning).len(), 2);
+    assert!(
+        logs(&a, Severity::Warning)
+            .iter()
+            .any(|m| m == "Request queued to msul1 not answered within 30 s: answered con_lost"),
+        "{:?}",
+        logs(&a, Severity::Warning)
+    );
+    assert_eq!(h.queue_len(), 0);
+    assert!(opens(&a).is_empty(), "nothing left to do");
+}
+
+#[test]
+fn a_request_waiting_for_a_handshake_is_answered_con_lost_at_its_deadline() {
+    let t0 = Instant::now();
+    let mut h = host(HostConfig::default(), t0);
+    h.submit(t0, c(1), b("ping"));
+    let a = drain(&mut h);
+    assert_eq!(opens(&a), [LinkId(0)]);
+    assert_eq!(h.poll_timeout(), Some(t0 + secs(30)));
+    h.handle_timeout(t0 + secs(29));
+    assert!(drain(&mut h).is_empty());
+    h.handle_timeout(t0 + secs(30));
+    let a = drain(&mut h);
+    assert_eq!(answers(&a), [(1, "con_lost".to_string())]);
+    assert_eq!(timed_out(&a), 1);
+    assert!(closes(&a).is_empty(), "the connect is the link's business");
+    assert_eq!(h.queue_len(), 0);
+    // The link that finally gets ready finds nothing to do.
+    h.handle_link_ready(t0 + secs(31), LinkId(0));
+    let a = drain(&mut h);
+    assert!(starts(&a).is_empty() && answers(&a).is_empty());
+    assert!(h.status().ends_with("Retries remaining: 5"));
+}
+
+#[test]
+fn a_request_on_a_link_at_its_deadline_closes_the_link_and_gets_con_lost() {
+    let t0 = Instant::now();
+    let mut h = host(HostConfig::default(), t0);
+    let link = one_ready_link(&mut h, t0);
+    h.submit(t0 + secs(5), c(1), b("get:msu:slow"));
+    h.submit(t0 + secs(6), c(2), b("next"));
+    let a = drain(&mut h);
+    assert_eq!(starts(&a), [(link, "get:msu:slow".to_string())]);
+    assert_eq!(opens(&a), [LinkId(1)]);
+    h.handle_timeout(t0 + secs(35));
+    let a = drain(&mut h);
+    assert_eq!(answers(&a), [(1, "con_lost".to_string())]);
+    assert_eq!(
+        closes(&a),
+        [link],
+        "its reply could no longer be told apart"
+    );
+    assert_eq!(
+        logs(&a, Severity::Warning),
+        ["Request get:msu to msul1 not answered within 30 s: answered con_lost"]
+    );
+    assert!(
+        h.status().ends_with("Retries remaining: 5"),
+        "no retry used"
+    );
+    // The late reply is stale; the queued request goes on the next link.
+    h.handle_reply(t0 + secs(35), link, b("late"));
+    assert!(answers(&drain(&mut h)).is_empty());
+    h.handle_link_ready(t0 + secs(35), LinkId(1));
+    assert_eq!(starts(&drain(&mut h)), [(LinkId(1), "next".to_string())]);
+}
+
+#[test]
+fn a_deadline_fires_at_most_one_tick_late() {
+    for (tick_ms, at_ms) in [(1000u64, 300u64), (1000, 0), (250, 999), (0, 300)] {
+        let t0 = Instant::now();
+        let cfg = HostConfig {
+            tick: Duration::from_millis(tick_ms),
+            request_timeout: secs(30),
+            ..HostConfig::default()
+        };
+        let mut h = host(cfg, t0);
+        let arrival = t0 + Duration::from_millis(at_ms);
+        let deadline = arrival + secs(30);
+        h.submit(arrival, c(1), b("ping"));
+        let _ = drain(&mut h);
+        let due = h.poll_timeout().expect("a deadline");
+        assert!(
+            due >= deadline && due <= deadline + Duration::from_millis(tick_ms),
+            "tick {tick_ms} ms: due {:?} after the deadline",
+            due - deadline
+        );
+        if due > deadline {
+            h.handle_timeout(due - Duration::from_nanos(1));
+            assert!(answers(&drain(&mut h)).is_empty(), "tick {tick_ms} ms");
+        }
+        h.handle_timeout(due);
+        assert_eq!(
+            answers(&drain(&mut h)),
+            [(1, "con_lost".to_string())],
+            "tick {tick_ms} ms"
+        );
+    }
+}
+
+#[test]
+fn a_delayed_request_past_its_deadline_stays_on_disk_for_the_next_scan() {
+    let t0 = Instant::now();
+    let mut h = host(HostConfig::default(), t0);
+    let link = one_ready_link(&mut h, t0);
+    let mut sp = Spool::with(&[("5.0.1.put.msul1", "put:msu:x")]);
+    let t1 = t0 + secs(10);
+    let a = sp.scan(&mut h, t1);
+    assert_eq!(starts(&a), [(link, "put:msu:x".to_string())]);
+    // Its deadline runs from when it was read.
+    h.handle_timeout(t1 + secs(29));
+    assert!(drain(&mut h).is_empty());
+    let a = sp.after(&mut h, t1 + secs(30), |h| h.handle_timeout(t1 + secs(30)));
+    assert_eq!(closes(&a), [link]);
+    assert_eq!(timed_out(&a), 1);
+    assert!(deleted(&a).is_empty() && answers(&a).is_empty());
+    assert!(
+        reads(&a).is_empty(),
+        "not read again before a scan lists it"
+    );
+    assert!(sp.contains("5.0.1.put.msul1"));
+    let a = sp.scan(&mut h, t1 + secs(31));
+    assert_eq!(reads(&a).len(), 1);
+    assert_eq!(opens(&a).len(), 1);
+}
+
+#[test]
+fn no_deadline_for_an_answered_request_a_file_not_yet_read_or_an_endless_timeout() {
+    let t0 = Instant::now();
+    // An answered request leaves no deadline behind: only the idle link's prune timer.
+    let mut h = host(HostConfig::default(), t0);
+    let link = one_ready_link(&mut h, t0);
+    h.submit(t0 + secs(1), c(1), b("ping"));
+    let _ = drain(&mut h);
+    assert_eq!(h.poll_timeout(), Some(t0 + secs(31)));
+    h.handle_reply(t0 + secs(2), link, b("pong"));
+    let _ = drain(&mut h);
+    assert_eq!(h.poll_timeout(), Some(t0 + secs(3602)));
+    h.handle_timeout(t0 + secs(31));
+    assert!(drain(&mut h).is_empty(), "the link stays");
+
+    // Files a scan listed and that wait to be read (the host is dead) have no deadline.
+    let mut h = host(
+        HostConfig {
+            retries: 1,
+            probe_min: secs(1000),
+            probe_max: secs(1000),
+            ..HostConfig::default()
+        },
+        t0,
+    );
+    let _ = kill(&mut h, t0, 1);
+    let mut sp = Spool::with(&[("5.0.1.a.msul1", "a")]);
+    assert!(sp.scan(&mut h, t0).is_empty());
+    assert_eq!(h.poll_timeout(), Some(t0 + secs(1000)), "the probe only");
+    assert_eq!(h.delayed_waiting(), 1);
+
+    // A request timeout too long to represent means no deadline, and no panic.
+    let mut h = host(
+        HostConfig {
+            request_timeout: Duration::MAX,
+            ..HostConfig::default()
+        },
+        t0,
+    );
+    h.submit(t0, c(1), b("ping"));
+    let _ = drain(&mut h);
+    assert_eq!(h.poll_timeout(), None);
+    h.handle_timeout(t0 + secs(1_000_000));
+    assert!(drain(&mut h).is_empty());
+}
+
+// ----- a request the peer cannot have read -----
+
+fn resent(a: &[HostAction]) -> usize {
+    events(a)
+        .iter()
+        .filter(|e| matches!(e, LogEvent::RequestResent { .. }))
+        .count()
+}
+
+fn reset() -> CloseReason {
+    CloseReason::ReadError(std::io::ErrorKind::ConnectionReset)
+}
+
+#[test]
+fn an_unread_request_goes_back_to_the_head_of_the_queue_once() {
+    let t0 = Instant::now();
+    let cfg = HostConfig {
+        max_links: 1,
+        ..HostConfig::default()
+    };
+    let mut h = host(cfg, t0);
+    let link = one_ready_link(&mut h, t0);
+    h.submit(t0, c(1), b("first"));
+    h.submit(t0, c(2), b("second"));
+    let _ = drain(&mut h);
+    h.handle_link_closed(t0, link, reset(), true);
+    let a = drain(&mut h);
+    assert!(answers(&a).is_empty(), "not answered: sent again");
+    assert_eq!(resent(&a), 1);
+    assert_eq!(logs(&a, Severity::Info).len(), 1);
+    assert!(logs(&a, Severity::Warning).is_empty());
+    assert_eq!(opens(&a), [LinkId(1)]);
+    assert_eq!(h.queue_len(), 2);
+    assert_eq!(h.waiting_clients(), 2);
+    h.handle_link_ready(t0, LinkId(1));
+    assert_eq!(
+        starts(&drain(&mut h)),
+        [(LinkId(1), "first".to_string())],
+        "at the head, before the request that waited"
+    );
+    // Unread a second time: not sent a third time.
+    h.handle_link_closed(t0, LinkId(1), reset(), true);
+    let a = drain(&mut h);
+    assert_eq!(answers(&a), [(1, "con_lost".to_string())]);
+    assert_eq!(resent(&a), 0);
+    assert_eq!(opens(&a), [LinkId(2)]);
+    h.handle_link_ready(t0, LinkId(2));
+    assert_eq!(starts(&drain(&mut h)), [(LinkId(2), "second".to_string())]);
+}
+
+#[test]
+fn the_link_tells_whether_its_request_can_have_been_read_and_the_host_acts_on_it() {
+    // (bytes of `ping\n` written, reply bytes, how it ends) -> unread
+    let cases: [(usize, &[u8], End, bool); 5] = [
+        // Nothing written: the peer has nothing to run.
+        (0, b"", End::Eof, true),
+        // All written, then EOF: the peer may have run it.
+        (5, b"", End::Eof, false),
+        // A reset before a byte of reply: the peer closed with the request unread.
+        (3, b"", End::Reset, true),
+        (5, b"", End::Reset, true),
+        // A reset after the reply began: it was read.
+        (5, b"po", End::Reset, false),
+    ];
+    for (written, reply, end, want) in cases {
+        let (reason, unread) = link_closes(written, reply, end);
+        assert_eq!(unread, want, "{written} written, {reply:?}, {end:?}");
+        let t0 = Instant::now();
+        let mut h = host(HostConfig::default(), t0);
+        let link = one_ready_link(&mut h, t0);
+        h.submit(t0, c(1), b("ping"));
+        let _ = drain(&mut h);
+        h.handle_link_closed(t0, link, reason, unread);
+        let a = drain(&mut h);
+        if unread {
+            assert!(answers(&a).is_empty());
+            assert_eq!(resent(&a), 1);
+            assert_eq!(opens(&a).len(), 1);
+        } else {
+            assert_eq!(answers(&a), [(1, "con_lost".to_string())]);
+            assert!(logs(&a, Severity::Warning).contains(&"Failing transaction ping".into()));
+        }
+    }
+}
+
+#[test]
+fn an_unread_request_goes_at_once_to_an_idle_link() {
+    let t0 = Instant::now();
+    let cfg = HostConfig {
+        max_links: 2,
+        ..HostConfig::default()
+    };
+    let mut h = host(cfg, t0);
+    h.submit(t0, c(1), b("a"));
+    h.submit(t0, c(2), b("b"));
+    let _ = drain(&mut h);
+    h.handle_link_ready(t0, LinkId(0));
+    h.handle_link_ready(t0, LinkId(1));
+    h.handle_reply(t0, LinkId(0), b("ra"));
+    h.handle_reply(t0, LinkId(1), b("rb"));
+    let _ = drain(&mut h);
+    // Two idle links; "c" goes on link 1, which closes before the peer read it.
+    h.submit(t0, c(3), b("c"));
+    assert_eq!(starts(&drain(&mut h)), [(LinkId(1), "c".to_string())]);
+    h.handle_link_closed(t0, LinkId(1), reset(), true);
+    let a = drain(&mut h);
+    assert_eq!(starts(&a), [(LinkId(0), "c".to_string())]);
+    assert!(opens(&a).is_empty(), "no handshake to wait for");
+    assert_eq!(h.queue_len(), 0);
+}
+
+#[test]
+fn a_request_sent_again_keeps_its_deadline_and_unread_requests_wait_in_deadline_order() {
+    let t0 = Instant::now();
+    let cfg = HostConfig {
+        max_links: 2,
+        tick: Duration::ZERO,
+        ..HostConfig::default()
+    };
+    let mut h = host(cfg, t0);
+    let l0 = one_ready_link(&mut h, t0);
+    h.submit(t0, c(1), b("older"));
+    let _ = drain(&mut h);
+    h.submit(t0 + secs(5), c(2), b("newer"));
+    let l1 = opens(&drain(&mut h))[0];
+    h.handle_link_ready(t0 + secs(5), l1);
+    assert_eq!(starts(&drain(&mut h)), [(l1, "newer".to_string())]);
+    // Both come back unread, the older first; a third link connects and hangs.
+    h.handle_link_closed(t0 + secs(6), l0, reset(), true);
+    h.handle_link_closed(t0 + secs(7), l1, reset(), true);
+    let a = drain(&mut h);
+    assert_eq!(resent(&a), 2);
+    assert_eq!(opens(&a).len(), 1);
+    assert_eq!(h.queue_len(), 2);
+    // "older" arrived at t0: its deadline is t0 + 30 s, not 30 s after it came back.
+    assert_eq!(h.poll_timeout(), Some(t0 + secs(30)));
+    h.handle_timeout(t0 + secs(30));
+    assert_eq!(answers(&drain(&mut h)), [(1, "con_lost".to_string())]);
+    assert_eq!(h.poll_timeout(), Some(t0 + secs(35)));
+    h.handle_timeout(t0 + secs(35));
+    assert_eq!(answers(&drain(&mut h)), [(2, "con_lost".to_string())]);
+}
+
+#[test]
+fn the_request_of_a_client_that_hung_up_is_not_sent_again() {
+    let t0 = Instant::now();
+    let mut h = host(HostConfig::default(), t0);
+    let link = one_ready_link(&mut h, t0);
+    h.submit(t0, c(1), b("put:msu:x"));
+    let _ = drain(&mut h);
+    h.client_gone(t0, c(1));
+    let _ = drain(&mut h);
+    h.handle_link_closed(t0, link, reset(), true);
+    let a = drain(&mut h);
+    assert!(!touches_network(&a), "{a:?}");
+    assert!(answers(&a).is_empty());
+    assert_eq!(h.queue_len(), 0);
+}
+
+#[test]
+fn unread_means_nothing_for_a_link_with_no_request() {
+    let t0 = Instant::now();
+    let mut h = host(HostConfig::default(), t0);
+    let link = one_ready_link(&mut h, t0);
+    h.handle_link_closed(t0, link, reset(), true);
+    let a = drain(&mut h);
+    assert!(!touches_network(&a) && answers(&a).is_empty() && resent(&a) == 0);
+    assert_eq!(h.link_count(), 0);
+}
+
+#[test]
+fn an_unread_delayed_request_is_sent_again_once() {
+    let t0 = Instant::now();
+    let mut h = host(HostConfig::default(), t0);
+    let link = one_ready_link(&mut h, t0);
+    let mut sp = Spool::with(&[("5.0.1.a.msul1", "a")]);
+    let _ = sp.scan(&mut h, t0);
+    h.handle_link_closed(t0, link, reset(), true);
+    let a = drain(&mut h);
+    assert_eq!(resent(&a), 1);
+    let l1 = opens(&a)[0];
+    h.handle_link_ready(t0, l1);
+    assert_eq!(starts(&drain(&mut h)), [(l1, "a".to_string())]);
+    let a = sp.after(&mut h, t0, |h| h.handle_reply(t0, l1, b("ok")));
+    assert_eq!(deleted(&a), ["5.0.1.a.msul1"]);
+}
+
+// ----- the orderly shutdown -----
+
+#[test]
+fn stop_replay_puts_queued_files_back_and_reads_nothing_more() {
+    let t0 = Instant::now();
+    let cfg = HostConfig {
+        max_links: 2,
+        ..HostConfig::default()
+    };
+    let mut h = host(cfg, t0);
+    let link = one_ready_link(&mut h, t0);
+    h.submit(t0, c(1), b("live"));
+    let _ = drain(&mut h);
+    let mut sp = Spool::with(&[
+        ("1.0.1.a.msul1", "a"),
+        ("2.0.1.b.msul1", "b"),
+        ("3.0.1.c.msul1", "c"),
+    ]);
+    let a = sp.scan(&mut h, t0);
+    assert_eq!(reads(&a).concat().len(), 2, "the window");
+    assert_eq!(h.queue_len(), 2);
+    let l1 = opens(&a)[0];
+    assert!(!h.is_drained(), "a client waits");
+    h.stop_replay(t0);
+    let a = drain(&mut h);
+    assert!(a.iter().all(|x| matches!(x, HostAction::Log(_))), "{a:?}");
+    assert_eq!(h.queue_len(), 0, "the queued files go back to disk");
+    assert_eq!(h.delayed_waiting(), 0);
+    let a = sp.scan(&mut h, t0);
+    assert!(reads(&a).is_empty(), "nothing more is read");
+    h.handle_link_ready(t0, l1);
+    assert!(starts(&drain(&mut h)).is_empty());
+    assert!(!h.is_drained());
+    let a = sp.after(&mut h, t0, |h| h.handle_reply(t0, link, b("ok")));
+    assert_eq!(answers(&a), [(1, "ok".to_string())]);
+    assert!(reads(&a).is_empty() && deleted(&a).is_empty());
+    assert!(h.is_drained());
+    assert_eq!(sp.files.len(), 3, "every file stays");
+}
+
+#[test]
+fn reads_answered_after_stop_replay_are_ignored() {
+    let t0 = Instant::now();
+    let mut h = host(HostConfig::default(), t0);
+    one_ready_link(&mut h, t0);
+    let mut sp = Spool::with(&[("1.0.1.a.msul1", "a")]);
+    h.spool_listed(t0, sp.names());
+    let asked = reads(&drain(&mut h));
+    h.stop_replay(t0);
+    let _ = drain(&mut h);
+    let a = sp.read_once(&mut h, t0, &asked[0]);
+    assert!(!touches_network(&a));
+    assert_eq!(h.queue_len(), 0);
+    assert!(h.is_drained());
+}
+
+#[test]
+fn a_delayed_request_on_a_link_holds_the_drain_until_it_is_delivered() {
+    let t0 = Instant::now();
+    let mut h = host(HostConfig::default(), t0);
+    let link = one_ready_link(&mut h, t0);
+    let mut sp = Spool::with(&[("1.0.1.a.msul1", "a"), ("2.0.1.b.msul1", "b")]);
+    let a = sp.scan(&mut h, t0);
+    assert_eq!(starts(&a), [(link, "a".to_string())]);
+    assert_eq!(h.waiting_clients(), 0);
+    h.stop_replay(t0);
+    let _ = drain(&mut h);
+    assert!(!h.is_drained(), "a delivery is half-way");
+    let a = sp.after(&mut h, t0, |h| h.handle_reply(t0, link, b("ok")));
+    assert_eq!(deleted(&a), ["1.0.1.a.msul1"]);
+    assert!(starts(&a).is_empty(), "b is not started");
+    assert!(h.is_drained());
+    assert!(sp.contains("2.0.1.b.msul1"));
+}
+
+#[test]
+fn after_stop_replay_an_unread_delayed_request_stays_on_disk() {
+    let t0 = Instant::now();
+    let mut h = host(HostConfig::default(), t0);
+    let link = one_ready_link(&mut h, t0);
+    let mut sp = Spool::with(&[("1.0.1.a.msul1", "a")]);
+    let _ = sp.scan(&mut h, t0);
+    h.stop_replay(t0);
+    let _ = drain(&mut h);
+    h.handle_link_closed(t0, link, reset(), true);
+    let a = drain(&mut h);
+    assert!(
+        !touches_network(&a),
+        "nothing is started after the shutdown began: {a:?}"
+    );
+    assert_eq!(h.queue_len(), 0);
+    assert!(h.is_drained());
+    assert!(sp.contains("1.0.1.a.msul1"));
 }

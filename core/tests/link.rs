@@ -72,10 +72,31 @@ impl Drive {
         d
     }
 
+    /// Closed for `reason`; `failed_request` says a transaction failed with it, one the peer
+    /// may have read (`unread` false).
     fn assert_closed(&mut self, reason: CloseReason, failed_request: bool) {
-        assert_eq!(self.events().last(), Some(&closed(reason, failed_request)));
+        self.assert_closed_event(closed(reason, failed_request));
+    }
+
+    /// Closed for `reason` with a transaction the peer cannot have read.
+    fn assert_closed_unread(&mut self, reason: CloseReason) {
+        self.assert_closed_event(closed_unread(reason));
+    }
+
+    fn assert_closed_event(&mut self, event: LinkEvent) {
+        assert_eq!(self.events().last(), Some(&event));
         assert!(self.link.is_closed());
         assert_eq!(self.link.poll_timeout(), None);
+    }
+
+    /// A transaction started with `ping`, `written` bytes of `ping\n` reported written.
+    fn transacting(written: usize) -> Self {
+        let mut d = Drive::idle();
+        d.link.start(d.now, b"ping").unwrap();
+        let mut out = BytesMut::new();
+        assert_eq!(d.link.poll_transmit(&mut out), 5);
+        d.link.handle_written(d.now, written).unwrap();
+        d
     }
 }
 
@@ -83,6 +104,15 @@ fn closed(reason: CloseReason, failed_request: bool) -> LinkEvent {
     LinkEvent::Closed {
         reason,
         failed_request,
+        unread: false,
+    }
+}
+
+fn closed_unread(reason: CloseReason) -> LinkEvent {
+    LinkEvent::Closed {
+        reason,
+        failed_request: true,
+        unread: true,
     }
 }
 
@@ -326,6 +356,7 @@ fn eof_in_the_handshake_and_in_a_transaction() {
 
     let mut d = Drive::idle();
     d.link.start(d.now, b"ping").unwrap();
+    d.sent();
     d.link.handle_eof(d.now);
     d.assert_closed(CloseReason::Eof, true);
 }
@@ -335,7 +366,7 @@ fn read_and_write_errors_close_with_their_kind() {
     let mut d = Drive::idle();
     d.link.start(d.now, b"ping").unwrap();
     d.link.handle_write_error(d.now, ErrorKind::BrokenPipe);
-    d.assert_closed(CloseReason::WriteError(ErrorKind::BrokenPipe), true);
+    d.assert_closed_unread(CloseReason::WriteError(ErrorKind::BrokenPipe));
 
     let mut d = Drive::idle();
     d.link.handle_read_error(d.now, ErrorKind::ConnectionReset);
@@ -359,6 +390,89 @@ fn the_step_timeout_covers_every_handshake_step() {
         d.link.handle_timeout(t);
         d.assert_closed(CloseReason::StepTimeout, false);
     }
+}
+
+// ---- can the peer have read the request? ----
+
+#[test]
+fn a_request_no_byte_of_which_was_written_is_unread() {
+    let mut d = Drive::transacting(0);
+    d.link.handle_eof(d.now);
+    d.assert_closed_unread(CloseReason::Eof);
+    let mut d = Drive::transacting(0);
+    let t = d.at(30.0);
+    d.link.handle_timeout(t);
+    d.assert_closed_unread(CloseReason::StepTimeout);
+    let mut d = Drive::transacting(0);
+    d.link.handle_write_error(d.now, ErrorKind::TimedOut);
+    d.assert_closed_unread(CloseReason::WriteError(ErrorKind::TimedOut));
+}
+
+#[test]
+fn a_request_written_then_ended_by_eof_or_a_timeout_may_have_been_read() {
+    for written in [1usize, 4, 5] {
+        let mut d = Drive::transacting(written);
+        d.link.handle_eof(d.now);
+        d.assert_closed(CloseReason::Eof, true);
+    }
+    let mut d = Drive::transacting(5);
+    let t = d.at(30.0);
+    d.link.handle_timeout(t);
+    d.assert_closed(CloseReason::StepTimeout, true);
+    let mut d = Drive::transacting(2);
+    d.link.handle_write_error(d.now, ErrorKind::TimedOut);
+    d.assert_closed(CloseReason::WriteError(ErrorKind::TimedOut), true);
+}
+
+#[test]
+fn a_reset_before_a_byte_of_reply_means_unread() {
+    for written in [2usize, 5] {
+        let mut d = Drive::transacting(written);
+        d.link.handle_read_error(d.now, ErrorKind::ConnectionReset);
+        d.assert_closed_unread(CloseReason::ReadError(ErrorKind::ConnectionReset));
+        let mut d = Drive::transacting(written);
+        d.link.handle_write_error(d.now, ErrorKind::BrokenPipe);
+        d.assert_closed_unread(CloseReason::WriteError(ErrorKind::BrokenPipe));
+        let mut d = Drive::transacting(written);
+        d.link.handle_write_error(d.now, ErrorKind::ConnectionReset);
+        d.assert_closed_unread(CloseReason::WriteError(ErrorKind::ConnectionReset));
+    }
+}
+
+#[test]
+fn a_reset_after_a_byte_of_reply_means_read() {
+    let mut d = Drive::transacting(5);
+    d.feed(b"p");
+    d.link.handle_read_error(d.now, ErrorKind::ConnectionReset);
+    d.assert_closed(CloseReason::ReadError(ErrorKind::ConnectionReset), true);
+    // Even a reply byte that came while the request was still being written.
+    let mut d = Drive::transacting(3);
+    d.feed(b"p");
+    d.link.handle_write_error(d.now, ErrorKind::BrokenPipe);
+    d.assert_closed(CloseReason::WriteError(ErrorKind::BrokenPipe), true);
+}
+
+#[test]
+fn unread_is_about_the_current_request_only() {
+    // The first request was written and answered; the second is cut off before a byte of it.
+    let mut d = Drive::transacting(5);
+    d.feed(b"pong\n");
+    assert_eq!(d.events(), vec![LinkEvent::Reply("pong".into())]);
+    d.link.start(d.now, b"ping").unwrap();
+    d.link.handle_eof(d.now);
+    d.assert_closed_unread(CloseReason::Eof);
+    // A reply byte of the first request does not count for the second.
+    let mut d = Drive::transacting(5);
+    d.feed(b"pong\n");
+    let _ = d.events();
+    d.link.start(d.now, b"ping").unwrap();
+    d.sent();
+    d.link.handle_read_error(d.now, ErrorKind::ConnectionReset);
+    d.assert_closed_unread(CloseReason::ReadError(ErrorKind::ConnectionReset));
+    // No transaction, nothing unread.
+    let mut d = Drive::idle();
+    d.link.handle_read_error(d.now, ErrorKind::ConnectionReset);
+    d.assert_closed(CloseReason::ReadError(ErrorKind::ConnectionReset), false);
 }
 
 // ---- hostile peer input ----
@@ -518,7 +632,7 @@ fn closing_during_a_transaction_fails_it_and_sends_nothing_more() {
     let mut d = Drive::idle();
     d.link.start(d.now, b"ping").unwrap();
     d.link.close(d.now);
-    d.assert_closed(CloseReason::Local, true);
+    d.assert_closed_unread(CloseReason::Local);
     assert!(!d.link.wants_write());
     assert_eq!(
         d.link.start(d.now, b"ping"),

@@ -1,8 +1,9 @@
 //! A whole [`Node`] in memory: lonnet clients that connect and write bytes, and behind every
 //! link the node opens a core [`Session`] that answers like lond-sim's `echo:` (or not at all,
-//! as the host's [`Lond`] mode says). Virtual clock; no sockets, no files.
+//! as the host's [`Lond`] mode says); an in-memory delayed directory and `lonnet.perm.log`.
+//! Virtual clock; no sockets, no files.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,8 @@ pub enum Lond {
     Hanging,
     /// Accepts and handshakes, then never answers a request.
     Silent,
+    /// Accepts and handshakes, then holds its replies until [`NodeHarness::release_held`].
+    Holding,
 }
 
 /// In-memory londs: one core [`Session`] per open connection.
@@ -38,6 +41,8 @@ pub struct Londs {
     sessions: HashMap<LinkId, (Session, Lond)>,
     /// Requests the londs received: the text and whether it came encrypted.
     pub saw: Vec<(Bytes, bool)>,
+    /// Requests a holding lond has not answered yet, per link.
+    held: HashMap<LinkId, Vec<Bytes>>,
 }
 
 impl Londs {
@@ -62,6 +67,23 @@ impl Londs {
 
     pub fn close(&mut self, link: LinkId) {
         self.sessions.remove(&link);
+        self.held.remove(&link);
+    }
+
+    /// Every holding lond answers what it holds.
+    pub fn release(&mut self) {
+        for (link, lines) in self.held.drain() {
+            if let Some((session, _)) = self.sessions.get_mut(&link) {
+                for line in lines {
+                    session.reply(&line);
+                }
+            }
+        }
+    }
+
+    /// Requests held, not answered yet.
+    pub fn held(&self) -> usize {
+        self.held.values().map(Vec::len).sum()
     }
 
     pub fn links(&self) -> Vec<LinkId> {
@@ -88,8 +110,10 @@ impl Londs {
         while let Some(event) = session.poll_event() {
             moved = true;
             if let SessionEvent::Request { line, encrypted } = event {
-                if *mode != Lond::Silent {
-                    session.reply(&line);
+                match mode {
+                    Lond::Silent => {}
+                    Lond::Holding => self.held.entry(link).or_default().push(line.clone()),
+                    _ => session.reply(&line),
                 }
                 self.saw.push((line, encrypted));
             }
@@ -149,8 +173,17 @@ pub struct NodeHarness {
     /// `(host field, event)` of every log line.
     pub logs: Vec<(String, LogEvent)>,
     pub perm_log: Vec<String>,
-    /// The delayed directory: files offered on `ListDelayed`, removed on `DeleteDelayed`.
-    pub delayed_dir: Vec<DelayedFile>,
+    /// The delayed directory: file name → first line. Listed on `ScanDelayed`, read on
+    /// `ReadDelayed`, removed once `Delivered` is recorded.
+    pub delayed_dir: BTreeMap<String, Bytes>,
+    /// Names in the delayed directory that cannot be read (listed, never read).
+    pub unreadable: BTreeSet<String>,
+    /// While set, `lonnet.perm.log` cannot be written: a `Delivered` file is kept and
+    /// `Node::record_failed` is called.
+    pub perm_log_fails: bool,
+    /// Every `ScanDelayed` answered, and every `ReadDelayed`: its names.
+    pub scans: usize,
+    pub reads: Vec<Vec<String>>,
     pub status_files: Vec<String>,
     pub removed_files: Vec<PathBuf>,
     pub reload_requests: usize,
@@ -164,6 +197,12 @@ pub struct NodeHarness {
 impl NodeHarness {
     /// A node serving `remote` hosts (and knowing our own id `msul2`).
     pub fn new(config: NodeConfig, remote: &[&str]) -> NodeHarness {
+        Self::with_spool(config, remote, &[])
+    }
+
+    /// A node serving `remote` hosts, started with these `(name, request)` files in its
+    /// delayed directory.
+    pub fn with_spool(config: NodeConfig, remote: &[&str], files: &[(&str, &str)]) -> NodeHarness {
         let now = Instant::now();
         let (entries, problems) = hosts_tab::parse(&hosts_text(remote));
         let node = Node::new(config, test_settings(), &entries, &problems, now, 1);
@@ -179,7 +218,14 @@ impl NodeHarness {
             closed_clients: Vec::new(),
             logs: Vec::new(),
             perm_log: Vec::new(),
-            delayed_dir: Vec::new(),
+            delayed_dir: files
+                .iter()
+                .map(|(n, r)| (n.to_string(), Bytes::copy_from_slice(r.as_bytes())))
+                .collect(),
+            unreadable: BTreeSet::new(),
+            perm_log_fails: false,
+            scans: 0,
+            reads: Vec::new(),
             status_files: Vec::new(),
             removed_files: Vec::new(),
             reload_requests: 0,
@@ -190,6 +236,12 @@ impl NodeHarness {
         };
         h.run();
         h
+    }
+
+    /// lonnet spools a request into the delayed directory.
+    pub fn spool(&mut self, name: &str, request: &str) {
+        self.delayed_dir
+            .insert(name.to_owned(), Bytes::copy_from_slice(request.as_bytes()));
     }
 
     /// The key of a listening host.
@@ -218,6 +270,12 @@ impl NodeHarness {
     pub fn send(&mut self, tag: u64, bytes: &[u8]) {
         let id = self.clients[&tag];
         self.node.handle_client_input(self.now, id, bytes);
+        self.run();
+    }
+
+    /// Every holding lond answers the requests it holds.
+    pub fn release_held(&mut self) {
+        self.londs.release();
         self.run();
     }
 
@@ -339,7 +397,7 @@ impl NodeHarness {
                 self.connects += 1;
                 let host = self.host_of(link.host());
                 match self.lond.get(&host).copied().unwrap_or(Lond::Up) {
-                    mode @ (Lond::Up | Lond::Silent) => {
+                    mode @ (Lond::Up | Lond::Silent | Lond::Holding) => {
                         self.londs.open(link, self.now, &host, "msul2", mode);
                         self.open_links.push(link);
                         self.node.handle_connected(self.now, link);
@@ -352,7 +410,7 @@ impl NodeHarness {
                     Lond::Hanging => {}
                 }
             }
-            Output::Transmit { link, bytes } => {
+            Output::Transmit { link, bytes, .. } => {
                 self.londs.deliver(link, self.now, &bytes);
                 self.node.handle_written(self.now, link, bytes.len());
             }
@@ -371,12 +429,41 @@ impl NodeHarness {
                 self.answers.push((client, Bytes::copy_from_slice(line)));
             }
             Output::CloseClient { client } => self.closed_clients.push(client),
-            Output::ListDelayed { host, .. } => {
-                let files = self.delayed_dir.clone();
-                self.node.offer_delayed(self.now, host, files);
+            Output::ScanDelayed => {
+                self.scans += 1;
+                let mut names: Vec<String> = self.delayed_dir.keys().cloned().collect();
+                names.extend(self.unreadable.iter().cloned());
+                self.node.delayed_listed(self.now, names);
             }
-            Output::DeleteDelayed(name) => self.delayed_dir.retain(|f| f.name != name),
-            Output::PermLog(record) => self.perm_log.push(record),
+            Output::ReadDelayed { host, names } => {
+                let mut files = Vec::new();
+                let mut unreadable = Vec::new();
+                for name in &names {
+                    match self.delayed_dir.get(name) {
+                        Some(request) if !self.unreadable.contains(name) => {
+                            files.push(DelayedFile {
+                                name: name.clone(),
+                                request: request.clone(),
+                            });
+                        }
+                        Some(_) => unreadable.push((name.clone(), "Permission denied".into())),
+                        None if self.unreadable.contains(name) => {
+                            unreadable.push((name.clone(), "Permission denied".into()));
+                        }
+                        None => unreadable.push((name.clone(), "No such file or directory".into())),
+                    }
+                }
+                self.reads.push(names);
+                self.node.delayed_read(self.now, host, files, unreadable);
+            }
+            Output::Delivered { name, record } => {
+                if self.perm_log_fails {
+                    self.node.record_failed(self.now, name, record);
+                } else {
+                    self.perm_log.push(record);
+                    self.delayed_dir.remove(&name);
+                }
+            }
             Output::Log { host, event, .. } => self.logs.push((host, event)),
             Output::WriteStatus(hosts) => {
                 let time = LocalTime::from_unix(STATUS_TIME, 0);

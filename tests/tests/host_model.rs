@@ -1,12 +1,15 @@
 //! Model test of the host scheduler: random configurations (small queue bounds by count and by
-//! bytes, 1 to 4 links, 0 to 4 retries, zero and huge durations) and random sequences of
-//! requests, `close_connection_exit`, hang-ups, link events, delayed files, offers, resets,
-//! shutdowns, stale events and clock jumps, each step checked against the one reference model
-//! (`lonc_tests::model::host`, driven by `HostDriver`; the `host` fuzz target runs the same).
+//! bytes, 1 to 4 links, 0 to 4 retries, zero and huge durations, short request timeouts) and
+//! random sequences of requests, `close_connection_exit`, hang-ups, link events (closed with the
+//! request read or unread), delayed files (readable, unreadable, vanishing, delivered and put
+//! back), scans, reads answered in any order, resets, `stop_replay`, shutdowns, stale events and
+//! clock jumps, each step checked against the one reference model (`lonc_tests::model::host`,
+//! driven by `HostDriver`; the `host` fuzz target runs the same).
 //!
 //! The model predicts every answer exactly (a `con_lost` only for its cause), every start (FIFO,
-//! most recently idle link), every link opened and closed, the delayed files' replay, logging
-//! and deletion, the status line and counters; timers only within their windows. At the end
+//! most recently idle link, requests sent again first), every link opened and closed, the
+//! delayed directory's scans, reads, replay window, skipped files and deliveries, the status
+//! line and counters; timers (request deadlines included) only within their windows. At the end
 //! every link is let finish and every client that stayed must have its answer.
 
 use std::time::Duration;
@@ -42,6 +45,12 @@ fn config() -> impl Strategy<Value = HostConfig> {
         prop_oneof![0usize..120, Just(1usize << 20)],
         prop_oneof![4 => (0u64..4).prop_map(secs), 1 => Just(Duration::MAX)],
         prop_oneof![(0u64..60).prop_map(secs), Just(Duration::MAX)],
+        prop_oneof![
+            2 => (0u64..5).prop_map(secs),
+            2 => (5u64..120).prop_map(secs),
+            1 => Just(Duration::from_millis(1500)),
+            1 => Just(Duration::MAX)
+        ],
     )
         .prop_map(
             |(
@@ -53,6 +62,7 @@ fn config() -> impl Strategy<Value = HostConfig> {
                 max_queue_bytes,
                 probe_min,
                 probe_max,
+                request_timeout,
             )| {
                 HostConfig {
                     max_links,
@@ -63,6 +73,7 @@ fn config() -> impl Strategy<Value = HostConfig> {
                     max_queue_bytes,
                     probe_min,
                     probe_max,
+                    request_timeout,
                 }
             },
         )
@@ -87,14 +98,18 @@ fn step() -> impl Strategy<Value = Step> {
             request: Bytes::from(request),
         }
     });
-    let lost = (any::<usize>(), any::<bool>()).prop_map(|(i, timeout)| {
-        let reason = if timeout {
-            CloseReason::StepTimeout
-        } else {
-            CloseReason::Eof
-        };
-        Step::LinkLost(i, reason)
+    let lost = (any::<usize>(), 0u8..4).prop_map(|(i, how)| match how {
+        0 => Step::LinkLost(i, CloseReason::StepTimeout, false),
+        1 => Step::LinkLost(i, CloseReason::Eof, false),
+        2 => Step::LinkLost(i, CloseReason::Eof, true),
+        _ => Step::LinkLost(
+            i,
+            CloseReason::ReadError(std::io::ErrorKind::ConnectionReset),
+            true,
+        ),
     });
+    let unreadable = (0u64..50, 0u8..3)
+        .prop_map(|(time, count)| Step::SpoolUnreadable(format!("{time}.{count}.2.put.{HOST}")));
     let advance = prop_oneof![
         (0u64..3000).prop_map(Duration::from_millis),
         (0u64..400).prop_map(secs)
@@ -109,8 +124,14 @@ fn step() -> impl Strategy<Value = Step> {
         56 => any::<usize>().prop_map(Step::Reply),
         16 => lost,
         16 => spool,
-        16 => Just(Step::Offer),
+        3 => unreadable,
+        3 => any::<usize>().prop_map(Step::Unspool),
+        3 => any::<usize>().prop_map(Step::DeletionFailed),
+        8 => Just(Step::Offer),
+        10 => Just(Step::Scan),
+        16 => any::<usize>().prop_map(Step::Read),
         8 => Just(Step::Reset),
+        1 => Just(Step::StopReplay),
         1 => Just(Step::CloseAll),
         24 => advance,
         8 => any::<u8>().prop_map(Step::Stale),
@@ -143,8 +164,9 @@ proptest! {
     }
 }
 
-/// The generator reaches every cause of `con_lost`, probes, prunes, replies and delayed
-/// deletions (fixed seed), so the model test above is not vacuous.
+/// The generator reaches every cause of `con_lost`, probes, prunes, replies, delayed deliveries,
+/// skipped files, requests sent again and timed out (fixed seed), so the model test above is
+/// not vacuous.
 #[test]
 fn the_generated_scripts_reach_every_cause() {
     let mut runner = TestRunner::new_with_rng(
@@ -158,6 +180,10 @@ fn the_generated_scripts_reach_every_cause() {
         let t = run(config, seed, &steps).unwrap_or_else(|e| panic!("{e}"));
         total.replies += t.replies;
         total.deleted += t.deleted;
+        total.read += t.read;
+        total.skipped += t.skipped;
+        total.resent += t.resent;
+        total.timed_out += t.timed_out;
         total.probes += t.probes;
         total.prunes += t.prunes;
         total.was_dead |= t.was_dead;
@@ -174,6 +200,7 @@ fn the_generated_scripts_reach_every_cause() {
         Cause::BusyLinkLost,
         Cause::CloseConnectionExit,
         Cause::Shutdown,
+        Cause::Deadline,
     ] {
         assert!(
             total.con_lost.contains_key(&cause),
@@ -182,6 +209,10 @@ fn the_generated_scripts_reach_every_cause() {
     }
     assert!(
         total.replies > 0 && total.deleted > 0 && total.probes > 0 && total.prunes > 0,
+        "{total:?}"
+    );
+    assert!(
+        total.read > 0 && total.skipped > 0 && total.resent > 0 && total.timed_out > 0,
         "{total:?}"
     );
 }

@@ -2,7 +2,9 @@
 //! random sequences of what a runtime and the world do (clients connecting, writing whole lines,
 //! pieces, pipelined lines, over-long lines, binary bytes and `close_connection_exit`, hanging
 //! up or failing; londs up, refusing, hanging or holding their replies; links failing or
-//! stalling; the clock moving; USR1, USR2, HUP and reloads, TERM and INT; delayed files), each
+//! stalling; the clock moving (request deadlines, periodic scans of the delayed directory); USR1,
+//! USR2, HUP and reloads, TERM and INT; delayed files, odd names in the delayed directory and a
+//! `lonnet.perm.log` that cannot be written), each
 //! step checked by `lonc_tests::model::node::NodeDriver` (its documentation lists every rule),
 //! then everything let finish: every client that stayed answered, closed on EOF, and a TERM
 //! exiting at once.
@@ -32,6 +34,7 @@ fn config() -> impl Strategy<Value = NodeConfig> {
         prop_oneof![Just(100usize), Just(8 << 20)],
         prop_oneof![Just(secs(1)), Just(secs(2))],
         prop_oneof![Just(secs(1)), Just(secs(10)), Just(secs(60))],
+        prop_oneof![Just(secs(3)), Just(secs(30)), Just(Duration::MAX)],
     )
         .prop_map(
             |(
@@ -43,6 +46,7 @@ fn config() -> impl Strategy<Value = NodeConfig> {
                 max_queue_bytes,
                 probe_min,
                 probe_max,
+                request_timeout,
             )| HostConfig {
                 max_links,
                 retries,
@@ -52,6 +56,7 @@ fn config() -> impl Strategy<Value = NodeConfig> {
                 max_queue_bytes,
                 probe_min,
                 probe_max,
+                request_timeout,
             },
         );
     let link = (
@@ -72,7 +77,13 @@ fn config() -> impl Strategy<Value = NodeConfig> {
             shutdown_grace,
             debug,
         });
-    (daemon, host, link).prop_map(|(daemon, host, link)| NodeConfig { daemon, host, link })
+    let scan_interval = prop_oneof![Just(secs(1)), Just(secs(5)), Just(secs(60))];
+    (daemon, host, link, scan_interval).prop_map(|(daemon, host, link, scan_interval)| NodeConfig {
+        daemon,
+        host,
+        link,
+        scan_interval,
+    })
 }
 
 fn table() -> impl Strategy<Value = Vec<(u8, u8)>> {
@@ -134,6 +145,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => signal.prop_map(Op::Signal),
         3 => reload.prop_map(Op::Reload),
         3 => (any::<u8>(), any::<bool>()).prop_map(|(host, enc)| Op::Spool { host, enc }),
+        1 => any::<u8>().prop_map(Op::SpoolOdd),
+        1 => any::<bool>().prop_map(Op::PermLogFails),
         2 => any::<u8>().prop_map(Op::Stale),
     ]
 }
@@ -171,9 +184,10 @@ proptest! {
 }
 
 /// The generator reaches what the rules are about (fixed seed), so the test above is not
-/// vacuous: replies, pipelined replies, `con_lost` for each kind of cause, hang-ups, refused
-/// accepts, delayed deletions, farewells, partial writes, dead hosts, reloads that change the
-/// hosts, both kinds of exit and a second TERM/INT during a shutdown.
+/// vacuous: replies, pipelined replies, `con_lost` for each kind of cause (a request deadline
+/// included), hang-ups, refused accepts, delayed deliveries (failed records and deliveries again
+/// included), warnings about odd names, farewells, partial writes, dead hosts, reloads that
+/// change the hosts, both kinds of exit and a second TERM/INT during a shutdown.
 #[test]
 fn the_generated_scripts_reach_every_rule() {
     let mut runner = TestRunner::new_with_rng(
@@ -190,6 +204,9 @@ fn the_generated_scripts_reach_every_rule() {
         total.hung_up += t.hung_up;
         total.refused_accepts += t.refused_accepts;
         total.deleted += t.deleted;
+        total.record_failed += t.record_failed;
+        total.redelivered += t.redelivered;
+        total.spool_warnings += t.spool_warnings;
         total.farewells += t.farewells;
         total.partial_writes += t.partial_writes;
         total.dead += t.dead;
@@ -209,6 +226,7 @@ fn the_generated_scripts_reach_every_rule() {
         "host dead",
         "link failed",
         "queue may be full",
+        "deadline",
     ] {
         assert!(
             total.con_lost.contains_key(cause),
@@ -221,6 +239,9 @@ fn the_generated_scripts_reach_every_rule() {
         ("hung_up", total.hung_up),
         ("refused_accepts", total.refused_accepts),
         ("deleted", total.deleted),
+        ("record_failed", total.record_failed),
+        ("redelivered", total.redelivered),
+        ("spool_warnings", total.spool_warnings),
         ("farewells", total.farewells),
         ("partial_writes", total.partial_writes),
         ("dead", total.dead),
@@ -253,12 +274,14 @@ fn nothing_follows_a_drained_exit_in_handle_timeout() {
             max_queue_bytes: 100,
             probe_min: secs(1),
             probe_max: secs(1),
+            request_timeout: secs(30),
         },
         link: LinkConfig {
             connect_timeout: secs(1),
             step_timeout: secs(2),
             max_line: 64,
         },
+        scan_interval: secs(5),
     };
     let line = || Payload::Line { enc: false, pad: 0 };
     let ops = vec![

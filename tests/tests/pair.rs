@@ -86,7 +86,8 @@ fn handshake_stalls_are_timed_out_on_the_virtual_clock() {
         pair.transcript.link.last(),
         Some(&LinkEvent::Closed {
             reason: CloseReason::StepTimeout,
-            failed_request: false
+            failed_request: false,
+            unread: false
         })
     );
 }
@@ -105,7 +106,8 @@ fn a_silent_server_fails_the_transaction_after_the_step_timeout() {
         pair.transcript.link.last(),
         Some(&LinkEvent::Closed {
             reason: CloseReason::StepTimeout,
-            failed_request: true
+            failed_request: true,
+            unread: false
         })
     );
 }
@@ -129,7 +131,8 @@ fn a_refusing_server_closes_the_link_as_refused() {
         pair.transcript.link.last(),
         Some(&LinkEvent::Closed {
             reason: CloseReason::Refused,
-            failed_request: false
+            failed_request: false,
+            unread: false
         })
     );
     assert_eq!(
@@ -175,6 +178,7 @@ fn an_encrypted_reply_of_two_lines_closes_the_link_and_fails_the_transaction() {
         events.contains(&LinkEvent::Closed {
             reason: CloseReason::ReplyHasLineFeed,
             failed_request: true,
+            unread: false,
         }),
         "{events:?}"
     );

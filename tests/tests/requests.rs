@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use lonc_core::host::{DelayedFile, HostConfig};
+use lonc_core::host::HostConfig;
 use lonc_core::log::{LogEvent, Severity};
 use lonc_core::node::NodeConfig;
 use lonc_tests::cluster::{Lond, NodeHarness};
@@ -100,23 +100,28 @@ fn a_hanging_connect_is_given_up_after_the_connect_timeout() {
 }
 
 #[test]
-fn delayed_files_are_replayed_on_the_first_link_deleted_and_logged() {
-    let mut h = harness();
-    h.delayed_dir = vec![
-        DelayedFile {
-            name: "1100000000.2.77.put.msul1".into(),
-            request: Bytes::from("put:b:2"),
-        },
-        DelayedFile {
-            name: "999999999.1.77.put.msul1".into(),
-            request: Bytes::from("put:a:1"),
-        },
-    ];
-    h.submit(HOST, 1, b"ping");
+fn delayed_files_are_replayed_at_start_up_in_time_order_deleted_and_logged() {
+    let mut h = NodeHarness::with_spool(
+        NodeConfig::default(),
+        &[HOST],
+        &[
+            ("1100000000.2.77.put.msul1", "put:b:2"),
+            ("999999999.1.77.put.msul1", "put:a:1"),
+        ],
+    );
     let seen: Vec<Bytes> = h.lond_saw().iter().map(|(l, _)| l.clone()).collect();
-    assert_eq!(seen, vec!["ping", "put:a:1", "put:b:2"]);
+    assert_eq!(seen, vec!["put:a:1", "put:b:2"]);
     assert!(h.delayed_dir.is_empty());
     assert_eq!(h.perm_log, vec!["S:msul1:put:a:1", "S:msul1:put:b:2"]);
+    assert_eq!(
+        h.logged(HOST)
+            .iter()
+            .filter(|m| *m == "A delayed transaction was completed")
+            .count(),
+        2
+    );
+    h.submit(HOST, 1, b"ping");
+    assert_eq!(h.answers_to(1), vec![Bytes::from("ping")]);
 }
 
 #[test]

@@ -107,6 +107,9 @@ pub struct Host {
     replay: Replay,
     /// False once the host stops replaying (shutdown, `close_all`).
     replaying: bool,
+    /// A file read did not fit in the queue: nothing more is read until the queue has room
+    /// for this many bytes (that file, read again, keeps its turn).
+    need: Option<usize>,
     retries_left: u32,
     health: Health,
     timers: Timers<Timer, 3>,
@@ -135,6 +138,7 @@ impl Host {
             queue: WorkQueue::new(config.max_queue_len, config.max_queue_bytes),
             replay: Replay::default(),
             replaying: true,
+            need: None,
             retries_left: config.retries,
             health: Health::Alive,
             timers: Timers::with_tick(now, config.tick),
@@ -238,6 +242,7 @@ impl Host {
     /// go back to disk); those in flight finish, so that none is delivered twice.
     pub fn stop_replay(&mut self, now: Instant) {
         self.replaying = false;
+        self.need = None;
         self.replay.stop();
         let replay = &mut self.replay;
         self.queue.remove_if(|t| match &t.origin {
@@ -259,6 +264,7 @@ impl Host {
         }
         self.health = Health::Closed;
         self.replaying = false;
+        self.need = None;
         self.replay.stop();
         self.drop_everything();
         self.timers.clear_all();
@@ -322,10 +328,11 @@ impl Host {
             }
             Some(LinkUse::Connecting) => self.connect_failed(now, &reason),
             Some(LinkUse::Idle) => self.log(LogEvent::IdleLinkClosed { reason }),
-            Some(LinkUse::Busy(mut txn)) if unread && !txn.resent => {
+            Some(LinkUse::Busy(mut txn)) if unread && !txn.resent && self.may_resend(&txn) => {
                 self.log(LogEvent::RequestResent { reason });
                 txn.resent = true;
                 self.queue.push_front(txn);
+                self.dispatch_idle();
             }
             Some(LinkUse::Busy(txn)) => {
                 self.log(LogEvent::LinkLost { reason });
@@ -338,7 +345,11 @@ impl Host {
     /// A scan of the delayed directory: the names of this host's files now there (names that
     /// do not parse or are another host's are ignored; the node warns about those). Waiting
     /// files are read, a few at a time, while the host is alive; each is queued at most once.
+    /// Once the host has stopped replaying, scans are ignored.
     pub fn spool_listed(&mut self, now: Instant, names: Vec<String>) {
+        if !self.replaying {
+            return;
+        }
         let mine = names
             .into_iter()
             .filter_map(|name| {
@@ -352,12 +363,15 @@ impl Host {
 
     /// The driver's answer to [`HostAction::ReadDelayed`]: the files read, and the ones that
     /// could not be (not a regular file, unreadable, a first line over the limit) with why.
-    /// A file that fits in the queue is queued; one that does not waits for room. A file that
-    /// could not be read is skipped, with one warning, as long as scans list it.
+    ///
+    /// Files are queued in replay order (whatever order they come in) while they fit in the
+    /// queue; from the first that does not, they wait, and nothing more is read until the queue
+    /// has room for it. A file that could not be read, or whose request is more than the queue
+    /// ever holds, is skipped, with one warning, as long as scans list it.
     pub fn delayed_read(
         &mut self,
         now: Instant,
-        files: Vec<DelayedFile>,
+        mut files: Vec<DelayedFile>,
         unreadable: Vec<(String, String)>,
     ) {
         for (name, why) in unreadable {
@@ -365,14 +379,30 @@ impl Host {
                 self.log(LogEvent::DelayedUnreadable { name, why });
             }
         }
+        files.sort_by_cached_key(|f| {
+            let n = DelayedName::parse(&f.name).ok();
+            (n.map(|n| (n.time, n.count, n.pid)), f.name.clone())
+        });
         for file in files {
             if !self.replay.read_back(&file.name) {
                 continue; // not asked for, or the host stopped replaying meanwhile
             }
-            if self.health != Health::Alive
-                || !self.replaying
-                || !self.queue.fits(file.request.len())
-            {
+            if self.health != Health::Alive || !self.replaying {
+                self.replay.put_back(&file.name);
+                continue;
+            }
+            let len = file.request.len();
+            if !self.queue.could_hold(len) {
+                if self.replay.skip(&file.name) {
+                    self.log(LogEvent::DelayedUnreadable {
+                        name: file.name,
+                        why: format!("its request ({len} bytes) is more than the queue holds"),
+                    });
+                }
+                continue;
+            }
+            if self.need.is_some() || !self.queue.fits(len) {
+                self.need.get_or_insert(len);
                 self.replay.put_back(&file.name);
                 continue;
             }
@@ -632,7 +662,7 @@ impl Host {
         match txn.origin {
             Origin::Client(client) => self.answer(client, reply),
             Origin::Delayed(name) => {
-                self.replay.finish(&name);
+                self.replay.deliver(&name);
                 self.log(LogEvent::DelayedCompleted);
                 let record = format!("S:{}:{}", self.id, request::perm_loggable(&txn.request));
                 self.actions.push_back(HostAction::Delivered {
@@ -713,10 +743,26 @@ impl Host {
         if self.health != Health::Alive || !self.replaying {
             return;
         }
+        if let Some(len) = self.need {
+            if !self.queue.fits(len) {
+                return;
+            }
+            self.need = None;
+        }
         let room = self.config.max_links.saturating_sub(self.replay.in_use());
         let names = self.replay.take(room);
         if !names.is_empty() {
             self.actions.push_back(HostAction::ReadDelayed(names));
+        }
+    }
+
+    /// An unread request is sent again if someone still wants it: a client that waits, or a
+    /// delayed file while the host replays.
+    fn may_resend(&self, txn: &Txn) -> bool {
+        match txn.origin {
+            Origin::Client(_) => true,
+            Origin::Delayed(_) => self.replaying,
+            Origin::Gone => false,
         }
     }
 

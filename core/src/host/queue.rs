@@ -47,6 +47,11 @@ impl WorkQueue {
                 .is_some_and(|b| b <= self.max_bytes)
     }
 
+    /// True if a request of `len` bytes would fit in the empty queue.
+    pub(crate) fn could_hold(&self, len: usize) -> bool {
+        self.max_len > 0 && len <= self.max_bytes
+    }
+
     /// Free the memory of an empty queue.
     pub(crate) fn shrink(&mut self) {
         if self.items.is_empty() {
@@ -60,11 +65,24 @@ impl WorkQueue {
         self.items.push_back(txn);
     }
 
-    /// Put a transaction back at the head (it came back unread from a link). Its deadline is
-    /// no later than any queued one's, so the queue stays in deadline order.
+    /// Put a transaction back at the head (it came back unread from a link). It left the
+    /// queue before any queued one came, so its deadline is no later than theirs; but several
+    /// may come back, in any order: it goes before the first whose deadline is not earlier,
+    /// which keeps the queue in deadline order (its head has the earliest).
     pub(crate) fn push_front(&mut self, txn: Txn) {
         self.bytes += txn.request.len();
-        self.items.push_front(txn);
+        // No deadline is the latest of all.
+        let not_earlier = |t: &Txn| match (t.deadline, txn.deadline) {
+            (Some(queued), Some(mine)) => queued >= mine,
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        let at = self
+            .items
+            .iter()
+            .position(not_earlier)
+            .unwrap_or(self.items.len());
+        self.items.insert(at, txn);
     }
 
     /// The earliest deadline of a queued transaction: the head's.

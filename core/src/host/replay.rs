@@ -3,7 +3,8 @@
 //!
 //! Every name is in at most one of the sets. The directory is the truth: each scan replaces
 //! what is waiting, and a name no scan lists any more is forgotten (a file being read, queued
-//! or in flight finishes its course).
+//! or in flight finishes its course). A file delivered is not replayed again while scans still
+//! list it: a scan made before its deletion may come back after it, and a deletion may fail.
 
 use std::collections::BTreeSet;
 
@@ -26,6 +27,8 @@ pub(crate) struct Replay {
     active: BTreeSet<Box<str>>,
     /// Could not be read; warned about once, skipped while scans list them.
     skipped: BTreeSet<Box<str>>,
+    /// Delivered; skipped while scans list them.
+    delivered: BTreeSet<Box<str>>,
 }
 
 impl Replay {
@@ -34,6 +37,7 @@ impl Replay {
     pub(crate) fn listed(&mut self, names: Vec<(DelayedName, String)>) -> usize {
         let mut waiting = BTreeSet::new();
         let mut skipped = BTreeSet::new();
+        let mut delivered = BTreeSet::new();
         let mut new = 0;
         for (n, name) in names {
             let name: Box<str> = name.into();
@@ -42,6 +46,10 @@ impl Replay {
             }
             if self.skipped.contains(&name) {
                 skipped.insert(name);
+                continue;
+            }
+            if self.delivered.contains(&name) {
+                delivered.insert(name);
                 continue;
             }
             if waiting.len() >= MAX_WAITING {
@@ -55,6 +63,7 @@ impl Replay {
         }
         self.waiting = waiting;
         self.skipped = skipped;
+        self.delivered = delivered;
         new
     }
 
@@ -93,13 +102,20 @@ impl Replay {
         self.skipped.insert(name.into())
     }
 
-    /// A queued or in-flight file is done with (delivered, or failed: then the next scan
-    /// lists it again).
+    /// A queued or in-flight file failed (or was put back): the next scan lists it again.
     pub(crate) fn finish(&mut self, name: &str) {
         self.active.remove(name);
     }
 
+    /// A file in flight was delivered: it is not replayed again while scans list it.
+    pub(crate) fn deliver(&mut self, name: &str) {
+        if self.active.remove(name) {
+            self.delivered.insert(name.into());
+        }
+    }
+
     /// True when the file is queued or in flight.
+    #[cfg(test)]
     pub(crate) fn is_active(&self, name: &str) -> bool {
         self.active.contains(name)
     }
@@ -126,6 +142,7 @@ impl Replay {
         if self.waiting.is_empty() && self.reading.is_empty() && self.active.is_empty() {
             *self = Replay {
                 skipped: std::mem::take(&mut self.skipped),
+                delivered: std::mem::take(&mut self.delivered),
                 ..Replay::default()
             };
         }
@@ -175,6 +192,22 @@ mod tests {
         r.listed(listed(&[]));
         r.listed(listed(&["1.1.1.p.h"]));
         assert_eq!(r.take(1), ["1.1.1.p.h"], "a file put back in place is tried again");
+    }
+
+    #[test]
+    fn a_delivered_file_is_skipped_while_listed_and_forgotten_once_gone() {
+        let mut r = Replay::default();
+        r.listed(listed(&["1.1.1.p.h"]));
+        assert_eq!(r.take(1), ["1.1.1.p.h"]);
+        r.read_back("1.1.1.p.h");
+        r.activate("1.1.1.p.h");
+        r.deliver("1.1.1.p.h");
+        assert_eq!(r.in_use(), 0);
+        assert_eq!(r.listed(listed(&["1.1.1.p.h"])), 0);
+        assert_eq!(r.take(1), Vec::<String>::new(), "not replayed twice");
+        r.listed(listed(&[]));
+        r.listed(listed(&["1.1.1.p.h"]));
+        assert_eq!(r.take(1), ["1.1.1.p.h"], "gone, then a new file of that name");
     }
 
     #[test]

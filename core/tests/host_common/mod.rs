@@ -1,13 +1,16 @@
 //! Helpers shared by the host scheduler tests.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use lonc_core::host::{DelayedFile, Host, HostAction, HostConfig};
 use lonc_core::ids::{ClientId, HostKey, LinkId};
-use lonc_core::log::Severity;
+use lonc_core::link::{Link, LinkConfig, LinkEvent};
+use lonc_core::log::{LogEvent, Severity};
 use lonc_core::logfmt::message;
+use lonc_core::reason::CloseReason;
 
 pub const HOST: &str = "msul1";
 
@@ -85,34 +88,62 @@ pub fn all_logs(a: &[HostAction]) -> Vec<String> {
     a.iter()
         .filter_map(|x| match x {
             HostAction::Log(e) => Some(message(e, HOST)),
-            HostAction::PermLog(m) => Some(m.clone()),
+            HostAction::Delivered { record, .. } => Some(record.clone()),
             _ => None,
         })
         .collect()
 }
 
+/// The log events of the actions.
+pub fn events(a: &[HostAction]) -> Vec<LogEvent> {
+    a.iter()
+        .filter_map(|x| match x {
+            HostAction::Log(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The delivered files (to be recorded, then deleted): their names, in order.
 pub fn deleted(a: &[HostAction]) -> Vec<String> {
     a.iter()
         .filter_map(|x| match x {
-            HostAction::DeleteDelayed(n) => Some(n.clone()),
+            HostAction::Delivered { name, .. } => Some(name.clone()),
             _ => None,
         })
         .collect()
 }
 
+/// The `S:` records of the delivered files, in order.
 pub fn perm(a: &[HostAction]) -> Vec<String> {
     a.iter()
         .filter_map(|x| match x {
-            HostAction::PermLog(n) => Some(n.clone()),
+            HostAction::Delivered { record, .. } => Some(record.clone()),
             _ => None,
         })
         .collect()
 }
 
-pub fn lists(a: &[HostAction]) -> usize {
+/// How many times the host asks for a scan of the delayed directory.
+pub fn scans(a: &[HostAction]) -> usize {
     a.iter()
-        .filter(|x| matches!(x, HostAction::ListDelayed))
+        .filter(|x| matches!(x, HostAction::ScanDelayed))
         .count()
+}
+
+/// The names the host asks to read, one batch per `ReadDelayed`.
+pub fn reads(a: &[HostAction]) -> Vec<Vec<String>> {
+    a.iter()
+        .filter_map(|x| match x {
+            HostAction::ReadDelayed(names) => Some(names.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The requests started on links, without the links.
+pub fn started(a: &[HostAction]) -> Vec<String> {
+    starts(a).into_iter().map(|(_, r)| r).collect()
 }
 
 /// True if the actions touch the network (open a link or start a transaction).
@@ -139,4 +170,163 @@ pub fn one_ready_link(h: &mut Host, now: Instant) -> LinkId {
     let a = drain(h);
     assert_eq!(answers(&a), [(999, "pong".to_string())]);
     link
+}
+
+/// The delayed directory as the driver sees it: each name holds a request line, or cannot be
+/// read (with why). It plays the driver's side of a scan and of `ReadDelayed`.
+#[derive(Clone, Debug, Default)]
+pub struct Spool {
+    pub files: BTreeMap<String, Result<String, String>>,
+}
+
+impl Spool {
+    /// A directory holding these `(name, request)` files.
+    pub fn with(files: &[(&str, &str)]) -> Spool {
+        let mut s = Spool::default();
+        for (name, request) in files {
+            s.put(name, request);
+        }
+        s
+    }
+
+    pub fn put(&mut self, name: &str, request: &str) {
+        self.files.insert(name.to_owned(), Ok(request.to_owned()));
+    }
+
+    /// A file that cannot be read (a directory, a FIFO, no permission, a line too long).
+    pub fn put_unreadable(&mut self, name: &str, why: &str) {
+        self.files.insert(name.to_owned(), Err(why.to_owned()));
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.files.remove(name);
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.files.contains_key(name)
+    }
+
+    /// Every name in the directory, as a scan lists them.
+    pub fn names(&self) -> Vec<String> {
+        self.files.keys().cloned().collect()
+    }
+
+    /// The driver's answer to one `ReadDelayed`: the files read, and the ones that could not be.
+    pub fn answer(&self, names: &[String]) -> (Vec<DelayedFile>, Vec<(String, String)>) {
+        let mut files = Vec::new();
+        let mut unreadable = Vec::new();
+        for name in names {
+            match self.files.get(name) {
+                Some(Ok(request)) => files.push(file(name, request)),
+                Some(Err(why)) => unreadable.push((name.clone(), why.clone())),
+                None => unreadable.push((name.clone(), "No such file or directory".into())),
+            }
+        }
+        (files, unreadable)
+    }
+
+    /// Answers one batch of names, drains the host and carries out what touches the directory;
+    /// nothing more is read.
+    pub fn read_once(&mut self, h: &mut Host, now: Instant, names: &[String]) -> Vec<HostAction> {
+        let (files, unreadable) = self.answer(names);
+        h.delayed_read(now, files, unreadable);
+        let a = drain(h);
+        self.carry_out(&a);
+        a
+    }
+
+    /// Carries out what touches the directory: a delivered file is deleted.
+    pub fn carry_out(&mut self, a: &[HostAction]) {
+        for name in deleted(a) {
+            self.files.remove(&name);
+        }
+    }
+
+    /// Answers every `ReadDelayed` in `a`, and those its answers lead to, until the host asks
+    /// for nothing more; returns `a` followed by everything that came of it. A host that keeps
+    /// asking to read fails the test.
+    pub fn serve(&mut self, h: &mut Host, now: Instant, a: Vec<HostAction>) -> Vec<HostAction> {
+        self.carry_out(&a);
+        let mut pending = reads(&a);
+        pending.reverse();
+        let mut all = a;
+        for _ in 0..100 {
+            let Some(names) = pending.pop() else {
+                return all;
+            };
+            let more = self.read_once(h, now, &names);
+            let mut next = reads(&more);
+            next.reverse();
+            next.extend(pending);
+            pending = next;
+            all.extend(more);
+        }
+        panic!("the host keeps asking to read delayed files: {all:?}");
+    }
+
+    /// A scan: the host is told the directory's names, and every read it asks for is served.
+    pub fn scan(&mut self, h: &mut Host, now: Instant) -> Vec<HostAction> {
+        h.spool_listed(now, self.names());
+        let a = drain(h);
+        self.serve(h, now, a)
+    }
+
+    /// Runs `f` on the host, then drains it and serves every read it asks for.
+    pub fn after(
+        &mut self,
+        h: &mut Host,
+        now: Instant,
+        f: impl FnOnce(&mut Host),
+    ) -> Vec<HostAction> {
+        f(h);
+        let a = drain(h);
+        self.serve(h, now, a)
+    }
+}
+
+/// How a link ends in [`link_closes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The peer closed the connection (end of stream).
+    Eof,
+    /// The peer's kernel reset the connection (a read fails with `ConnectionReset`).
+    Reset,
+}
+
+/// What a real [`Link`] reports when it closes during a transaction: the request `ping` was
+/// started on a ready link, `written` of its bytes (at most 5) were reported written, `reply`
+/// bytes of the reply came, then the connection ended so. Returns the reason and `unread`.
+pub fn link_closes(written: usize, reply: &[u8], end: End) -> (CloseReason, bool) {
+    const BUILD_KEY: &[u8] = b"777A0E0000000DBDBCACC712\n";
+    let now = Instant::now();
+    let mut link: Link = Link::new(now, LinkConfig::default(), "msul1", "msul2");
+    let send = |link: &mut Link| {
+        let mut out = BytesMut::new();
+        let n = link.poll_transmit(&mut out);
+        link.handle_written(now, n).unwrap();
+    };
+    link.handle_connected(now);
+    send(&mut link);
+    link.handle_input(now, b"42421050000000\n");
+    send(&mut link);
+    link.handle_input(now, b"ok\n");
+    send(&mut link);
+    link.handle_input(now, BUILD_KEY);
+    assert_eq!(link.poll_event(), Some(LinkEvent::Ready));
+    link.start(now, b"ping").unwrap();
+    let mut out = BytesMut::new();
+    link.poll_transmit(&mut out);
+    link.handle_written(now, written).unwrap();
+    link.handle_input(now, reply);
+    match end {
+        End::Eof => link.handle_eof(now),
+        End::Reset => link.handle_read_error(now, std::io::ErrorKind::ConnectionReset),
+    }
+    loop {
+        match link.poll_event() {
+            Some(LinkEvent::Closed { reason, unread, .. }) => return (reason, unread),
+            Some(_) => {}
+            None => panic!("the link did not close"),
+        }
+    }
 }

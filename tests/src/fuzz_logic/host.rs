@@ -6,9 +6,15 @@
 //! included: zero links, zero retries, zero durations, a queue of zero, `Duration::MAX`), the
 //! jitter seed and a list of [`Op`]s. This module only decodes and maps each `Op` to a model
 //! [`Step`]; the driver predicts exactly which clients are answered (every `con_lost` only for
-//! its cause), which jobs start on which links, which links open and close, the delayed files'
-//! replay, logging and deletion, the status line and counters, and bounds the timers. At the
+//! its cause, request deadlines included), which jobs start on which links (requests sent again
+//! included), which links open and close, the delayed directory's scans, reads, replay window,
+//! skipped files and deliveries, the status line and counters, and bounds the timers. At the
 //! end every link is let finish and every waiting client must have its answer.
+//!
+//! `arbitrary`'s derive picks an enum variant in proportion to a `u32` and the number of
+//! variants, so adding variants changes what old bytes decode to; old inputs still decode (into
+//! other scripts). New operations go at the end of [`Op`] and new fields at the end of
+//! [`Config`], and the committed seeds are written again from [`super::seeds`].
 
 use std::time::Duration;
 
@@ -48,6 +54,8 @@ pub struct Config {
     /// Seconds; 255 means `Duration::MAX`.
     pub probe_min_secs: u8,
     pub probe_max_secs: u8,
+    /// The request timeout in seconds; 255 means `Duration::MAX` (no deadline).
+    pub request_secs: u8,
 }
 
 #[derive(Arbitrary, Clone, Debug, PartialEq, Eq)]
@@ -66,13 +74,13 @@ pub enum Op {
     ConnectFail(u8),
     /// The n-th busy link delivers its reply.
     Reply(u8),
-    /// The n-th link (any state) is lost.
+    /// The n-th link (any state) is lost (EOF, the request may have been read).
     LinkLost(u8),
     /// lonnet spools a request for this host (kind 0), another host (1), a bad name (2).
     Spool { time: u16, count: u8, kind: u8 },
     /// A spool file of any name.
     SpoolRaw(Chunk),
-    /// The driver offers the delayed directory.
+    /// The driver scans the delayed directory and answers every read until none is asked.
     Offer,
     /// SIGUSR1.
     Reset,
@@ -82,6 +90,20 @@ pub enum Op {
     Advance { secs: u16, millis: u16 },
     /// An event about a link that does not exist or was closed.
     Stale(u8),
+    /// The driver scans the delayed directory (reads wait for [`Op::ReadDone`]).
+    Scan,
+    /// The driver answers the n-th read not answered yet.
+    ReadDone(u8),
+    /// A file of this host that cannot be read appears in the delayed directory.
+    SpoolUnreadable { time: u16, count: u8 },
+    /// The n-th name of the delayed directory disappears.
+    Unspool(u8),
+    /// The deletion of the n-th delivered file failed: it is back in the directory.
+    DeletionFailed(u8),
+    /// The n-th link (any state) is reset before its request could be read.
+    LinkLostUnread(u8),
+    /// The orderly shutdown begins: `stop_replay`.
+    StopReplay,
 }
 
 pub fn run(data: &[u8]) {
@@ -99,6 +121,10 @@ pub struct Outcome {
     pub con_lost: usize,
     pub deleted: usize,
     pub was_dead: bool,
+    /// Requests sent again, requests past their deadline, files skipped.
+    pub resent: usize,
+    pub timed_out: usize,
+    pub skipped: usize,
 }
 
 /// Run a script against the host and the model; panics, with the step and the difference,
@@ -121,6 +147,9 @@ pub fn run_script(script: &Script) -> Outcome {
         con_lost: t.con_lost_total(),
         deleted: t.deleted,
         was_dead: t.was_dead,
+        resent: t.resent,
+        timed_out: t.timed_out,
+        skipped: t.skipped,
     }
 }
 
@@ -135,6 +164,7 @@ pub fn host_config(c: &Config) -> HostConfig {
         max_queue_bytes: usize::from(c.queue_bytes),
         probe_min: secs_or_max(c.probe_min_secs),
         probe_max: secs_or_max(c.probe_max_secs),
+        request_timeout: secs_or_max(c.request_secs),
     }
 }
 
@@ -163,7 +193,7 @@ fn to_step(op: &Op, submitted: &mut u64) -> Step {
         Op::ConnectOk(i) => Step::LinkReady(usize::from(*i)),
         Op::ConnectFail(i) => Step::ConnectFail(usize::from(*i)),
         Op::Reply(i) => Step::Reply(usize::from(*i)),
-        Op::LinkLost(i) => Step::LinkLost(usize::from(*i), CloseReason::Eof),
+        Op::LinkLost(i) => Step::LinkLost(usize::from(*i), CloseReason::Eof, false),
         Op::Spool { time, count, kind } => spool(match kind % 3 {
             0 => format!("{time}.{count}.1.put.{HOST}"),
             1 => format!("{time}.{count}.1.put.other"),
@@ -178,6 +208,19 @@ fn to_step(op: &Op, submitted: &mut u64) -> Step {
                 + Duration::from_millis(u64::from(*millis % 1000)),
         ),
         Op::Stale(n) => Step::Stale(*n),
+        Op::Scan => Step::Scan,
+        Op::ReadDone(n) => Step::Read(usize::from(*n)),
+        Op::SpoolUnreadable { time, count } => {
+            Step::SpoolUnreadable(format!("{time}.{count}.2.put.{HOST}"))
+        }
+        Op::Unspool(n) => Step::Unspool(usize::from(*n)),
+        Op::DeletionFailed(n) => Step::DeletionFailed(usize::from(*n)),
+        Op::LinkLostUnread(i) => Step::LinkLost(
+            usize::from(*i),
+            CloseReason::ReadError(std::io::ErrorKind::ConnectionReset),
+            true,
+        ),
+        Op::StopReplay => Step::StopReplay,
     }
 }
 
@@ -196,6 +239,7 @@ impl Script {
         w.u16(c.queue_bytes);
         w.u8(c.probe_min_secs);
         w.u8(c.probe_max_secs);
+        w.u8(c.request_secs);
         w.u64(self.seed);
         w.items(&self.ops, |w, op| op.encode(w));
         w.0
@@ -203,7 +247,7 @@ impl Script {
 }
 
 impl Op {
-    const COUNT: u32 = 15;
+    const COUNT: u32 = 22;
 
     fn encode(&self, w: &mut SeedWriter) {
         let v = |w: &mut SeedWriter, i| w.variant(i, Self::COUNT);
@@ -260,6 +304,29 @@ impl Op {
                 v(w, 14);
                 w.u8(*n);
             }
+            Op::Scan => v(w, 15),
+            Op::ReadDone(n) => {
+                v(w, 16);
+                w.u8(*n);
+            }
+            Op::SpoolUnreadable { time, count } => {
+                v(w, 17);
+                w.u16(*time);
+                w.u8(*count);
+            }
+            Op::Unspool(n) => {
+                v(w, 18);
+                w.u8(*n);
+            }
+            Op::DeletionFailed(n) => {
+                v(w, 19);
+                w.u8(*n);
+            }
+            Op::LinkLostUnread(n) => {
+                v(w, 20);
+                w.u8(*n);
+            }
+            Op::StopReplay => v(w, 21),
         }
     }
 }

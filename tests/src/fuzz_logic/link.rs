@@ -7,7 +7,8 @@
 //! link as a driver would (events, then transmit) and checks:
 //! * no panic; events only while open: at most one `Ready`, and only during the handshake; a
 //!   `Reply` only for a transaction in flight; one `Closed`, whose `failed_request` says whether
-//!   a transaction was in flight; nothing after `Closed`;
+//!   a transaction was in flight and whose `unread` says whether the peer cannot have read it
+//!   (no byte of it written, or a reset before a byte of reply); nothing after `Closed`;
 //! * `is_closed` matches the `Closed` event; `start` succeeds exactly on an Idle link with a
 //!   one-line request and sends that line (or its `enc:` form);
 //! * a well-formed reply (plain or `enc:`) delivered whole to a waiting link comes back as
@@ -138,6 +139,10 @@ struct Harness {
     ready: bool,
     closed: bool,
     in_flight: bool,
+    /// Bytes of the request in flight reported written, and whether a byte came from the peer
+    /// since it started.
+    request_written: usize,
+    reply_seen: bool,
     /// The longest line the link may have queued: a request or an echoed challenge.
     longest_send: usize,
     replies: usize,
@@ -168,6 +173,8 @@ pub fn run_script(script: &Script) -> Outcome {
         ready: false,
         closed: false,
         in_flight: false,
+        request_written: 0,
+        reply_seen: false,
         longest_send: config.max_line.saturating_add(1),
         replies: 0,
         config,
@@ -221,9 +228,13 @@ impl Harness {
     fn step(&mut self, op: &Op) {
         let mut expected_reply = None;
         match op {
-            Op::Peer(c) => self.link.handle_input(self.now, &c.0),
+            Op::Peer(c) => {
+                self.reply_seen |= self.in_flight && !c.0.is_empty();
+                self.link.handle_input(self.now, &c.0);
+            }
             Op::Line { line, cut } => {
                 let bytes = line.bytes();
+                self.reply_seen |= self.in_flight;
                 if self.link.state() == LinkState::ReceivingReply && self.link.buffered_input() == 0
                 {
                     expected_reply = line.expected_reply();
@@ -235,12 +246,14 @@ impl Harness {
             Op::Write(n) => {
                 let n = usize::from(*n).min(self.pending.len());
                 let _ = self.pending.split_to(n);
+                self.wrote(n);
                 self.link
                     .handle_written(self.now, n)
                     .expect("reports what it was handed");
             }
             Op::WriteAll => {
                 let n = self.pending.split().len();
+                self.wrote(n);
                 self.link
                     .handle_written(self.now, n)
                     .expect("reports what it was handed");
@@ -303,6 +316,8 @@ impl Harness {
         assert_eq!(result, Ok(()));
         assert!(!self.in_flight);
         self.in_flight = true;
+        self.request_written = 0;
+        self.reply_seen = false;
         let mut wire = BytesMut::new();
         // `encrypt:` is how a request asks to be encrypted, whoever wrote the prefix.
         if let Some(cmd) = request.strip_prefix(b"encrypt:") {
@@ -319,6 +334,13 @@ impl Harness {
             &wire[..],
             "the request goes out as is"
         );
+    }
+
+    /// The driver reports `n` bytes written.
+    fn wrote(&mut self, n: usize) {
+        if self.in_flight && !self.closed {
+            self.request_written += n;
+        }
     }
 
     fn timeout(&mut self) {
@@ -349,10 +371,18 @@ impl Harness {
                     replies.push(r);
                 }
                 LinkEvent::Closed {
-                    reason: _,
+                    reason,
                     failed_request,
+                    unread,
                 } => {
                     assert_eq!(failed_request, self.in_flight, "failed_request");
+                    let cannot_have_read = self.in_flight
+                        && (self.request_written == 0 || (reason.is_reset() && !self.reply_seen));
+                    assert_eq!(
+                        unread, cannot_have_read,
+                        "unread ({reason}, {} request bytes written, reply seen: {})",
+                        self.request_written, self.reply_seen
+                    );
                     self.in_flight = false;
                     self.closed = true;
                     // The driver shuts the socket: what it held is dropped.

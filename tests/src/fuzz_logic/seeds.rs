@@ -385,6 +385,7 @@ pub fn host_scripts() -> Vec<(&'static str, host::Script)> {
         queue_bytes: 4096,
         probe_min_secs: 1,
         probe_max_secs: 20,
+        request_secs: 255,
     };
     let script = |ops| host::Script {
         config: config.clone(),
@@ -506,6 +507,7 @@ pub fn host_scripts() -> Vec<(&'static str, host::Script)> {
                     queue_bytes: 0,
                     probe_min_secs: 0,
                     probe_max_secs: 0,
+                    request_secs: 0,
                 },
                 seed: 0,
                 ops: vec![
@@ -556,7 +558,7 @@ pub fn host_scripts() -> Vec<(&'static str, host::Script)> {
             },
         ),
         (
-            "delayed-offer-stops-at-the-queue-bound",
+            "delayed-read-waits-for-room-in-the-queue",
             host::Script {
                 config: host::Config {
                     queue_len: 3,
@@ -565,8 +567,8 @@ pub fn host_scripts() -> Vec<(&'static str, host::Script)> {
                 },
                 seed: 3,
                 ops: vec![
-                    // 17, 35 and 17 bytes: the second does not fit after the first, and the
-                    // offer stops there (the third waits although it would fit).
+                    // 17, 35 and 17 bytes: the second does not fit after the first, so it and
+                    // the third wait, unread, until the queue has room (time order is kept).
                     Spool {
                         time: 1,
                         count: 0,
@@ -581,12 +583,130 @@ pub fn host_scripts() -> Vec<(&'static str, host::Script)> {
                     Offer,
                     ConnectOk(0),
                     Reply(0),
-                    Offer,
+                    ReadDone(0),
                     Reply(0),
                     Offer,
                     Reply(0),
                 ],
             },
+        ),
+        (
+            "replay-window-unreadable-and-delivered-files",
+            host::Script {
+                config: host::Config {
+                    max_links: 2,
+                    ..config.clone()
+                },
+                seed: 5,
+                ops: vec![
+                    Spool {
+                        time: 1,
+                        count: 0,
+                        kind: 0,
+                    },
+                    SpoolUnreadable { time: 2, count: 0 },
+                    Spool {
+                        time: 3,
+                        count: 0,
+                        kind: 0,
+                    },
+                    Spool {
+                        time: 4,
+                        count: 0,
+                        kind: 0,
+                    },
+                    Spool {
+                        time: 5,
+                        count: 0,
+                        kind: 2,
+                    },
+                    // Two names read at a time; the unreadable one is warned about once.
+                    Scan,
+                    ReadDone(0),
+                    submit.clone(),
+                    ConnectOk(0),
+                    ReadDone(0),
+                    Scan,
+                    ConnectOk(0),
+                    Reply(0),
+                    Reply(0),
+                    // A delivered file whose deletion failed is not replayed twice.
+                    DeletionFailed(0),
+                    Scan,
+                    ReadDone(0),
+                    Reply(0),
+                    Reply(0),
+                    Unspool(0),
+                    Scan,
+                ],
+            },
+        ),
+        (
+            "request-deadlines-and-unread-requests",
+            host::Script {
+                config: host::Config {
+                    max_links: 2,
+                    tick_ms: 500,
+                    request_secs: 10,
+                    ..config.clone()
+                },
+                seed: 11,
+                ops: vec![
+                    submit.clone(),
+                    submit.clone(),
+                    ConnectOk(0),
+                    // Reset before it was read: sent again, at the head; then once more: lost.
+                    LinkLostUnread(0),
+                    ConnectOk(0),
+                    LinkLostUnread(0),
+                    ConnectOk(0),
+                    // The second request waits on a silent link past its deadline; a third,
+                    // and a delayed file read at 11 s, wait for a handshake past theirs.
+                    advance(5),
+                    submit.clone(),
+                    advance(6),
+                    Spool {
+                        time: 1,
+                        count: 0,
+                        kind: 0,
+                    },
+                    Offer,
+                    advance(11),
+                    // The file stayed: the next scan reads it again, and it is delivered.
+                    Offer,
+                    ConnectOk(0),
+                    Reply(0),
+                ],
+            },
+        ),
+        (
+            "stop-replay-drains-the-files-in-flight",
+            script(vec![
+                Spool {
+                    time: 1,
+                    count: 0,
+                    kind: 0,
+                },
+                Spool {
+                    time: 2,
+                    count: 0,
+                    kind: 0,
+                },
+                Spool {
+                    time: 3,
+                    count: 0,
+                    kind: 0,
+                },
+                Offer,
+                ConnectOk(0),
+                ConnectOk(0),
+                StopReplay,
+                LinkLostUnread(0),
+                Scan,
+                Reply(0),
+                submit.clone(),
+                Reply(0),
+            ]),
         ),
         (
             "idle-link-pruned-on-time-across-other-inputs",
@@ -747,7 +867,16 @@ mod tests {
         assert!(o.deleted == 3 && o.replies == 1, "{o:?}");
         assert!(host["queue-full"].con_lost >= 1);
         assert!(host["never-probe"].was_dead);
-        assert_eq!(host["delayed-offer-stops-at-the-queue-bound"].deleted, 3);
+        assert_eq!(host["delayed-read-waits-for-room-in-the-queue"].deleted, 3);
+        let o = &host["replay-window-unreadable-and-delivered-files"];
+        assert!(o.deleted == 3 && o.skipped == 1 && o.replies == 1, "{o:?}");
+        let o = &host["request-deadlines-and-unread-requests"];
+        assert!(
+            o.resent == 1 && o.timed_out == 3 && o.con_lost == 3 && o.deleted == 1,
+            "{o:?}"
+        );
+        let o = &host["stop-replay-drains-the-files-in-flight"];
+        assert!(o.deleted == 1 && o.replies == 1, "{o:?}");
         assert_eq!(
             host["idle-link-pruned-on-time-across-other-inputs"].replies,
             1

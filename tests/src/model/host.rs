@@ -3,19 +3,40 @@
 //! Written from the scheduler's documented rules (the README's "The per-host scheduler", the doc
 //! comments of `Host` and `HostConfig`, loncnew's rules), never from its code: [`Model`] keeps
 //! what the scheduler must believe (the FIFO queue of waiting jobs and its bounds, each link's
-//! state with the idle links on a LIFO stack, the retry budget, alive / dead / closed, the delayed
-//! files queued or in flight) and, for every input, returns an [`Expect`]: exactly which clients
-//! are answered and with what (every `con_lost` with its [`Cause`]), which jobs start on which
-//! links, how many links open, which close, whether the delayed directory is listed, which
-//! delayed files get their `S:` record and are deleted, and whether the host is marked dead.
+//! state with the idle links on a LIFO stack, the retry budget, alive / dead / closed, each
+//! request's deadline and whether it was sent again, and the delayed directory as the host knows
+//! it: the files waiting to be read, being read, queued or in flight, skipped, delivered) and,
+//! for every input, returns an [`Expect`]: exactly which clients are answered and with what
+//! (every `con_lost` with its [`Cause`]), which jobs start on which links, how many links open,
+//! which close, which scans and reads of the delayed directory are asked for, which delayed
+//! files are delivered with which `S:` record, which files are warned about, how many requests
+//! are sent again or time out, and whether the host is marked dead.
+//!
+//! The delayed directory: a scan tells the host the names there; it keeps its own files waiting
+//! in replay order (numeric time, count, pid, name) and, while alive and replaying, asks to read
+//! the first of them, as long as at most `max_links` files are being read, queued or in flight
+//! (the replay window). A file read is queued in replay order while it fits in the queue; from
+//! the first that does not, the files read wait again and nothing more is read until the queue
+//! has room for it. A file that cannot be read, or whose request is more than the queue ever
+//! holds, is skipped with one warning while scans list it; a delivered file is not replayed
+//! again while scans list it. A failed delayed request leaves its file for the next scan. A
+//! revived host asks for a scan. `stop_replay` drops the queued files and reads nothing more.
+//!
+//! Every request has a deadline `request_timeout` after its arrival (a delayed one: after it was
+//! read); then a queued one is dropped and one on a link closes its link, and a client gets
+//! `con_lost` ([`Cause::Deadline`]). A request on a link that closes unread goes back to the
+//! head of the queue, once, unless its client hung up or (for a delayed file) the host stopped
+//! replaying; it keeps its deadline and goes at once to an idle link if there is one.
 //!
 //! Timers are the one loose part: the probe's jitter and the tick rounding are not predicted.
 //! The model keeps when each timer was armed and bounds when it may fire: a probe (only while
 //! dead and no link connects) at `[armed + probe_min, armed + cap + tick]`, a prune (the link
-//! idle longest, only while the queue is empty) at `[armed + idle_timeout, armed + idle_timeout
-//! + tick]`. Before its window a timer must not fire, after it it must; inside it either is
-//! accepted ([`Chance::Maybe`]) and the harness tells the model what happened
-//! ([`Model::resolve`]). Nothing else comes from a timer, and never a `con_lost`.
+//! idle longest, only while the queue is empty) at `[armed + idle_timeout, armed +
+//! idle_timeout + tick]`, the earliest request deadline `d` at `[d, d + tick]`. Before its
+//! window a timer must not fire, after it it must; inside it either is accepted
+//! ([`Chance::Maybe`]) and the harness tells the model what happened ([`Model::resolve`], and
+//! [`Model::timeout`] is told whether the deadline timer fired). Nothing else comes from a
+//! timer, and a `con_lost` only from a deadline.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -35,8 +56,8 @@ pub const HOST: &str = "msul1";
 pub enum Job {
     /// A request of a client that waits for its answer.
     Live { client: u64, request: Bytes },
-    /// The request of a delayed file: on its reply the file is logged and deleted, on failure
-    /// it stays on disk.
+    /// The request of a delayed file: on its reply the file is delivered, on failure it stays
+    /// on disk.
     Delayed { name: String, request: Bytes },
     /// A request on a link whose client hung up: it completes there, the reply is discarded.
     Gone { request: Bytes },
@@ -53,6 +74,14 @@ impl Job {
     }
 }
 
+/// A job with its deadline (`None`: never) and whether it was sent again already.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Work {
+    pub job: Job,
+    pub deadline: Option<Instant>,
+    pub resent: bool,
+}
+
 /// What the scheduler must believe about one of its links.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LinkState {
@@ -61,7 +90,7 @@ pub enum LinkState {
     /// Ready, on the idle stack.
     Idle,
     /// Running this job.
-    Busy(Job),
+    Busy(Work),
 }
 
 /// Life of the host.
@@ -91,12 +120,14 @@ pub enum Cause {
     ConnectFailed,
     /// On a link when the last retry was used and the host was marked dead.
     MarkedDead,
-    /// On a link lost during its transaction.
+    /// On a link lost during its transaction (one the peer may have read, or sent twice).
     BusyLinkLost,
     /// Waiting (queued or on a link) when `close_connection_exit` came, or its sender.
     CloseConnectionExit,
     /// Waiting at shutdown (`close_all`).
     Shutdown,
+    /// Not answered within `request_timeout` of its arrival.
+    Deadline,
 }
 
 impl fmt::Display for Cause {
@@ -111,6 +142,7 @@ impl fmt::Display for Cause {
             Cause::BusyLinkLost => "its link was lost during the transaction",
             Cause::CloseConnectionExit => "close_connection_exit",
             Cause::Shutdown => "close_all (shutdown)",
+            Cause::Deadline => "its deadline passed",
         })
     }
 }
@@ -127,15 +159,6 @@ pub enum Chance {
     Must,
 }
 
-/// A delayed-file action, in the order the scheduler must emit them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FileAction {
-    /// `lonnet.perm.log` record (`S:<host>:<request>`).
-    PermLog(String),
-    /// Delete the file of this name.
-    Delete(String),
-}
-
 /// Everything one input must produce, as the model predicts it.
 #[derive(Clone, Debug, Default)]
 pub struct Expect {
@@ -149,10 +172,18 @@ pub struct Expect {
     pub open_why: &'static str,
     /// Links closed by the host (not counting a prune).
     pub closes: BTreeSet<LinkId>,
-    /// `ListDelayed` actions (0 or 1).
-    pub list_delayed: usize,
-    /// `S:` records and deletions, in order.
-    pub files: Vec<FileAction>,
+    /// `ScanDelayed` actions (0 or 1).
+    pub scans: usize,
+    /// `ReadDelayed` actions: the names asked for, in order.
+    pub reads: Vec<Vec<String>>,
+    /// `Delivered` actions: the file and its `S:` record, in order.
+    pub delivered: Vec<(String, String)>,
+    /// Files warned about as unreadable (or too large for the queue), in order.
+    pub skipped: Vec<String>,
+    /// Requests sent again (`RequestResent`).
+    pub resent: usize,
+    /// Requests past their deadline (`RequestTimedOut`), clients' or not.
+    pub timed_out: usize,
     /// The CRITICAL `Host marked DEAD: <host>` is due.
     pub marked_dead: bool,
     /// A probe (`OpenLink` while dead) at this `handle_timeout`.
@@ -179,6 +210,14 @@ impl Window {
     }
 }
 
+/// Replay order of a delayed file: numeric time, count, pid, then the name.
+type Order = (u64, u64, u64, String);
+
+fn order(name: &str) -> Option<Order> {
+    let n = DelayedName::parse(name).ok()?;
+    Some((n.time, n.count, n.pid, name.to_owned()))
+}
+
 /// The reference scheduler of one host.
 #[derive(Clone, Debug)]
 pub struct Model {
@@ -190,17 +229,30 @@ pub struct Model {
     max_queue_bytes: usize,
     probe_min: Duration,
     probe_max: Duration,
+    request_timeout: Duration,
 
     health: Health,
     retries_left: u32,
-    /// Waiting jobs, oldest first (live and delayed only).
-    queue: VecDeque<Job>,
+    /// Waiting jobs, oldest first (live and delayed only), in deadline order.
+    queue: VecDeque<Work>,
     queue_bytes: usize,
     links: BTreeMap<LinkId, LinkState>,
     /// Idle links, most recently idle last.
     idle: Vec<LinkId>,
-    /// Names of the delayed files queued or in flight.
-    delayed: BTreeSet<String>,
+    /// False after `stop_replay` or `close_all`.
+    replaying: bool,
+    /// This host's files listed by the last scan and not being read, queued or in flight.
+    waiting: BTreeSet<Order>,
+    /// Asked for with `ReadDelayed`, not answered yet.
+    reading: BTreeSet<String>,
+    /// Queued or in flight.
+    active: BTreeSet<String>,
+    /// Unreadable (or too large), warned about; skipped while scans list them.
+    skipped: BTreeSet<String>,
+    /// Delivered; skipped while scans list them.
+    delivered: BTreeSet<String>,
+    /// A file read did not fit in the queue: nothing is read until this many bytes fit.
+    need: Option<usize>,
     /// When the prune timer was armed.
     prune_armed: Option<Instant>,
     /// When the probe timer was armed, and its back-off step.
@@ -223,13 +275,20 @@ impl Model {
             max_queue_bytes: config.max_queue_bytes,
             probe_min: config.probe_min,
             probe_max: config.probe_max,
+            request_timeout: config.request_timeout,
             health: Health::Alive,
             retries_left: config.retries,
             queue: VecDeque::new(),
             queue_bytes: 0,
             links: BTreeMap::new(),
             idle: Vec::new(),
-            delayed: BTreeSet::new(),
+            replaying: true,
+            waiting: BTreeSet::new(),
+            reading: BTreeSet::new(),
+            active: BTreeSet::new(),
+            skipped: BTreeSet::new(),
+            delivered: BTreeSet::new(),
+            need: None,
             prune_armed: None,
             probe_armed: None,
         }
@@ -237,8 +296,8 @@ impl Model {
 
     // ----- inputs -----
 
-    /// A new client sends `request`.
-    pub fn submit(&mut self, client: u64, request: &Bytes) -> Expect {
+    /// A new client sends `request` at `now`.
+    pub fn submit(&mut self, now: Instant, client: u64, request: &Bytes) -> Expect {
         let mut exp = Expect::default();
         if request[..] == *CLOSE_CONNECTION_EXIT {
             if self.health != Health::Closed {
@@ -246,10 +305,13 @@ impl Model {
                 self.retries_left = self.retries;
                 self.health = Health::Alive;
                 self.probe_armed = None;
+                exp.answers
+                    .insert(client, (con_lost(), Cause::CloseConnectionExit));
+                self.settle(&mut exp);
+            } else {
+                exp.answers
+                    .insert(client, (con_lost(), Cause::CloseConnectionExit));
             }
-            exp.answers
-                .insert(client, (con_lost(), Cause::CloseConnectionExit));
-            self.settle(&mut exp);
             return exp;
         }
         match self.health {
@@ -265,14 +327,17 @@ impl Model {
             }
             Health::Alive => {}
         }
-        let job = Job::Live {
-            client,
-            request: request.clone(),
-        };
+        let work = self.work(
+            now,
+            Job::Live {
+                client,
+                request: request.clone(),
+            },
+        );
         if let Some(link) = self.idle.pop() {
-            self.start(link, job, &mut exp);
+            self.start(link, work, &mut exp);
         } else if self.fits(request.len()) {
-            self.push(job);
+            self.push(work);
         } else {
             exp.answers.insert(client, (con_lost(), Cause::QueueFull));
         }
@@ -283,22 +348,23 @@ impl Model {
     /// The client hung up: its queued job is dropped, its job on a link becomes [`Job::Gone`].
     pub fn client_gone(&mut self, client: u64) -> Expect {
         let mut kept = VecDeque::with_capacity(self.queue.len());
-        for job in self.queue.drain(..) {
-            match job {
-                Job::Live { client: c, request } if c == client => {
+        for work in self.queue.drain(..) {
+            match &work.job {
+                Job::Live { client: c, request } if *c == client => {
                     self.queue_bytes -= request.len();
                 }
-                other => kept.push_back(other),
+                _ => kept.push_back(work),
             }
         }
         self.queue = kept;
         for state in self.links.values_mut() {
-            if let LinkState::Busy(Job::Live { client: c, request }) = state
+            if let LinkState::Busy(work) = state
+                && let Job::Live { client: c, request } = &work.job
                 && *c == client
             {
-                *state = LinkState::Busy(Job::Gone {
+                work.job = Job::Gone {
                     request: request.clone(),
-                });
+                };
             }
         }
         let mut exp = Expect::default();
@@ -310,15 +376,12 @@ impl Model {
     pub fn link_ready(&mut self, link: LinkId) -> Expect {
         let mut exp = Expect::default();
         assert_eq!(self.links.get(&link), Some(&LinkState::Connecting));
-        let first = self.ready_count() == 0;
         if let Health::Dead { .. } = self.health {
             self.health = Health::Alive;
             self.probe_armed = None;
+            exp.scans = 1;
         }
         self.link_idle(link, &mut exp);
-        if first {
-            exp.list_delayed = 1;
-        }
         self.settle(&mut exp);
         exp
     }
@@ -326,20 +389,18 @@ impl Model {
     /// The busy `link` delivered `reply`.
     pub fn reply(&mut self, link: LinkId, reply: &Bytes) -> Expect {
         let mut exp = Expect::default();
-        let Some(LinkState::Busy(job)) = self.links.get(&link).cloned() else {
+        let Some(LinkState::Busy(work)) = self.links.get(&link).cloned() else {
             panic!("the model's link {link:?} is not busy");
         };
-        match job {
+        match work.job {
             Job::Live { client, .. } => {
                 exp.answers.insert(client, (reply.clone(), Cause::Reply));
             }
             Job::Delayed { name, request } => {
-                self.delayed.remove(&name);
-                exp.files.push(FileAction::PermLog(format!(
-                    "S:{HOST}:{}",
-                    perm_loggable(&request)
-                )));
-                exp.files.push(FileAction::Delete(name));
+                self.active.remove(&name);
+                self.delivered.insert(name.clone());
+                let record = format!("S:{HOST}:{}", perm_loggable(&request));
+                exp.delivered.push((name, record));
             }
             Job::Gone { .. } => {}
         }
@@ -348,53 +409,109 @@ impl Model {
         exp
     }
 
-    /// `link` closed (failure or EOF), whatever its state.
-    pub fn link_closed(&mut self, now: Instant, link: LinkId) -> Expect {
+    /// `link` closed (failure or EOF), whatever its state; `unread`: the peer cannot have read
+    /// the request on it.
+    pub fn link_closed(&mut self, now: Instant, link: LinkId, unread: bool) -> Expect {
         let mut exp = Expect::default();
         match self.links.remove(&link) {
             None => panic!("the model does not know link {link:?}"),
             Some(LinkState::Connecting) => self.connect_failed(now, &mut exp),
             Some(LinkState::Idle) => self.idle.retain(|l| *l != link),
-            Some(LinkState::Busy(job)) => self.fail(job, Cause::BusyLinkLost, &mut exp),
+            Some(LinkState::Busy(mut work))
+                if unread && !work.resent && self.may_resend(&work.job) =>
+            {
+                exp.resent += 1;
+                work.resent = true;
+                self.push_front(work);
+                self.dispatch_idle(&mut exp);
+            }
+            Some(LinkState::Busy(work)) => self.fail(work.job, Cause::BusyLinkLost, &mut exp),
         }
         self.settle(&mut exp);
         exp
     }
 
-    /// The driver offers the delayed directory: `(name, request)` per file.
-    pub fn offer(&mut self, files: &[(String, Bytes)]) -> Expect {
+    /// A scan of the delayed directory lists these names.
+    pub fn scan(&mut self, names: &[String]) -> Expect {
         let mut exp = Expect::default();
-        if self.health != Health::Alive {
+        if !self.replaying {
             return exp;
         }
-        let mut wanted: Vec<(DelayedName, &String, &Bytes)> = files
-            .iter()
-            .filter(|(name, _)| !self.delayed.contains(name))
-            .filter_map(|(name, request)| {
-                let parsed = DelayedName::parse(name).ok()?;
-                (parsed.host == HOST).then_some((parsed, name, request))
-            })
-            .collect();
-        // Numeric time, then count (then pid and the rest of the name: spool's order).
-        wanted.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-        for (_, name, request) in wanted {
-            if self.delayed.contains(name) {
+        let mut waiting = BTreeSet::new();
+        let mut skipped = BTreeSet::new();
+        let mut delivered = BTreeSet::new();
+        for name in names {
+            let Ok(n) = DelayedName::parse(name) else {
+                continue;
+            };
+            if n.host != HOST {
                 continue;
             }
-            if !self.fits(request.len()) {
-                break;
+            if self.reading.contains(name) || self.active.contains(name) {
+                continue;
             }
-            self.delayed.insert(name.clone());
-            self.push(Job::Delayed {
-                name: name.clone(),
-                request: request.clone(),
-            });
+            if self.skipped.contains(name) {
+                skipped.insert(name.clone());
+            } else if self.delivered.contains(name) {
+                delivered.insert(name.clone());
+            } else {
+                waiting.insert((n.time, n.count, n.pid, name.clone()));
+            }
         }
-        while !self.queue.is_empty() {
-            let Some(link) = self.idle.pop() else { break };
-            let job = self.pop().expect("queue not empty");
-            self.start(link, job, &mut exp);
+        self.waiting = waiting;
+        self.skipped = skipped;
+        self.delivered = delivered;
+        self.settle(&mut exp);
+        exp
+    }
+
+    /// The driver's answer to a `ReadDelayed`: `(name, request)` of the files read, and the
+    /// names that could not be read.
+    pub fn read(
+        &mut self,
+        now: Instant,
+        files: &[(String, Bytes)],
+        unreadable: &[String],
+    ) -> Expect {
+        let mut exp = Expect::default();
+        for name in unreadable {
+            if self.reading.remove(name) && self.skipped.insert(name.clone()) {
+                exp.skipped.push(name.clone());
+            }
         }
+        let mut files: Vec<&(String, Bytes)> = files.iter().collect();
+        files.sort_by_key(|(name, _)| order(name));
+        for (name, request) in files {
+            if !self.reading.remove(name) {
+                continue;
+            }
+            let back = order(name).expect("only this host's names are read");
+            if self.health != Health::Alive || !self.replaying {
+                self.waiting.insert(back);
+                continue;
+            }
+            if self.max_queue_len == 0 || request.len() > self.max_queue_bytes {
+                if self.skipped.insert(name.clone()) {
+                    exp.skipped.push(name.clone());
+                }
+                continue;
+            }
+            if self.need.is_some() || !self.fits(request.len()) {
+                self.need.get_or_insert(request.len());
+                self.waiting.insert(back);
+                continue;
+            }
+            self.active.insert(name.clone());
+            let work = self.work(
+                now,
+                Job::Delayed {
+                    name: name.clone(),
+                    request: request.clone(),
+                },
+            );
+            self.push(work);
+        }
+        self.dispatch_idle(&mut exp);
         self.settle(&mut exp);
         exp
     }
@@ -409,6 +526,7 @@ impl Model {
         if let Health::Dead { .. } = self.health {
             self.health = Health::Alive;
             self.probe_armed = None;
+            exp.scans = 1;
             if !self.connecting() && self.links.len() < self.max_links {
                 exp.opens = 1;
                 exp.open_why = "reset of a dead host";
@@ -418,10 +536,30 @@ impl Model {
         exp
     }
 
+    /// The orderly shutdown begins: queued delayed files go back to disk, nothing more is read.
+    pub fn stop_replay(&mut self) -> Expect {
+        let mut exp = Expect::default();
+        self.stop();
+        let mut kept = VecDeque::with_capacity(self.queue.len());
+        for work in self.queue.drain(..) {
+            match &work.job {
+                Job::Delayed { name, request } => {
+                    self.queue_bytes -= request.len();
+                    self.active.remove(name);
+                }
+                _ => kept.push_back(work),
+            }
+        }
+        self.queue = kept;
+        self.settle(&mut exp);
+        exp
+    }
+
     /// Shutdown.
     pub fn close_all(&mut self) -> Expect {
         let mut exp = Expect::default();
         self.health = Health::Closed;
+        self.stop();
         self.drop_everything(Cause::Shutdown, &mut exp);
         self.probe_armed = None;
         self.prune_armed = None;
@@ -429,9 +567,16 @@ impl Model {
         exp
     }
 
-    /// `handle_timeout(now)`: which timers may or must fire. Apply the outcome with
+    /// Whether the deadline timer may fire at a `handle_timeout(now)`.
+    pub fn deadline_chance(&self, now: Instant) -> Chance {
+        self.deadline_window().map_or(Chance::No, |w| w.chance(now))
+    }
+
+    /// `handle_timeout(now)`: which timers may or must fire, and what the deadline timer did
+    /// if `deadline_fired` (the harness saw it: requests timed out; it must be allowed by
+    /// [`deadline_chance`](Model::deadline_chance)). Apply the rest of the outcome with
     /// [`resolve`](Model::resolve).
-    pub fn timeout(&mut self, now: Instant) -> Expect {
+    pub fn timeout(&mut self, now: Instant, deadline_fired: bool) -> Expect {
         let mut exp = Expect::default();
         if matches!(self.health, Health::Dead { .. }) && !self.connecting() {
             exp.probe = self.probe_window().map_or(Chance::No, |w| w.chance(now));
@@ -440,6 +585,10 @@ impl Model {
             && let (Some(&oldest), Some(w)) = (self.idle.first(), self.prune_window())
         {
             exp.prune = Some((oldest, w.chance(now)));
+        }
+        if deadline_fired {
+            self.expire(now, &mut exp);
+            self.settle(&mut exp);
         }
         exp
     }
@@ -504,21 +653,44 @@ impl Model {
         let busy = self
             .links
             .values()
-            .filter(|s| matches!(s, LinkState::Busy(Job::Live { .. })))
+            .filter(|s| matches!(s, LinkState::Busy(w) if matches!(w.job, Job::Live { .. })))
             .count();
         let queued = self
             .queue
             .iter()
-            .filter(|j| matches!(j, Job::Live { .. }))
+            .filter(|w| matches!(w.job, Job::Live { .. }))
             .count();
         busy + queued
+    }
+
+    /// No client waits and no delayed file is on a link.
+    pub fn is_drained(&self) -> bool {
+        self.waiting_clients() == 0
+            && !self
+                .links
+                .values()
+                .any(|s| matches!(s, LinkState::Busy(w) if matches!(w.job, Job::Delayed { .. })))
+    }
+
+    /// Files listed and waiting to be read.
+    pub fn delayed_waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Files being read, queued or in flight: never more than `max_links`.
+    pub fn replay_window(&self) -> usize {
+        self.reading.len() + self.active.len()
     }
 
     /// The bounds of `poll_timeout()`: `(least, most, required)`. `least` is `None` when no timer
     /// can ever fire (then `poll_timeout()` must be `None`); `most` is the latest instant it may
     /// name, if bounded; `required` says whether some timer surely has a deadline.
     pub fn timeout_bounds(&self) -> (Option<Instant>, Option<Instant>, bool) {
-        let windows = [self.prune_window(), self.probe_window()];
+        let windows = [
+            self.prune_window(),
+            self.probe_window(),
+            self.deadline_window(),
+        ];
         let windows = windows.iter().flatten().filter(|w| w.early.is_some());
         let least = windows.clone().filter_map(|w| w.early).min();
         let most = windows.clone().filter_map(|w| w.late).min();
@@ -537,13 +709,13 @@ impl Model {
 
     /// Where the model has this client's request, for messages.
     pub fn where_is(&self, client: u64) -> String {
-        let mine = |j: &Job| matches!(j, Job::Live { client: c, .. } if *c == client);
+        let mine = |w: &Work| matches!(w.job, Job::Live { client: c, .. } if c == client);
         if let Some(i) = self.queue.iter().position(mine) {
             return format!("queued at position {i} of {}", self.queue.len());
         }
         for (l, s) in &self.links {
-            if let LinkState::Busy(j) = s
-                && mine(j)
+            if let LinkState::Busy(w) = s
+                && mine(w)
             {
                 return format!("in flight on link {}", l.0);
             }
@@ -554,7 +726,9 @@ impl Model {
     /// A one-line summary of the model's state, for messages.
     pub fn summary(&self) -> String {
         format!(
-            "health {:?}, retries {}, queue {} job(s) / {} bytes (max {} / {}), links {:?}, idle stack {:?}",
+            "health {:?}, retries {}, queue {} job(s) / {} bytes (max {} / {}), links {:?}, \
+             idle stack {:?}, delayed: {} waiting, reading {:?}, active {:?}, skipped {:?}, \
+             delivered {:?}, need {:?}{}",
             self.health,
             self.retries_left,
             self.queue.len(),
@@ -573,6 +747,17 @@ impl Model {
                 ))
                 .collect::<Vec<_>>(),
             self.idle.iter().map(|l| l.0).collect::<Vec<_>>(),
+            self.waiting.len(),
+            self.reading,
+            self.active,
+            self.skipped,
+            self.delivered,
+            self.need,
+            if self.replaying {
+                ""
+            } else {
+                ", replay stopped"
+            },
         )
     }
 
@@ -582,6 +767,14 @@ impl Model {
 
     // ----- the rules -----
 
+    fn work(&self, now: Instant, job: Job) -> Work {
+        Work {
+            job,
+            deadline: now.checked_add(self.request_timeout),
+            resent: false,
+        }
+    }
+
     fn fits(&self, len: usize) -> bool {
         self.queue.len() < self.max_queue_len
             && self
@@ -590,31 +783,37 @@ impl Model {
                 .is_some_and(|b| b <= self.max_queue_bytes)
     }
 
-    fn push(&mut self, job: Job) {
-        self.queue_bytes += job.request().len();
-        self.queue.push_back(job);
+    fn push(&mut self, work: Work) {
+        self.queue_bytes += work.job.request().len();
+        self.queue.push_back(work);
     }
 
-    fn pop(&mut self) -> Option<Job> {
-        let job = self.queue.pop_front()?;
-        self.queue_bytes -= job.request().len();
-        Some(job)
+    /// Back at the head of the queue, before any job whose deadline is not earlier (a job with
+    /// no deadline has the latest).
+    fn push_front(&mut self, work: Work) {
+        self.queue_bytes += work.job.request().len();
+        let key = |d: Option<Instant>| (d.is_none(), d);
+        let at = self
+            .queue
+            .iter()
+            .position(|w| key(w.deadline) >= key(work.deadline))
+            .unwrap_or(self.queue.len());
+        self.queue.insert(at, work);
+    }
+
+    fn pop(&mut self) -> Option<Work> {
+        let work = self.queue.pop_front()?;
+        self.queue_bytes -= work.job.request().len();
+        Some(work)
     }
 
     fn connecting(&self) -> bool {
         self.links.values().any(|s| *s == LinkState::Connecting)
     }
 
-    fn ready_count(&self) -> usize {
-        self.links
-            .values()
-            .filter(|s| **s != LinkState::Connecting)
-            .count()
-    }
-
-    fn start(&mut self, link: LinkId, job: Job, exp: &mut Expect) {
-        exp.starts.push((link, job.request().clone()));
-        self.links.insert(link, LinkState::Busy(job));
+    fn start(&mut self, link: LinkId, work: Work, exp: &mut Expect) {
+        exp.starts.push((link, work.job.request().clone()));
+        self.links.insert(link, LinkState::Busy(work));
     }
 
     /// A link is ready for work (handshake done or reply delivered): the budget is restored and
@@ -622,11 +821,30 @@ impl Model {
     fn link_idle(&mut self, link: LinkId, exp: &mut Expect) {
         self.retries_left = self.retries;
         match self.pop() {
-            Some(job) => self.start(link, job, exp),
+            Some(work) => self.start(link, work, exp),
             None => {
                 self.links.insert(link, LinkState::Idle);
                 self.idle.push(link);
             }
+        }
+    }
+
+    /// Queued jobs go to idle links, most recently idle first.
+    fn dispatch_idle(&mut self, exp: &mut Expect) {
+        while !self.queue.is_empty() {
+            let Some(link) = self.idle.pop() else { break };
+            let work = self.pop().expect("queue not empty");
+            self.start(link, work, exp);
+        }
+    }
+
+    /// An unread request is sent again for a client that waits, or a delayed file while the
+    /// host replays.
+    fn may_resend(&self, job: &Job) -> bool {
+        match job {
+            Job::Live { .. } => true,
+            Job::Delayed { .. } => self.replaying,
+            Job::Gone { .. } => false,
         }
     }
 
@@ -637,7 +855,7 @@ impl Model {
                 exp.answers.insert(client, (con_lost(), cause));
             }
             Job::Delayed { name, .. } => {
-                self.delayed.remove(&name);
+                self.active.remove(&name);
             }
             Job::Gone { .. } => {}
         }
@@ -647,8 +865,8 @@ impl Model {
     fn drop_everything(&mut self, cause: Cause, exp: &mut Expect) {
         for (link, state) in std::mem::take(&mut self.links) {
             exp.closes.insert(link);
-            if let LinkState::Busy(job) = state {
-                self.fail(job, cause, exp);
+            if let LinkState::Busy(work) = state {
+                self.fail(work.job, cause, exp);
             }
         }
         self.idle.clear();
@@ -656,8 +874,32 @@ impl Model {
     }
 
     fn flush_queue(&mut self, cause: Cause, exp: &mut Expect) {
-        while let Some(job) = self.pop() {
-            self.fail(job, cause, exp);
+        while let Some(work) = self.pop() {
+            self.fail(work.job, cause, exp);
+        }
+    }
+
+    /// The jobs whose deadline has come: queued ones are dropped, one on a link closes it.
+    fn expire(&mut self, now: Instant, exp: &mut Expect) {
+        let due = |w: &Work| w.deadline.is_some_and(|d| d <= now);
+        let mut kept = VecDeque::with_capacity(self.queue.len());
+        for work in std::mem::take(&mut self.queue) {
+            if due(&work) {
+                self.queue_bytes -= work.job.request().len();
+                exp.timed_out += 1;
+                self.fail(work.job, Cause::Deadline, exp);
+            } else {
+                kept.push_back(work);
+            }
+        }
+        self.queue = kept;
+        let links = self.links_where(|s| matches!(s, LinkState::Busy(w) if due(w)));
+        for link in links {
+            if let Some(LinkState::Busy(work)) = self.links.remove(&link) {
+                exp.closes.insert(link);
+                exp.timed_out += 1;
+                self.fail(work.job, Cause::Deadline, exp);
+            }
         }
     }
 
@@ -684,8 +926,44 @@ impl Model {
         }
     }
 
-    /// End of every input: work waits, no link connects and there is room: open one.
+    /// Stop replaying: forget what waits and what is being read.
+    fn stop(&mut self) {
+        self.replaying = false;
+        self.need = None;
+        self.waiting.clear();
+        self.reading.clear();
+    }
+
+    /// While alive and replaying, read the next waiting files: at most `max_links` are being
+    /// read, queued or in flight; nothing while a file read waits for room in the queue.
+    fn replay_more(&mut self, exp: &mut Expect) {
+        if self.health != Health::Alive || !self.replaying {
+            return;
+        }
+        if let Some(len) = self.need {
+            if !self.fits(len) {
+                return;
+            }
+            self.need = None;
+        }
+        let room = self.max_links.saturating_sub(self.replay_window());
+        let mut names = Vec::new();
+        while names.len() < room {
+            let Some((_, _, _, name)) = self.waiting.pop_first() else {
+                break;
+            };
+            self.reading.insert(name.clone());
+            names.push(name);
+        }
+        if !names.is_empty() {
+            exp.reads.push(names);
+        }
+    }
+
+    /// End of every input: read more delayed files if there is room; work waits, no link
+    /// connects and there is room: open one.
     fn settle(&mut self, exp: &mut Expect) {
+        self.replay_more(exp);
         if self.health == Health::Alive
             && !self.queue.is_empty()
             && !self.connecting()
@@ -703,6 +981,24 @@ impl Model {
         Some(Window {
             early,
             late: early.and_then(|e| e.checked_add(self.tick)),
+        })
+    }
+
+    /// `[d, d + tick]` for the earliest deadline `d` of a job queued or on a link.
+    fn deadline_window(&self) -> Option<Window> {
+        let busy = self.links.values().filter_map(|s| match s {
+            LinkState::Busy(w) => w.deadline,
+            _ => None,
+        });
+        let d = self
+            .queue
+            .iter()
+            .filter_map(|w| w.deadline)
+            .chain(busy)
+            .min()?;
+        Some(Window {
+            early: Some(d),
+            late: d.checked_add(self.tick),
         })
     }
 

@@ -1,24 +1,29 @@
 //! Drives a real [`Host`] and the reference [`Model`] side by side.
 //!
 //! [`HostDriver`] plays the scheduler's driver: it owns the links the host asked for, the
-//! clients waiting on the socket, the delayed directory and a virtual clock. Each [`Step`] goes
-//! to both; then every action the host emitted is compared with the model's [`Expect`]:
+//! clients waiting on the socket, the delayed directory (readable and unreadable files, the
+//! reads the host asked for and not yet answered) and a virtual clock. Each [`Step`] goes to
+//! both; then every action the host emitted is compared with the model's [`Expect`]:
 //! * the answers, exactly: every client answered (each at most once, never after it hung up),
 //!   with its lond reply or `con_lost`, and every `con_lost` only for the cause the model names
 //!   (a missing or extra one fails, with that cause or where the model has the request);
 //! * the `Start`s, in order (link and request line): FIFO from the queue head, a new request on
-//!   the most recently idle link;
+//!   the most recently idle link, a request sent again first;
 //! * the links opened (how many; ids never reused) and closed (exactly which);
-//! * `ListDelayed` on the first ready link; the delayed files' `S:` record immediately before
-//!   their deletion, right after their reply and for no other step;
+//! * `ScanDelayed` when the host comes back; every `ReadDelayed`, exactly (which names, in
+//!   which order: the replay window and order); every `Delivered`, with its `S:` record, right
+//!   after its reply; every file warned about as unreadable; how many requests are sent again
+//!   and how many time out;
 //! * the CRITICAL `Host marked DEAD: <host>` exactly when the model marks the host dead, and no
 //!   log showing the arguments of an `encrypt:` request;
-//! * timers: a probe or a prune only within the model's window, and surely after it.
+//! * timers: a probe, a prune or a request deadline only within the model's window, and surely
+//!   after it.
 //!
-//! After every step `status()`, `link_count()`, `is_dead()`, `waiting_clients()` and
-//! `queue_len()` must equal the model's, and `poll_timeout()` must lie within its timer windows.
-//! The driver calls `handle_timeout` on [`Step::Advance`], and again while `poll_timeout()` is
-//! not after `now` (a few rounds at most: no busy loop).
+//! After every step `status()`, `link_count()`, `is_dead()`, `waiting_clients()`,
+//! `queue_len()`, `is_drained()` and `delayed_waiting()` must equal the model's, and
+//! `poll_timeout()` must lie within its timer windows. The driver calls `handle_timeout` on
+//! [`Step::Advance`], and again while `poll_timeout()` is not after `now` (a few rounds at most:
+//! no busy loop).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -31,13 +36,13 @@ use lonc_core::logfmt::message;
 use lonc_core::reason::CloseReason;
 use lonc_core::request::CON_LOST;
 
-use super::host::{Cause, Chance, Expect, FileAction, HOST, LinkState, Model};
+use super::host::{Cause, Chance, Expect, HOST, LinkState, Model};
 
 /// The password in [`request`]'s `encrypt:` lines: no log may show it.
 pub const SECRET: &str = "hunter2";
 
 /// One thing that happens to the scheduler. Indexes pick among the candidates modulo their
-/// number (by id); a step without a candidate does nothing.
+/// number (by id or name); a step without a candidate does nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     /// A new client sends this line (`close_connection_exit` included).
@@ -50,14 +55,29 @@ pub enum Step {
     ConnectFail(usize),
     /// The n-th busy link delivers its reply.
     Reply(usize),
-    /// The n-th link, whatever its state, closes for this reason.
-    LinkLost(usize, CloseReason),
+    /// The n-th link, whatever its state, closes for this reason; `unread`: the peer cannot
+    /// have read its request.
+    LinkLost(usize, CloseReason, bool),
     /// lonnet spools a file into the delayed directory (an existing name is kept).
     Spool { name: String, request: Bytes },
-    /// The driver lists the delayed directory and offers every file in it.
+    /// A file that cannot be read appears in the delayed directory (a directory, no
+    /// permission); it is listed, never read.
+    SpoolUnreadable(String),
+    /// The n-th name of the delayed directory disappears.
+    Unspool(usize),
+    /// The deletion of the n-th file delivered so far failed: it is in the directory again.
+    DeletionFailed(usize),
+    /// The driver scans the directory, then answers every read the host asks for until it asks
+    /// for none.
     Offer,
+    /// The driver scans the directory: the host gets its names.
+    Scan,
+    /// The driver answers the n-th `ReadDelayed` not answered yet.
+    Read(usize),
     /// SIGUSR1.
     Reset,
+    /// The orderly shutdown begins.
+    StopReplay,
     /// Shutdown.
     CloseAll,
     /// The clock moves on; the driver calls `handle_timeout`.
@@ -85,8 +105,14 @@ pub struct Tally {
     pub replies: usize,
     /// `con_lost` answers, by cause.
     pub con_lost: BTreeMap<Cause, usize>,
-    /// Delayed files deleted after their reply.
+    /// Delayed files delivered (recorded and deleted) after their reply.
     pub deleted: usize,
+    /// Delayed files read, and files skipped (unreadable or too large).
+    pub read: usize,
+    pub skipped: usize,
+    /// Requests sent again, and requests (clients' or files') past their deadline.
+    pub resent: usize,
+    pub timed_out: usize,
     /// Probes opened by a timer.
     pub probes: usize,
     /// Idle links closed by a timer.
@@ -116,7 +142,13 @@ pub struct HostDriver {
     now: Instant,
     clients: BTreeMap<u64, ClientState>,
     next_client: u64,
+    /// The delayed directory: readable files, and names that cannot be read.
     dir: BTreeMap<String, Bytes>,
+    unreadable: BTreeSet<String>,
+    /// `ReadDelayed` batches not answered yet, oldest first.
+    pending_reads: Vec<Vec<String>>,
+    /// Every file delivered so far, with its request.
+    delivered: Vec<(String, Bytes)>,
     seen_links: BTreeSet<LinkId>,
     closed_links: Vec<LinkId>,
     replies_sent: u64,
@@ -149,6 +181,9 @@ impl HostDriver {
             clients: BTreeMap::new(),
             next_client: 0,
             dir: BTreeMap::new(),
+            unreadable: BTreeSet::new(),
+            pending_reads: Vec::new(),
+            delivered: Vec::new(),
             seen_links: BTreeSet::new(),
             closed_links: Vec::new(),
             replies_sent: 0,
@@ -177,8 +212,8 @@ impl HostDriver {
         })
     }
 
-    /// Let every link finish (handshakes succeed, replies arrive) until nothing moves; then every
-    /// client that stayed must have its answer; then `close_all`.
+    /// Let every link finish (handshakes succeed, reads are answered, replies arrive) until
+    /// nothing moves; then every client that stayed must have its answer; then `close_all`.
     pub fn finish(&mut self) -> Result<(), String> {
         for _ in 0..10_000 {
             let step = if !self
@@ -187,6 +222,8 @@ impl HostDriver {
                 .is_empty()
             {
                 Step::LinkReady(0)
+            } else if !self.pending_reads.is_empty() {
+                Step::Read(0)
             } else if !self
                 .model
                 .links_where(|s| matches!(s, LinkState::Busy(_)))
@@ -215,6 +252,12 @@ impl HostDriver {
         (!items.is_empty()).then(|| items[n % items.len()])
     }
 
+    /// Every name in the delayed directory, as a scan lists them.
+    fn listing(&self) -> Vec<String> {
+        let names: BTreeSet<&String> = self.dir.keys().chain(&self.unreadable).collect();
+        names.into_iter().cloned().collect()
+    }
+
     fn apply(&mut self, step: &Step, before: &Model) -> Result<(), String> {
         let now = self.now;
         match step {
@@ -225,7 +268,7 @@ impl HostDriver {
                 if !line.starts_with(b"encrypt:") && contains(line, SECRET.as_bytes()) {
                     self.secret_in_clear = true;
                 }
-                let exp = self.model.submit(c, line);
+                let exp = self.model.submit(now, c, line);
                 self.host.submit(now, ClientId(c), line.clone());
                 self.check(exp, before)
             }
@@ -258,9 +301,9 @@ impl HostDriver {
                 let Some(link) = Self::nth(&connecting, *n) else {
                     return Ok(());
                 };
-                let exp = self.model.link_closed(now, link);
+                let exp = self.model.link_closed(now, link, false);
                 let reason = CloseReason::ConnectFailed(std::io::ErrorKind::ConnectionRefused);
-                self.host.handle_link_closed(now, link, reason);
+                self.host.handle_link_closed(now, link, reason, false);
                 self.closed_links.push(link);
                 self.check(exp, before)
             }
@@ -275,13 +318,14 @@ impl HostDriver {
                 self.host.handle_reply(now, link, reply);
                 self.check(exp, before)
             }
-            Step::LinkLost(n, reason) => {
+            Step::LinkLost(n, reason, unread) => {
                 let all = self.model.links_where(|_| true);
                 let Some(link) = Self::nth(&all, *n) else {
                     return Ok(());
                 };
-                let exp = self.model.link_closed(now, link);
-                self.host.handle_link_closed(now, link, reason.clone());
+                let exp = self.model.link_closed(now, link, *unread);
+                self.host
+                    .handle_link_closed(now, link, reason.clone(), *unread);
                 self.closed_links.push(link);
                 self.check(exp, before)
             }
@@ -296,23 +340,82 @@ impl HostDriver {
                     .or_insert_with(|| request.clone());
                 Ok(())
             }
+            Step::SpoolUnreadable(name) => {
+                if contains(name.as_bytes(), SECRET.as_bytes()) {
+                    self.secret_in_clear = true;
+                }
+                self.unreadable.insert(name.clone());
+                Ok(())
+            }
+            Step::Unspool(n) => {
+                let names = self.listing();
+                if !names.is_empty() {
+                    let name = &names[n % names.len()];
+                    self.dir.remove(name);
+                    self.unreadable.remove(name);
+                }
+                Ok(())
+            }
+            Step::DeletionFailed(n) => {
+                let i = (!self.delivered.is_empty()).then(|| n % self.delivered.len());
+                if let Some((name, request)) = i.map(|i| self.delivered[i].clone()) {
+                    self.dir.insert(name, request);
+                }
+                Ok(())
+            }
             Step::Offer => {
-                let files: Vec<(String, Bytes)> = self
-                    .dir
-                    .iter()
-                    .map(|(n, r)| (n.clone(), r.clone()))
-                    .collect();
-                let exp = self.model.offer(&files);
-                let offered = files
+                self.apply(&Step::Scan, before)?;
+                for _ in 0..1000 {
+                    if self.pending_reads.is_empty() {
+                        return Ok(());
+                    }
+                    let before = self.model.clone();
+                    self.apply(&Step::Read(0), &before)?;
+                }
+                Err("the host keeps asking to read delayed files".into())
+            }
+            Step::Scan => {
+                let names = self.listing();
+                let exp = self.model.scan(&names);
+                self.host.spool_listed(now, names);
+                self.check(exp, before)
+            }
+            Step::Read(n) => {
+                if self.pending_reads.is_empty() {
+                    return Ok(());
+                }
+                let names = self.pending_reads.remove(n % self.pending_reads.len());
+                let mut files = Vec::new();
+                let mut unreadable = Vec::new();
+                for name in names {
+                    match self.dir.get(&name) {
+                        Some(request) if !self.unreadable.contains(&name) => {
+                            files.push((name, request.clone()));
+                        }
+                        _ => unreadable.push(name),
+                    }
+                }
+                self.tally.read += files.len();
+                let exp = self.model.read(now, &files, &unreadable);
+                let files = files
                     .into_iter()
                     .map(|(name, request)| DelayedFile { name, request })
                     .collect();
-                self.host.offer_delayed(now, offered);
+                let unreadable = unreadable
+                    .into_iter()
+                    .map(|n| (n, "Permission denied".to_string()))
+                    .collect();
+                self.host.delayed_read(now, files, unreadable);
                 self.check(exp, before)
             }
             Step::Reset => {
                 let exp = self.model.reset();
                 self.host.reset(now);
+                self.check(exp, before)
+            }
+            Step::StopReplay => {
+                let exp = self.model.stop_replay();
+                self.host.stop_replay(now);
                 self.check(exp, before)
             }
             Step::CloseAll => {
@@ -325,9 +428,27 @@ impl HostDriver {
                 let rounds = self.model.max_links() + 4;
                 for _ in 0..rounds {
                     let before = self.model.clone();
-                    let exp = self.model.timeout(self.now);
+                    let chance = self.model.deadline_chance(self.now);
                     self.host.handle_timeout(self.now);
-                    self.check(exp, &before)?;
+                    let actions = self.collect();
+                    let fired = actions
+                        .iter()
+                        .any(|a| matches!(a, HostAction::Log(LogEvent::RequestTimedOut { .. })));
+                    match (chance, fired) {
+                        (Chance::No, true) => {
+                            return Err("a request timed out before its deadline".into());
+                        }
+                        (Chance::Must, false) => {
+                            return Err(
+                                "a request deadline passed more than a tick ago and nothing \
+                                 timed out"
+                                    .into(),
+                            );
+                        }
+                        _ => {}
+                    }
+                    let exp = self.model.timeout(self.now, fired);
+                    self.check_actions(actions, exp, &before)?;
                     if self.host.poll_timeout().is_none_or(|t| t > self.now) {
                         return Ok(());
                     }
@@ -346,24 +467,44 @@ impl HostDriver {
                         .host
                         .handle_reply(now, link, Bytes::from_static(b"stale")),
                     1 => self.host.handle_link_ready(now, link),
-                    _ => self.host.handle_link_closed(now, link, CloseReason::Eof),
+                    _ => self
+                        .host
+                        .handle_link_closed(now, link, CloseReason::Eof, n % 4 == 0),
                 }
                 self.check(Expect::default(), before)
             }
         }
     }
 
+    /// Everything the host wants done, in order.
+    fn collect(&mut self) -> Vec<HostAction> {
+        std::iter::from_fn(|| self.host.poll_action()).collect()
+    }
+
     /// Compare the host's actions with `exp`, then apply them to the model and the driver and
     /// compare what the host exposes.
     fn check(&mut self, exp: Expect, before: &Model) -> Result<(), String> {
+        let actions = self.collect();
+        self.check_actions(actions, exp, before)
+    }
+
+    fn check_actions(
+        &mut self,
+        actions: Vec<HostAction>,
+        exp: Expect,
+        before: &Model,
+    ) -> Result<(), String> {
         let mut opened = Vec::new();
         let mut starts = Vec::new();
         let mut closes = BTreeSet::new();
         let mut answers: BTreeMap<u64, Bytes> = BTreeMap::new();
-        let mut lists = 0;
-        let mut files = Vec::new();
+        let mut scans = 0;
+        let mut reads = Vec::new();
+        let mut delivered = Vec::new();
+        let mut skipped = Vec::new();
+        let (mut resent, mut timed_out) = (0, 0);
         let mut dead_logs = 0;
-        while let Some(action) = self.host.poll_action() {
+        for action in actions {
             match action {
                 HostAction::OpenLink(l) => {
                     if !self.seen_links.insert(l) {
@@ -382,12 +523,18 @@ impl HostDriver {
                         return Err(format!("client {} answered twice", client.0));
                     }
                 }
-                HostAction::ListDelayed => lists += 1,
-                HostAction::PermLog(m) => files.push(FileAction::PermLog(m)),
-                HostAction::DeleteDelayed(n) => files.push(FileAction::Delete(n)),
+                HostAction::ScanDelayed => scans += 1,
+                HostAction::ReadDelayed(names) => reads.push(names),
+                HostAction::Delivered { name, record } => delivered.push((name, record)),
                 HostAction::Log(e) => {
-                    if e == LogEvent::HostMarkedDead && e.severity() == Severity::Critical {
-                        dead_logs += 1;
+                    match &e {
+                        LogEvent::HostMarkedDead if e.severity() == Severity::Critical => {
+                            dead_logs += 1;
+                        }
+                        LogEvent::DelayedUnreadable { name, .. } => skipped.push(name.clone()),
+                        LogEvent::RequestResent { .. } => resent += 1,
+                        LogEvent::RequestTimedOut { .. } => timed_out += 1,
+                        _ => {}
                     }
                     let text = message(&e, HOST);
                     if !self.secret_in_clear && text.contains(SECRET) {
@@ -499,16 +646,40 @@ impl HostDriver {
             }
         };
 
-        if lists != exp.list_delayed {
+        if scans != exp.scans {
             return Err(format!(
-                "{lists} ListDelayed, the model expects {} (only on the first ready link)",
-                exp.list_delayed
+                "{scans} ScanDelayed, the model expects {} (only when the host comes back)",
+                exp.scans
             ));
         }
-        if files != exp.files {
+        if reads != exp.reads {
             return Err(format!(
-                "delayed-file actions {files:?}, the model expects {:?}",
-                exp.files
+                "ReadDelayed {reads:?}, the model expects {:?}",
+                exp.reads
+            ));
+        }
+        if delivered != exp.delivered {
+            return Err(format!(
+                "delivered {delivered:?}, the model expects {:?}",
+                exp.delivered
+            ));
+        }
+        if skipped != exp.skipped {
+            return Err(format!(
+                "warned about unreadable files {skipped:?}, the model expects {:?}",
+                exp.skipped
+            ));
+        }
+        if resent != exp.resent {
+            return Err(format!(
+                "{resent} request(s) sent again, the model expects {}",
+                exp.resent
+            ));
+        }
+        if timed_out != exp.timed_out {
+            return Err(format!(
+                "{timed_out} request(s) timed out, the model expects {}",
+                exp.timed_out
             ));
         }
         if dead_logs != usize::from(exp.marked_dead) {
@@ -522,7 +693,11 @@ impl HostDriver {
         self.model.resolve(&exp, &opened, probed, pruned);
         self.tally.probes += usize::from(probed);
         self.tally.prunes += usize::from(pruned);
+        self.tally.skipped += skipped.len();
+        self.tally.resent += resent;
+        self.tally.timed_out += timed_out;
         self.closed_links.extend(closes);
+        self.pending_reads.extend(reads);
         for (c, (line, cause)) in exp.answers {
             self.clients.insert(c, ClientState::Answered);
             if cause == Cause::Reply {
@@ -532,14 +707,22 @@ impl HostDriver {
                 *self.tally.con_lost.entry(cause).or_default() += 1;
             }
         }
-        for f in exp.files {
-            if let FileAction::Delete(name) = f {
-                self.dir.remove(&name);
-                self.tally.deleted += 1;
+        for (name, _) in exp.delivered {
+            // The runtime appends the record, then deletes the file.
+            if let Some(request) = self.dir.remove(&name) {
+                self.delivered.push((name, request));
             }
+            self.tally.deleted += 1;
         }
         self.model.end_step(self.now);
         self.tally.was_dead |= self.host.is_dead();
+        if self.model.replay_window() > self.model.max_links() {
+            return Err(format!(
+                "{} delayed files read, queued or in flight, more than max_links {}",
+                self.model.replay_window(),
+                self.model.max_links()
+            ));
+        }
         self.compare_observables()
     }
 
@@ -566,6 +749,16 @@ impl HostDriver {
                 "queue_len()",
                 h.queue_len().to_string(),
                 m.queue_len().to_string(),
+            ),
+            (
+                "is_drained()",
+                h.is_drained().to_string(),
+                m.is_drained().to_string(),
+            ),
+            (
+                "delayed_waiting()",
+                h.delayed_waiting().to_string(),
+                m.delayed_waiting().to_string(),
             ),
         ];
         for (what, got, want) in pairs {
