@@ -51,7 +51,7 @@ impl LocalTime {
     /// `utc_offset_secs` (east of UTC positive). With an offset of 0 this is UTC.
     ///
     /// Pure arithmetic (proleptic Gregorian calendar); the runtime still has to find the
-    /// offset of its time zone.
+    /// offset of its time zone. A year beyond `i32` is clamped to `i32::MIN` or `i32::MAX`.
     pub fn from_unix(unix_secs: i64, utc_offset_secs: i32) -> LocalTime {
         let t = unix_secs.saturating_add(i64::from(utc_offset_secs));
         let days = t.div_euclid(86_400);
@@ -470,9 +470,11 @@ mod tests {
             LocalTime::from_unix(1_118_259_062 - 7200, 7200).to_string(),
             "Wed Jun  8 19:31:02 2005"
         );
-        // Extremes do not panic.
+        // Extremes do not panic; their years are clamped.
         let _ = LocalTime::from_unix(i64::MAX, i32::MAX).to_string();
         let _ = LocalTime::from_unix(i64::MIN, i32::MIN).to_string();
+        assert_eq!(LocalTime::from_unix(i64::MAX, 0).year, i32::MAX);
+        assert_eq!(LocalTime::from_unix(i64::MIN, 0).year, i32::MIN);
     }
 
     #[test]

@@ -76,3 +76,58 @@ impl fmt::Display for CloseReason {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::ErrorKind;
+
+    #[test]
+    fn only_a_local_close_is_not_remote() {
+        assert!(!CloseReason::Local.is_remote());
+        assert!(CloseReason::Eof.is_remote());
+        assert!(CloseReason::StepTimeout.is_remote());
+    }
+
+    #[test]
+    fn every_reason_reads_as_in_lonc_log() {
+        // The text ends lonc.log lines such as `Connection to msul1 lost: <reason>`.
+        let cases = [
+            (
+                CloseReason::ConnectFailed(ErrorKind::ConnectionRefused),
+                "connect failed: connection refused",
+            ),
+            (CloseReason::ConnectTimeout, "connect timed out"),
+            (CloseReason::Refused, "refused by peer"),
+            (
+                CloseReason::UnexpectedLine {
+                    state: "Initialized",
+                },
+                "unexpected line from peer in state Initialized",
+            ),
+            (
+                CloseReason::BadEnc(EncError::NotHex),
+                "bad encrypted line from peer: enc: body is not hexadecimal",
+            ),
+            (CloseReason::LineTooLong, "line from peer too long"),
+            (
+                CloseReason::UnsolicitedData,
+                "data from peer when no reply was due",
+            ),
+            (CloseReason::Eof, "connection closed by peer"),
+            (
+                CloseReason::ReadError(ErrorKind::ConnectionReset),
+                "read error: connection reset",
+            ),
+            (
+                CloseReason::WriteError(ErrorKind::BrokenPipe),
+                "write error: broken pipe",
+            ),
+            (CloseReason::StepTimeout, "timed out waiting for peer"),
+            (CloseReason::Local, "closed locally"),
+        ];
+        for (reason, text) in cases {
+            assert_eq!(reason.to_string(), text, "{reason:?}");
+        }
+    }
+}
