@@ -849,9 +849,12 @@ pub fn a_slow_reading_peer_gets_a_large_request_whole(bin: &Path) {
         },
     );
     let limit = (2 * size).to_string();
+    // The whole request takes several steps: its deadline is not what is tested here.
     f.start_daemon(&[
         "--step-timeout",
         &step.as_secs().to_string(),
+        "--request-timeout",
+        "3600",
         "--max-line",
         &limit,
         "--max-queue-bytes",
