@@ -1005,6 +1005,7 @@ pub fn the_demo_runs_and_exits_0(bin: &Path) {
         "demo1 encrypt:echo:my password               -> my password",
         "critical demo2 put:grade:A                   -> con_delayed",
         "demo2 get:grade                              -> A",
+        "delayed/ is empty again",
         ":S:demo2:put:grade:A:",
         "demo3 >>> DEAD !!!! <<<",
         "exited: true (exit status: 0); pid file removed: true; sockets removed: true",
