@@ -180,7 +180,7 @@ pub struct Overrides {
     pub daemons_dir: Option<PathBuf>,
     /// `--doc-root` (lonDocRoot).
     pub doc_root: Option<PathBuf>,
-    /// `--hosts-file` (instead of `<lonTabDir>/hosts.tab`).
+    /// `--hosts` (instead of `<lonTabDir>/hosts.tab`).
     pub hosts_file: Option<PathBuf>,
     /// `--lond-port` (londPort).
     pub lond_port: Option<u16>,
@@ -299,7 +299,7 @@ impl Settings {
     /// Resolves the settings: a flag wins over the files, a later file over an earlier one
     /// (already merged in `vars`), and londPort defaults to 5663. Checks in this order and
     /// reports the first failure: lonHostID, lonSockDir, lonDaemons, lonDocRoot, lonTabDir
-    /// (unless `--hosts-file`), londPort.
+    /// (unless `--hosts`), londPort.
     pub fn resolve(vars: &PerlVars, overrides: &Overrides) -> Result<Settings, SettingsError> {
         let (host_id, source) = match overrides.host_id.as_deref().filter(|s| !s.is_empty()) {
             Some(id) => (id.to_owned(), ValueSource::Flag),
@@ -333,7 +333,7 @@ impl Settings {
                 .map(|dir| Path::new(dir).join("hosts.tab"))
                 .ok_or(SettingsError::Missing {
                     var: "lonTabDir",
-                    flag: "--hosts-file",
+                    flag: "--hosts",
                 })?,
         };
         let lond_port = match overrides.lond_port {
@@ -621,7 +621,7 @@ PerlSetVar lonAdmEMail a@b.c\r
             ),
             (
                 "lonTabDir",
-                "lonTabDir is not set: give --hosts-file or a PerlSetVar lonTabDir line",
+                "lonTabDir is not set: give --hosts or a PerlSetVar lonTabDir line",
             ),
         ];
         for (missing, message) in cases {
@@ -641,7 +641,7 @@ PerlSetVar lonAdmEMail a@b.c\r
             let err = Settings::resolve(&vars(&[&text]), &Overrides::default()).unwrap_err();
             assert_eq!(err.to_string(), message);
         }
-        // lonTabDir is not needed when --hosts-file is given.
+        // lonTabDir is not needed when --hosts is given.
         let text: String = FULL
             .lines()
             .filter(|l| !l.contains("lonTabDir"))

@@ -7,7 +7,7 @@ fn main() {
     let cli = Cli::parse();
     let code = match &cli.command {
         None => lonc_smol::serve::run(&cli.config, &cli.run),
-        Some(Command::Send(args)) => lonc_edge::send::run(&cli.config, args),
+        Some(Command::Send(args)) => lonc_edge::send::run(&cli.config, args) as i32,
         Some(Command::Demo(args)) => lonc_edge::demo::run(args),
     };
     std::process::exit(code);

@@ -746,6 +746,7 @@ pub fn send_and_critical_from_the_command_line(bin: &Path) {
     let mut f = Fixture::new(bin);
     f.start_sim("alpha", Faults::default());
     f.start_daemon(&["--connect-timeout", "30"]);
+    // Standard output, standard error and the exit status.
     let send_with = |config: &[&std::ffi::OsStr], args: &[&str]| {
         let out = Command::new(bin)
             .args(config)
@@ -753,24 +754,33 @@ pub fn send_and_critical_from_the_command_line(bin: &Path) {
             .args(args)
             .output()
             .expect("runs");
-        assert!(out.status.success());
         (
             String::from_utf8_lossy(&out.stdout).trim_end().to_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
+            out.status.code(),
         )
     };
     let send = |args: &[&str]| {
-        let (stdout, stderr) = send_with(&["--conf".as_ref(), f.conf.as_os_str()], args);
+        let (stdout, stderr, code) = send_with(&["--conf".as_ref(), f.conf.as_os_str()], args);
         assert_eq!(stderr, "", "lonc send {args:?}");
-        stdout
+        (stdout, code.expect("exits"))
     };
-    assert_eq!(send(&["alpha", "ping"]), "alpha");
+    assert_eq!(send(&["alpha", "ping"]), ("alpha".into(), 0));
     // Not in hosts.tab: lonnet's answer, and nothing spooled.
-    assert_eq!(send(&["nowhere", "ping"]), "no_such_host");
-    assert_eq!(send(&["--critical", "nowhere", "put:g:B"]), "no_such_host");
+    assert_eq!(send(&["nowhere", "ping"]), ("no_such_host".into(), 6));
+    assert_eq!(
+        send(&["--critical", "nowhere", "put:g:B"]),
+        ("no_such_host".into(), 6)
+    );
     // The daemon's own con_lost: nothing on standard error.
-    assert_eq!(send(&["--timeout", "3", "beta", "ping"]), "con_lost");
-    assert_eq!(send(&["--critical", "beta", "put:g:B"]), "con_delayed");
+    assert_eq!(
+        send(&["--timeout", "3", "beta", "ping"]),
+        ("con_lost".into(), 1)
+    );
+    assert_eq!(
+        send(&["--critical", "beta", "put:g:B"]),
+        ("con_delayed".into(), 4)
+    );
     let spooled: Vec<String> = std::fs::read_dir(f.sock_dir.join("delayed"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -778,24 +788,31 @@ pub fn send_and_critical_from_the_command_line(bin: &Path) {
     assert_eq!(spooled.len(), 1);
     assert!(spooled[0].ends_with(".putgB.beta"), "{spooled:?}");
     assert!(f.perm_log().contains(":D:beta:put:g:B:"));
-    // No daemon behind the socket directory: con_lost as lonnet's, and why on standard error.
+    // No daemon behind the socket directory: con_lost as lonnet's, why on standard error, and
+    // a status of its own.
     let empty = f.dir.path().join("no-daemon");
     std::fs::create_dir(&empty).unwrap();
-    let (stdout, stderr) = send_with(
-        &[
-            "--conf".as_ref(),
-            f.conf.as_os_str(),
-            "--sock-dir".as_ref(),
-            empty.as_os_str(),
-        ],
-        &["alpha", "ping"],
-    );
-    assert_eq!(stdout, "con_lost");
+    let no_daemon = [
+        "--conf".as_ref(),
+        f.conf.as_os_str(),
+        "--sock-dir".as_ref(),
+        empty.as_os_str(),
+    ];
+    let (stdout, stderr, code) = send_with(&no_daemon, &["alpha", "ping"]);
+    assert_eq!((stdout.as_str(), code), ("con_lost", Some(3)));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.starts_with("lonc send: no answer from the daemon: "),
         "{stderr}"
     );
+    // Nowhere to spool (`delayed` is a file, which stops root too): con_failed.
+    std::fs::write(empty.join("delayed"), "").unwrap();
+    let (stdout, _, code) = send_with(&no_daemon, &["--critical", "alpha", "put:g:C"]);
+    assert_eq!((stdout.as_str(), code), ("con_failed", Some(5)));
+    // Misuse: one line on standard error, status 2, nothing on standard output.
+    let (stdout, stderr, code) = send_with(&no_daemon, &["--timeout=-1", "alpha", "ping"]);
+    assert_eq!((stdout.as_str(), code), ("", Some(2)));
+    assert!(stderr.starts_with("lonc send: --timeout"), "{stderr}");
     f.start_sim("beta", Faults::default());
     assert_eq!(f.ask("beta", "ping"), "beta");
     eventually("the spooled request to be delivered", || {

@@ -35,6 +35,7 @@ pub struct Cli {
 pub enum Command {
     /// Send one request through the daemon, as lonnet's `reply` (or `critical`) does, and print
     /// the answer.
+    #[command(after_help = crate::send::EXIT_STATUSES)]
     Send(SendArgs),
     /// Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a
     /// short report. Needs no configuration.
@@ -379,6 +380,35 @@ mod tests {
         let cli = Cli::parse_from(["lonc", "send", "msul1", "ping", "--sock-dir", "/s"]);
         assert!(matches!(cli.command, Some(Command::Send(ref s)) if s.host == "msul1"));
         assert_eq!(cli.config.sock_dir.as_deref(), Some(Path::new("/s")));
+    }
+
+    /// Each "give --flag" of a missing setting names a flag that exists, with the meaning.
+    #[test]
+    fn a_missing_setting_names_a_flag_that_sets_it() {
+        use lonc_core::conf::SettingsError;
+        let all = [
+            "lonHostID",
+            "lonSockDir",
+            "lonDaemons",
+            "lonDocRoot",
+            "lonTabDir",
+        ];
+        for missing in all {
+            let mut vars = PerlVars::new();
+            for var in all.iter().filter(|v| **v != missing) {
+                vars.merge_text(&format!("PerlSetVar {var} x\n"));
+            }
+            let Err(SettingsError::Missing { var, flag }) =
+                Settings::resolve(&vars, &Overrides::default())
+            else {
+                panic!("{missing} missing is not an error");
+            };
+            assert_eq!(var, missing);
+            let cli = Cli::try_parse_from(["lonc", flag, "given"])
+                .unwrap_or_else(|e| panic!("{flag}, named for {var}: {e}"));
+            Settings::resolve(&vars, &cli.config.overrides())
+                .unwrap_or_else(|e| panic!("{flag} given, still: {e}"));
+        }
     }
 
     #[test]

@@ -106,24 +106,28 @@ impl Logger {
     }
 }
 
-/// Writes `<pid>\n` to the pid file, creating its directory. The file appears whole (written
-/// under a temporary name, then renamed), so a reader such as loncron never sees it empty.
+/// Writes `<pid>\n` to the pid file, creating its directory. The file appears whole, so a
+/// reader such as loncron never sees it empty.
 pub fn write_pid_file(path: &Path) -> io::Result<()> {
+    replace_whole(path, format!("{}\n", std::process::id()).as_bytes())
+}
+
+/// Replaces the status file with `text`, creating its directory. A reader (loncron, the status
+/// page) sees the old file or the new one, never half of one.
+pub fn write_status(path: &Path, text: &str) -> io::Result<()> {
+    replace_whole(path, text.as_bytes())
+}
+
+/// Writes `bytes` under a temporary name beside `path`, then renames it over `path`: the file
+/// is replaced, never rewritten in place.
+fn replace_whole(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
-    fs::write(&tmp, format!("{}\n", std::process::id()))?;
+    fs::write(&tmp, bytes)?;
     fs::rename(&tmp, path)
-}
-
-/// Replaces the status file with `text`, creating its directory.
-pub fn write_status(path: &Path, text: &str) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
-    }
-    fs::write(path, text)
 }
 
 /// Reads and parses `hosts.tab`.
@@ -241,6 +245,21 @@ pub fn listen(path: &Path, mode: u32) -> io::Result<std::os::unix::net::UnixList
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reader that opened the old status file keeps reading the old one: the file is
+    /// replaced, not truncated and rewritten under it.
+    #[test]
+    fn the_status_file_is_replaced_not_rewritten_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lon-status").join("loncstatus.txt");
+        write_status(&path, "old\n").unwrap();
+        let reader = dir.path().join("reader");
+        fs::hard_link(&path, &reader).unwrap();
+        write_status(&path, "new\n").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new\n");
+        assert_eq!(fs::read_to_string(&reader).unwrap(), "old\n");
+        assert!(!dir.path().join("lon-status/loncstatus.txt.tmp").exists());
+    }
 
     #[test]
     fn only_regular_files_of_at_most_a_line_are_read_and_nothing_blocks() {
