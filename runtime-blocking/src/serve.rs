@@ -49,7 +49,7 @@ const ACCEPTS_PER_EVENT: usize = 64;
 const ACCEPT_REST: Duration = Duration::from_millis(100);
 
 /// Runs the daemon until an orderly shutdown; returns the exit status. Configuration problems
-/// are one line on standard error and status 2.
+/// are one line on standard error and status 2; another daemon on the configuration, status 1.
 pub fn run(config: &ConfigArgs, run: &RunArgs) -> i32 {
     startup::run_daemon(config, run, |startup| event_loop(startup, config, run))
 }

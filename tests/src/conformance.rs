@@ -30,6 +30,8 @@ macro_rules! conformance_suite {
             a_delayed_file_is_replayed_once_deleted_and_logged,
             hup_with_a_changed_hosts_tab_adds_and_removes_sockets,
             term_removes_the_socket_and_pid_files,
+            a_second_daemon_on_one_configuration_refuses_and_touches_nothing,
+            a_socket_another_daemon_answers_on_is_not_taken,
             hostile_clients_leave_the_daemon_serving_others,
             a_garbage_peer_costs_only_its_transaction,
             a_client_may_send_several_requests_on_one_connection,
@@ -654,6 +656,118 @@ pub fn term_removes_the_socket_and_pid_files(bin: &Path) {
     for h in ["alpha", "beta", "gamma"] {
         assert!(!f.sock_dir.join(h).exists(), "{h}'s socket removed");
     }
+}
+
+/// A child process killed when dropped (a daemon a scenario starts besides the fixture's).
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Killed {
+    /// Its exit status, waiting for it within [`PATIENCE`].
+    fn exit_status(&mut self) -> ExitStatus {
+        let mut status = None;
+        eventually("the process to exit", || {
+            status = self.0.try_wait().ok().flatten();
+            status.is_some()
+        });
+        status.expect("exited")
+    }
+}
+
+/// `lonc.pid` is locked for the daemon's life: a second daemon on the same configuration says
+/// who runs, exits 1, and touches no socket, log or pid file; the first serves on.
+pub fn a_second_daemon_on_one_configuration_refuses_and_touches_nothing(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&[]);
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    let pid_file = f.logs.join("lonc.pid");
+    let log_len = || std::fs::metadata(f.logs.join("lonc.log")).unwrap().len();
+    let before = (std::fs::read_to_string(&pid_file).unwrap(), log_len());
+    let mut second = Killed(
+        Command::new(bin)
+            .arg("--conf")
+            .arg(&f.conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs"),
+    );
+    let status = second.exit_status();
+    let mut stderr = String::new();
+    second
+        .0
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("another lonc (pid {}) is running", f.pid())),
+        "{stderr}"
+    );
+    assert_eq!(
+        (std::fs::read_to_string(&pid_file).unwrap(), log_len()),
+        before
+    );
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    // The first daemon's stop still cleans up: its sockets and its pid file go.
+    f.signal(libc::SIGTERM);
+    assert_eq!(f.wait_exit().code(), Some(0));
+    assert!(!pid_file.exists());
+    assert!(!f.sock_dir.join("alpha").exists());
+}
+
+/// A daemon of another configuration sharing the socket directory (or a loncnew not yet
+/// stopped) does not take a socket a process answers on: it says so, and the clients of the
+/// socket keep reaching the daemon that owns it.
+pub fn a_socket_another_daemon_answers_on_is_not_taken(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&[]);
+    let daemons2 = f.dir.path().join("perl2");
+    let mut second = Killed(
+        Command::new(bin)
+            .arg("--conf")
+            .arg(&f.conf)
+            .arg("--daemons-dir")
+            .arg(&daemons2)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("runs"),
+    );
+    let log2 = daemons2.join("logs/lonc.log");
+    eventually("the second daemon to give up alpha's socket", || {
+        std::fs::read_to_string(&log2).is_ok_and(|log| {
+            log.contains("alpha")
+                && log.contains("CRITICAL: Cannot listen on")
+                && log.contains("another process answers on it")
+        })
+    });
+    assert!(
+        second.0.try_wait().unwrap().is_none(),
+        "the second daemon runs on"
+    );
+    // alpha's clients still reach the first daemon: the request shows in its log, not the
+    // second's.
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    assert!(f.lonc_log().contains("Connection 1 to alpha now ready"));
+    assert!(
+        !std::fs::read_to_string(&log2)
+            .unwrap()
+            .contains("to alpha now ready")
+    );
 }
 
 pub fn hostile_clients_leave_the_daemon_serving_others(bin: &Path) {

@@ -106,12 +106,6 @@ impl Logger {
     }
 }
 
-/// Writes `<pid>\n` to the pid file, creating its directory. The file appears whole, so a
-/// reader such as loncron never sees it empty.
-pub fn write_pid_file(path: &Path) -> io::Result<()> {
-    replace_whole(path, format!("{}\n", std::process::id()).as_bytes())
-}
-
 /// Replaces the status file with `text`, creating its directory. A reader (loncron, the status
 /// page) sees the old file or the new one, never half of one.
 pub fn write_status(path: &Path, text: &str) -> io::Result<()> {
@@ -232,14 +226,40 @@ pub fn remove_file(path: &Path) -> io::Result<()> {
 }
 
 /// Binds a host's UNIX socket at `path`, replacing a stale file, with permissions `mode`; the
-/// listener is non-blocking.
+/// listener is non-blocking. A socket some process still answers on (another lonc, a loncnew
+/// not yet stopped) is not replaced: `AddrInUse`.
 pub fn listen(path: &Path, mode: u32) -> io::Result<std::os::unix::net::UnixListener> {
     use std::os::unix::fs::PermissionsExt as _;
+    if answers(path) {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "another process answers on it",
+        ));
+    }
     remove_file(path)?;
     let listener = std::os::unix::net::UnixListener::bind(path)?;
     fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
     listener.set_nonblocking(true)?;
     Ok(listener)
+}
+
+/// True if a process listens on the UNIX socket at `path`: a non-blocking connect is accepted
+/// or waits in its backlog. A missing file, a stale socket (refused) or anything else is not.
+fn answers(path: &Path) -> bool {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let Ok(addr) = SockAddr::unix(path) else {
+        return false;
+    };
+    let Ok(socket) = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None) else {
+        return false;
+    };
+    if socket.set_nonblocking(true).is_err() {
+        return false;
+    }
+    match socket.connect(&addr) {
+        Ok(()) => true,
+        Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+    }
 }
 
 #[cfg(test)]
@@ -309,16 +329,19 @@ mod tests {
         assert!(why("109.1.9.link.msul1").contains("symbolic link"));
     }
 
+    /// A stale socket file is replaced; one a process answers on is left alone.
     #[test]
-    fn the_pid_file_holds_our_pid_and_no_temporary_file_stays() {
+    fn a_socket_someone_answers_on_is_not_replaced() {
         let dir = tempfile::tempdir().unwrap();
-        let pid_file = dir.path().join("logs/lonc.pid");
-        write_pid_file(&pid_file).unwrap();
-        assert_eq!(
-            fs::read_to_string(&pid_file).unwrap(),
-            format!("{}\n", std::process::id())
-        );
-        assert_eq!(fs::read_dir(dir.path().join("logs")).unwrap().count(), 1);
+        let path = dir.path().join("msul1");
+        drop(listen(&path, 0o660).unwrap()); // closed: the file stays, stale
+        assert!(path.exists());
+        let ours = listen(&path, 0o660).unwrap();
+        let e = listen(&path, 0o660).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+        // Still ours: a client reaches it.
+        let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        ours.accept().unwrap();
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! * [`cli`]: the one command-line definition of both binaries;
 //! * [`startup`]: start-up (settings, `hosts.tab`, logs, pid file, detaching), the reload on
 //!   SIGHUP, and the node's outputs that only touch files;
-//! * [`files`]: `lonc.log`, `lonnet.perm.log`, the pid, status and delayed files, the host
-//!   sockets;
+//! * [`files`]: `lonc.log`, `lonnet.perm.log`, the status and delayed files, the host
+//!   sockets; [`pidfile`]: `lonc.pid`, locked: one daemon per configuration;
 //! * [`sys`]: the few system calls std lacks;
 //! * [`send`]: `lonc send`, through `lonc-client`; [`demo`]: `lonc demo`; [`sim`]: the
 //!   simulated lond (also the `lond-sim` binary).
@@ -16,6 +16,7 @@
 pub mod cli;
 pub mod demo;
 pub mod files;
+pub mod pidfile;
 pub mod send;
 pub mod sim;
 pub mod startup;

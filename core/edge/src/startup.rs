@@ -13,6 +13,7 @@ use lonc_core::node::{Node, NodeConfig};
 
 use crate::cli::{ConfigArgs, ConfigError, RunArgs};
 use crate::files::{self, Logger};
+use crate::pidfile::{PidFile, PidLockError};
 use crate::sys;
 use lonc_client::localtime::now_local;
 
@@ -26,12 +27,38 @@ pub fn run_daemon(
     run: &RunArgs,
     event_loop: impl FnOnce(Startup) -> Result<i32, ConfigError>,
 ) -> i32 {
-    match prepare(config, run).and_then(event_loop) {
-        Ok(code) => code,
-        Err(e) => {
+    let (startup, pid_file) = match prepare(config, run) {
+        Ok(prepared) => prepared,
+        Err(StartError::Running(e)) => {
             eprintln!("lonc: {e}");
-            2
+            return 1;
         }
+        Err(StartError::Config(e)) => {
+            eprintln!("lonc: {e}");
+            return 2;
+        }
+    };
+    let code = event_loop(startup).unwrap_or_else(|e| {
+        eprintln!("lonc: {e}");
+        2
+    });
+    // The lock is held until here, after the pid file was removed.
+    drop(pid_file);
+    code
+}
+
+/// Why a daemon did not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// Another daemon runs on this configuration (exit status 1).
+    Running(PidLockError),
+    /// Anything else: one line, exit status 2.
+    Config(ConfigError),
+}
+
+impl From<ConfigError> for StartError {
+    fn from(e: ConfigError) -> Self {
+        StartError::Config(e)
     }
 }
 
@@ -43,12 +70,17 @@ pub struct Startup {
     pub logger: Logger,
 }
 
-/// Reads the configuration and `hosts.tab`, opens the logs, creates the socket directory,
-/// detaches if asked, writes the pid file and builds the node. Any problem is one line
-/// (exit status 2). Call before starting any thread.
-pub fn prepare(config: &ConfigArgs, run: &RunArgs) -> Result<Startup, ConfigError> {
+/// Reads the configuration and `hosts.tab`, locks the pid file (refusing to start if another
+/// daemon holds it, before touching any other file), opens the logs, creates the socket
+/// directory, detaches if asked, writes the pid file and builds the node. Call before starting
+/// any thread. The pid file's lock lasts as long as the [`PidFile`] returned.
+pub fn prepare(config: &ConfigArgs, run: &RunArgs) -> Result<(Startup, PidFile), StartError> {
     let node_config = run.node_config().map_err(ConfigError)?;
     let (settings, warnings, (entries, problems)) = read_config(config)?;
+    let pid_file = PidFile::lock(&settings.pid_file()).map_err(|e| match e {
+        PidLockError::Running { .. } => StartError::Running(e),
+        PidLockError::Io { .. } => StartError::Config(ConfigError(e.to_string())),
+    })?;
     let mut logger = Logger::open(&settings, run.log_stderr).map_err(|e| {
         ConfigError(format!(
             "cannot open the logs in {}: {e}",
@@ -65,17 +97,17 @@ pub fn prepare(config: &ConfigArgs, run: &RunArgs) -> Result<Startup, ConfigErro
         sys::daemonize(run.log_stderr)
             .map_err(|e| ConfigError(format!("cannot daemonize: {e}")))?;
     }
-    files::write_pid_file(&settings.pid_file()).map_err(|e| {
+    pid_file.write_pid().map_err(|e| {
         ConfigError(format!(
             "cannot write the pid file {}: {e}",
-            settings.pid_file().display()
+            pid_file.path().display()
         ))
     })?;
     for w in warnings {
         logger.parent(Severity::Warning, w);
     }
     let node = new_node(node_config, settings, &entries, &problems);
-    Ok(Startup { node, logger })
+    Ok((Startup { node, logger }, pid_file))
 }
 
 fn new_node(
