@@ -32,6 +32,7 @@ macro_rules! conformance_suite {
             term_removes_the_socket_and_pid_files,
             a_second_daemon_on_one_configuration_refuses_and_touches_nothing,
             a_socket_another_daemon_answers_on_is_not_taken,
+            logrotate_s_rename_then_hup_reopens_the_logs,
             hostile_clients_leave_the_daemon_serving_others,
             a_garbage_peer_costs_only_its_transaction,
             a_client_may_send_several_requests_on_one_connection,
@@ -768,6 +769,46 @@ pub fn a_socket_another_daemon_answers_on_is_not_taken(bin: &Path) {
             .unwrap()
             .contains("to alpha now ready")
     );
+}
+
+/// The repository's logrotate snippet works: once the logs are renamed and its `postrotate`
+/// script has run, every later line and `S:` record goes to new files, none to the old ones.
+pub fn logrotate_s_rename_then_hup_reopens_the_logs(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&["--delayed-scan", "0.2"]);
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    let snippet = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime-smol/dist/lonc.logrotate"),
+    )
+    .unwrap();
+    let script = snippet
+        .split_once("postrotate")
+        .and_then(|(_, rest)| rest.split_once("endscript"))
+        .expect("a postrotate script")
+        .0
+        .replace("/home/httpd/perl/logs", &f.logs.display().to_string());
+    let (log, perm) = (f.logs.join("lonc.log"), f.logs.join("lonnet.perm.log"));
+    let (old_log, old_perm) = (f.logs.join("lonc.log.1"), f.logs.join("lonnet.perm.log.1"));
+    std::fs::rename(&log, &old_log).unwrap();
+    std::fs::rename(&perm, &old_perm).unwrap();
+    let status = Command::new("sh").arg("-c").arg(&script).status().unwrap();
+    assert!(status.success(), "{script}");
+    eventually("a new lonc.log", || log.exists());
+    let old_len = |p: &Path| std::fs::metadata(p).unwrap().len();
+    let (log_len, perm_len) = (old_len(&old_log), old_len(&old_perm));
+    let name = "1700000000.1.4242.put.alpha";
+    std::fs::write(f.sock_dir.join("delayed").join(name), "put:rotated:yes\n").unwrap();
+    eventually("the delayed file to be delivered", || {
+        !f.sock_dir.join("delayed").join(name).exists()
+    });
+    assert!(
+        std::fs::read_to_string(&perm)
+            .unwrap()
+            .contains(":S:alpha:put:rotated:yes:")
+    );
+    assert!(f.lonc_log().contains("A delayed transaction was completed"));
+    assert_eq!((old_len(&old_log), old_len(&old_perm)), (log_len, perm_len));
 }
 
 pub fn hostile_clients_leave_the_daemon_serving_others(bin: &Path) {

@@ -20,6 +20,9 @@ use lonc_core::logfmt::{log_line, message, perm_log_line, status_string};
 /// log line for the status report.
 pub struct Logger {
     pid: u32,
+    /// `lonc.log` and `lonnet.perm.log`, for [`Logger::reopen`] (none for a logger without
+    /// files).
+    paths: Option<(PathBuf, PathBuf)>,
     log: Option<File>,
     perm: Option<File>,
     stderr: bool,
@@ -33,11 +36,12 @@ impl Logger {
         if let Some(dir) = settings.log_file().parent() {
             fs::create_dir_all(dir)?;
         }
-        let append = |p: PathBuf| OpenOptions::new().create(true).append(true).open(p);
+        let (log, perm) = (settings.log_file(), settings.perm_log_file());
         Ok(Logger {
             pid: std::process::id(),
-            log: Some(append(settings.log_file())?),
-            perm: Some(append(settings.perm_log_file())?),
+            log: Some(append(&log)?),
+            perm: Some(append(&perm)?),
+            paths: Some((log, perm)),
             stderr,
             last: HashMap::new(),
             complained: false,
@@ -48,11 +52,39 @@ impl Logger {
     pub fn stderr_only(stderr: bool) -> Logger {
         Logger {
             pid: std::process::id(),
+            paths: None,
             log: None,
             perm: None,
             stderr,
             last: HashMap::new(),
             complained: false,
+        }
+    }
+
+    /// Opens both log files again by name, creating them if they were moved away (logrotate's
+    /// default: rename, then HUP). A file that cannot be opened keeps its old descriptor, and
+    /// a CRITICAL line says so.
+    pub fn reopen(&mut self) {
+        let Some((log, perm)) = self.paths.clone() else {
+            return;
+        };
+        let mut failed = Vec::new();
+        match append(&log) {
+            Ok(f) => {
+                self.log = Some(f);
+                self.complained = false;
+            }
+            Err(e) => failed.push(format!("{}: {e}", log.display())),
+        }
+        match append(&perm) {
+            Ok(f) => self.perm = Some(f),
+            Err(e) => failed.push(format!("{}: {e}", perm.display())),
+        }
+        for why in failed {
+            self.parent(
+                Severity::Critical,
+                format!("Cannot reopen {why}; still writing to the old file"),
+            );
         }
     }
 
@@ -104,6 +136,11 @@ impl Logger {
             eprintln!("lonc: cannot write {what}: {e} (further failures are not reported)");
         }
     }
+}
+
+/// Opens `path` to append to, creating it.
+fn append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
 }
 
 /// Replaces the status file with `text`, creating its directory. A reader (loncron, the status
@@ -342,6 +379,35 @@ mod tests {
         // Still ours: a client reaches it.
         let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
         ours.accept().unwrap();
+    }
+
+    /// A log that cannot be reopened keeps being written to its old file, which says why.
+    #[test]
+    fn a_log_that_cannot_be_reopened_keeps_its_old_file() {
+        use lonc_core::conf::{Overrides, PerlVars};
+        let dir = tempfile::tempdir().unwrap();
+        let mut vars = PerlVars::new();
+        for (var, value) in [("lonHostID", "me"), ("lonSockDir", "s"), ("lonDocRoot", "h")] {
+            vars.merge_text(&format!("PerlSetVar {var} {value}\n"));
+        }
+        vars.merge_text(&format!("PerlSetVar lonDaemons {}\n", dir.path().display()));
+        vars.merge_text("PerlSetVar lonTabDir t\n");
+        let settings = Settings::resolve(&vars, &Overrides::default()).unwrap();
+        let mut logger = Logger::open(&settings, false).unwrap();
+        let (log, moved) = (settings.log_file(), dir.path().join("lonc.log.1"));
+        fs::rename(&log, &moved).unwrap();
+        fs::create_dir(&log).unwrap(); // cannot be opened as a file, by root either
+        logger.reopen();
+        logger.parent(Severity::Info, "after");
+        let old = fs::read_to_string(&moved).unwrap();
+        assert!(old.contains("CRITICAL: Cannot reopen "), "{old}");
+        assert!(old.contains("still writing to the old file"), "{old}");
+        assert!(old.contains("INFO: after"), "{old}");
+        // The permanent log was reopened: a record goes to a new file.
+        fs::rename(settings.perm_log_file(), dir.path().join("perm.1")).unwrap();
+        logger.reopen();
+        logger.perm("S:x:y").unwrap();
+        assert!(fs::read_to_string(settings.perm_log_file()).unwrap().contains(":S:x:y:"));
     }
 
     #[test]

@@ -181,9 +181,10 @@ pub fn delivered(node: &mut Node, logger: &mut Logger, name: String, record: Str
     }
 }
 
-/// [`lonc_core::node::Output::ReloadConfig`]: re-reads the configuration and `hosts.tab` and hands them to the
-/// node ([`Node::reload`], or [`Node::reload_failed`] with the reason).
+/// [`lonc_core::node::Output::ReloadConfig`]: reopens the logs ([`Logger::reopen`]), re-reads
+/// the configuration and `hosts.tab` and hands them to the node ([`Node::reload`], or [`Node::reload_failed`] with the reason).
 pub fn reload(node: &mut Node, logger: &mut Logger, config: &ConfigArgs) {
+    logger.reopen();
     let now = Instant::now();
     match read_config(config) {
         Ok((settings, warnings, (entries, problems))) => {
