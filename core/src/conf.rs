@@ -16,6 +16,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::hosts_tab::is_safe_host_id;
+use crate::quote::{Problems, excerpt};
 
 /// The default TCP port of lond.
 pub const DEFAULT_LOND_PORT: u16 = 5663;
@@ -29,6 +30,8 @@ pub enum ConfProblemKind {
     MissingValue { name: String },
     /// A quoted name or value without its closing quote.
     UnterminatedQuote,
+    /// More skipped lines from this one on, counted but not listed.
+    More { count: usize },
 }
 
 /// A skipped `PerlSetVar` line.
@@ -49,6 +52,12 @@ impl fmt::Display for ConfProblem {
             }
             ConfProblemKind::UnterminatedQuote => {
                 f.write_str("PerlSetVar with an unterminated quote")
+            }
+            ConfProblemKind::More { count } => {
+                return write!(
+                    f,
+                    "{count} more PerlSetVar line(s) ignored from here on, not listed one by one"
+                );
             }
         }?;
         f.write_str("; line ignored")
@@ -97,7 +106,7 @@ fn parse_line(line: &str) -> Option<Result<(String, String), ConfProblemKind>> {
             return Err(ConfProblemKind::MissingName);
         }
         let (value, _ignored) = next_word(rest)?.ok_or_else(|| ConfProblemKind::MissingValue {
-            name: name.to_owned(),
+            name: excerpt(name),
         })?;
         Ok((name.to_owned(), value.to_owned()))
     })();
@@ -118,22 +127,26 @@ impl PerlVars {
     }
 
     /// Adds the variables of a later file: its definitions replace earlier ones. Returns the
-    /// lines that were skipped.
+    /// lines that were skipped: at most [`crate::quote::MAX_LISTED_PROBLEMS`], then one
+    /// [`ConfProblemKind::More`] counting the rest.
     pub fn merge_text(&mut self, text: &str) -> Vec<ConfProblem> {
-        let mut problems = Vec::new();
+        let mut problems = Problems::default();
         for (index, line) in text.lines().enumerate() {
             match parse_line(line) {
                 None => {}
                 Some(Ok((name, value))) => {
                     self.vars.insert(name, value);
                 }
-                Some(Err(kind)) => problems.push(ConfProblem {
+                Some(Err(kind)) => problems.push(index + 1, || ConfProblem {
                     line: index + 1,
                     kind,
                 }),
             }
         }
-        problems
+        problems.finish(|line, count| ConfProblem {
+            line,
+            kind: ConfProblemKind::More { count },
+        })
     }
 
     /// Adds the variables of `later`, which replace ours.
@@ -402,6 +415,32 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flood_of_bad_perlsetvar_lines_lists_a_few_and_counts_the_rest() {
+        use crate::quote::MAX_LISTED_PROBLEMS;
+        let mut text = String::new();
+        for _ in 0..50_000 {
+            text.push_str("PerlSetVar\n");
+        }
+        text.push_str(&format!("PerlSetVar {}\n", "n".repeat(10 << 20)));
+        let mut vars = PerlVars::new();
+        let problems = vars.merge_text(&text);
+        assert_eq!(problems.len(), MAX_LISTED_PROBLEMS + 1);
+        assert_eq!(
+            problems[MAX_LISTED_PROBLEMS].to_string(),
+            format!(
+                "line {}: 49981 more PerlSetVar line(s) ignored from here on, not listed one by \
+                 one",
+                MAX_LISTED_PROBLEMS + 1
+            )
+        );
+        // The long name alone, first in its file: quoted in part.
+        let problems =
+            PerlVars::new().merge_text(&format!("PerlSetVar {}\n", "n".repeat(10 << 20)));
+        let line = problems[0].to_string();
+        assert!(line.len() < 400, "{} bytes", line.len());
+    }
     use proptest::prelude::*;
 
     const FULL: &str = "\

@@ -18,6 +18,7 @@
 //! see [`is_safe_host_id`]. When an id appears twice, the later line wins (it replaces the
 //! earlier entry in place) and a problem is reported.
 
+use crate::quote::{Problems, excerpt};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -59,6 +60,9 @@ pub enum ProblemKind {
     BadAddress { text: String },
     /// The id was already defined; this line replaces the earlier one.
     DuplicateId { id: String, first_line: usize },
+    /// More problems from this line on, counted but not listed (a file flooded with bad
+    /// lines costs a few log lines, not one per line).
+    More { count: usize },
 }
 
 impl fmt::Display for ProblemKind {
@@ -79,6 +83,10 @@ impl fmt::Display for ProblemKind {
             ProblemKind::DuplicateId { id, first_line } => write!(
                 f,
                 "host id {id:?} already defined on line {first_line}; this line replaces it"
+            ),
+            ProblemKind::More { count } => write!(
+                f,
+                "{count} more problem(s) from here on, not listed one by one"
             ),
         }
     }
@@ -146,10 +154,10 @@ fn parse_line(line: &str) -> Result<HostEntry, ProblemKind> {
         });
     };
     if !is_safe_host_id(id) {
-        return Err(ProblemKind::UnsafeId { id: id.to_owned() });
+        return Err(ProblemKind::UnsafeId { id: excerpt(id) });
     }
     let ip = parse_ip(rest).ok_or_else(|| ProblemKind::BadAddress {
-        text: rest.trim().to_owned(),
+        text: excerpt(rest.trim()),
     })?;
     Ok(HostEntry {
         id: id.to_owned(),
@@ -162,10 +170,11 @@ fn parse_line(line: &str) -> Result<HostEntry, ProblemKind> {
 
 /// Parses the text of a `hosts.tab` file: the good entries in file order (a duplicate id keeps
 /// the position of its first line and the content of its last) and the problems, in line
-/// order. Never panics.
+/// order: at most [`crate::quote::MAX_LISTED_PROBLEMS`], then one [`ProblemKind::More`] counting the rest;
+/// each quotes at most [`crate::quote::MAX_EXCERPT`] bytes of the line. Never panics.
 pub fn parse(text: &str) -> (Vec<HostEntry>, Vec<LineProblem>) {
     let mut entries: Vec<HostEntry> = Vec::new();
-    let mut problems = Vec::new();
+    let mut problems = Problems::default();
     // id -> (index in entries, line where it was first defined)
     let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
     for (index, raw) in text.lines().enumerate() {
@@ -177,10 +186,10 @@ pub fn parse(text: &str) -> (Vec<HostEntry>, Vec<LineProblem>) {
         match parse_line(line) {
             Ok(entry) => {
                 if let Some(&(at, first_line)) = seen.get(&entry.id) {
-                    problems.push(LineProblem {
+                    problems.push(line_no, || LineProblem {
                         line: line_no,
                         kind: ProblemKind::DuplicateId {
-                            id: entry.id.clone(),
+                            id: excerpt(&entry.id),
                             first_line,
                         },
                     });
@@ -190,12 +199,16 @@ pub fn parse(text: &str) -> (Vec<HostEntry>, Vec<LineProblem>) {
                     entries.push(entry);
                 }
             }
-            Err(kind) => problems.push(LineProblem {
+            Err(kind) => problems.push(line_no, || LineProblem {
                 line: line_no,
                 kind,
             }),
         }
     }
+    let problems = problems.finish(|line, count| LineProblem {
+        line,
+        kind: ProblemKind::More { count },
+    });
     (entries, problems)
 }
 
@@ -213,6 +226,44 @@ pub fn render(entries: &[HostEntry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A flood of bad lines is a bounded list: the first few, then a count from the first
+    /// line left out; a huge value is quoted in part.
+    #[test]
+    fn a_flood_of_bad_lines_lists_a_few_and_counts_the_rest() {
+        use crate::quote::MAX_LISTED_PROBLEMS;
+        let mut text = String::from("good:d:r:n:10.0.0.1\n");
+        for i in 0..100_000 {
+            text.push_str(&format!("bad{i}\n"));
+        }
+        let (entries, problems) = parse(&text);
+        assert_eq!(entries.len(), 1);
+        assert_eq!(problems.len(), MAX_LISTED_PROBLEMS + 1);
+        assert_eq!(problems[0].line, 2);
+        let last = &problems[MAX_LISTED_PROBLEMS];
+        assert_eq!(last.line, MAX_LISTED_PROBLEMS + 2);
+        assert_eq!(
+            last.kind,
+            ProblemKind::More {
+                count: 100_000 - MAX_LISTED_PROBLEMS
+            }
+        );
+        assert_eq!(
+            last.to_string(),
+            format!(
+                "hosts.tab line {}: 99980 more problem(s) from here on, not listed one by one",
+                MAX_LISTED_PROBLEMS + 2
+            )
+        );
+
+        let huge = format!("h:d:r:n:{}\n", "x".repeat(10 << 20));
+        let (_, problems) = parse(&huge);
+        let line = problems[0].to_string();
+        assert!(line.len() < 400, "{} bytes", line.len());
+        assert!(line.contains("... (10485760 bytes)"), "{line}");
+        let unsafe_id = format!("{}/:d:r:n:10.0.0.1\n", "y".repeat(10 << 20));
+        assert!(parse(&unsafe_id).1[0].to_string().len() < 600);
+    }
     use proptest::prelude::*;
     use std::net::Ipv6Addr;
 

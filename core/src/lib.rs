@@ -89,6 +89,7 @@ pub mod link;
 pub mod log;
 pub mod logfmt;
 pub mod node;
+pub mod quote;
 pub mod reason;
 pub mod request;
 pub mod session;

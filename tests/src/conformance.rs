@@ -33,6 +33,7 @@ macro_rules! conformance_suite {
             a_second_daemon_on_one_configuration_refuses_and_touches_nothing,
             a_socket_another_daemon_answers_on_is_not_taken,
             logrotate_s_rename_then_hup_reopens_the_logs,
+            a_flood_of_bad_hosts_tab_lines_costs_a_few_log_lines,
             hostile_clients_leave_the_daemon_serving_others,
             a_garbage_peer_costs_only_its_transaction,
             a_client_may_send_several_requests_on_one_connection,
@@ -809,6 +810,33 @@ pub fn logrotate_s_rename_then_hup_reopens_the_logs(bin: &Path) {
     );
     assert!(f.lonc_log().contains("A delayed transaction was completed"));
     assert_eq!((old_len(&old_log), old_len(&old_perm)), (log_len, perm_len));
+}
+
+/// A `hosts.tab` of 100,000 bad lines and a 10 MB one: the daemon serves the good hosts, logs
+/// the first few problems and a count, and quotes a few hundred bytes of the long line; the
+/// same on a reload.
+pub fn a_flood_of_bad_hosts_tab_lines_costs_a_few_log_lines(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.write_hosts(&["alpha", "beta", "gamma"]);
+    let mut text = std::fs::read_to_string(&f.hosts_file).unwrap();
+    text.push_str(&format!("long:d:r:n:{}\n", "9".repeat(10 << 20)));
+    for i in 0..100_000 {
+        text.push_str(&format!("bad line {i}\n"));
+    }
+    std::fs::write(&f.hosts_file, &text).unwrap();
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&[]);
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    let log = f.lonc_log();
+    assert!(log.len() < 16 << 10, "lonc.log is {} bytes", log.len());
+    assert!(log.contains("99981 more problem(s) from here on"), "{log}");
+    assert!(log.contains("... (10485760 bytes)"), "{log}");
+    f.signal(libc::SIGHUP);
+    eventually("the reload's count of problems", || {
+        f.lonc_log().matches("more problem(s) from here on").count() == 2
+    });
+    assert!(f.lonc_log().len() < 32 << 10);
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
 }
 
 pub fn hostile_clients_leave_the_daemon_serving_others(bin: &Path) {

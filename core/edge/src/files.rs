@@ -387,7 +387,11 @@ mod tests {
         use lonc_core::conf::{Overrides, PerlVars};
         let dir = tempfile::tempdir().unwrap();
         let mut vars = PerlVars::new();
-        for (var, value) in [("lonHostID", "me"), ("lonSockDir", "s"), ("lonDocRoot", "h")] {
+        for (var, value) in [
+            ("lonHostID", "me"),
+            ("lonSockDir", "s"),
+            ("lonDocRoot", "h"),
+        ] {
             vars.merge_text(&format!("PerlSetVar {var} {value}\n"));
         }
         vars.merge_text(&format!("PerlSetVar lonDaemons {}\n", dir.path().display()));
@@ -407,7 +411,11 @@ mod tests {
         fs::rename(settings.perm_log_file(), dir.path().join("perm.1")).unwrap();
         logger.reopen();
         logger.perm("S:x:y").unwrap();
-        assert!(fs::read_to_string(settings.perm_log_file()).unwrap().contains(":S:x:y:"));
+        assert!(
+            fs::read_to_string(settings.perm_log_file())
+                .unwrap()
+                .contains(":S:x:y:")
+        );
     }
 
     #[test]
