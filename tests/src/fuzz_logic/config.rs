@@ -1,17 +1,18 @@
 //! `config`: the text of `loncapa.conf`, `hosts.tab` and delayed-file names, whatever a file
 //! holds. The input is taken as text (invalid UTF-8 replaced, as a lossy read would) and goes
 //! through every parser:
-//! * `conf::PerlVars::parse`: never panics; problems carry line numbers within the text;
-//!   parsing two files and merging them equals `merge_text` of the second onto the first (the
-//!   input is cut at its first form feed, or in the middle); `Settings::resolve` never panics
-//!   and only accepts a safe host id and a non-zero port, with or without flag overrides;
-//! * `hosts_tab::parse`: never panics; ids are safe and distinct; every line is either an
-//!   entry or a problem (or blank/comment); rendering the entries and parsing that again gives
-//!   the same entries with no problem;
+//! * `conf::PerlVars::parse`: never panics; problems carry line numbers within the text, are
+//!   at most 21 (20 listed and a count) and quote a bounded excerpt; parsing two files and
+//!   merging them equals `merge_text` of the second onto the first (the input is cut at its
+//!   first form feed, or in the middle); `Settings::resolve` never panics and only accepts a
+//!   safe host id and a non-zero port, with or without flag overrides;
+//! * `hosts_tab::parse`: never panics; ids are safe and distinct; problems bounded as above;
+//!   rendering the entries and parsing that again gives the same entries with no problem;
 //! * `spool::DelayedName::parse` on every line: never panics; a parsed name prints to a name
 //!   that parses to the same value, and prints back to the line itself when its numbers have
 //!   no leading zeros; the name of any line as a request (`for_request`) parses back.
 
+use lonc_core::quote::{MAX_EXCERPT, MAX_LISTED_PROBLEMS};
 use std::path::PathBuf;
 
 use lonc_core::conf::{Overrides, PerlVars, Settings};
@@ -31,9 +32,13 @@ pub fn run(data: &[u8]) {
 fn conf(text: &str) {
     let lines = text.lines().count();
     let (vars, problems) = PerlVars::parse(text);
+    assert!(problems.len() <= MAX_LISTED_PROBLEMS + 1, "a bounded list");
     for p in &problems {
         assert!(p.line >= 1 && p.line <= lines, "problem on line {}", p.line);
-        let _ = p.to_string();
+        assert!(
+            p.to_string().len() < 2 * MAX_EXCERPT + 200,
+            "a bounded quote"
+        );
     }
     // Two files: cut at the first form feed, or at a char boundary near the middle.
     let cut = text.find('\u{c}').unwrap_or_else(|| {
@@ -95,9 +100,13 @@ fn hosts(text: &str) {
         assert!(ids.insert(e.id.clone()), "id {:?} twice", e.id);
     }
     let lines = text.lines().count();
+    assert!(problems.len() <= MAX_LISTED_PROBLEMS + 1, "a bounded list");
     for p in &problems {
         assert!(p.line >= 1 && p.line <= lines);
-        let _ = p.to_string();
+        assert!(
+            p.to_string().len() < 2 * MAX_EXCERPT + 200,
+            "a bounded quote"
+        );
     }
     let rendered = hosts_tab::render(&entries);
     let (again, problems_again) = hosts_tab::parse(&rendered);
