@@ -406,7 +406,7 @@ impl Daemon {
         }
         self.log_problems(problems);
         let table = host_table(&settings, hosts);
-        if table.is_empty() && !self.hosts.is_empty() {
+        if table.is_empty() {
             self.log(LogEvent::ReloadRefused {
                 kept: self.hosts.len(),
             });
@@ -881,11 +881,13 @@ mod tests {
             ))
         );
         assert_eq!(d.hosts().count(), 2);
-        // Starting with an empty table is allowed, and so is growing from it.
-        let mut d = Daemon::new(DaemonConfig::default(), settings("msul1"), &[], &[]);
-        assert_eq!(started(&drain(&mut d)), Vec::<String>::new());
-        d.reload(t0, settings("msul1"), &three_hosts(), &[]);
-        assert_eq!(started(&drain(&mut d)), ["msul2", "msul3"]);
+        // A table of this server alone serves nobody either.
+        let me = [e("msul1", "10.0.0.1")];
+        assert_eq!(
+            d.reload(t0, settings("msul1"), &me, &[]),
+            HostDiff::default()
+        );
+        assert_eq!(d.hosts().count(), 2);
     }
 
     #[test]

@@ -38,6 +38,7 @@ macro_rules! conformance_suite {
             a_garbage_peer_costs_only_its_transaction,
             a_client_may_send_several_requests_on_one_connection,
             a_missing_host_id_is_one_line_and_status_2,
+            a_hosts_tab_with_no_remote_host_is_refused_at_start_and_on_hup,
             send_and_critical_from_the_command_line,
             a_slow_reading_client_gets_a_large_reply_whole,
             a_slow_reading_peer_gets_a_large_request_whole,
@@ -921,6 +922,45 @@ pub fn a_missing_host_id_is_one_line_and_status_2(bin: &Path) {
         stderr.contains("lonHostID") && stderr.contains("--host-id"),
         "{stderr}"
     );
+}
+
+/// A `hosts.tab` that lists no usable remote host (empty, truncated, this server alone) is
+/// refused alike at start (one line, status 2, no socket or pid file) and on HUP (the running
+/// hosts kept).
+pub fn a_hosts_tab_with_no_remote_host_is_refused_at_start_and_on_hup(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.write_hosts(&[]);
+    let mut daemon = Killed(
+        Command::new(bin)
+            .arg("--conf")
+            .arg(&f.conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs"),
+    );
+    let status = daemon.exit_status();
+    let mut stderr = String::new();
+    let mut pipe = daemon.0.stderr.take().expect("piped");
+    pipe.read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("has no usable remote host"), "{stderr}");
+    assert!(!f.logs.join("lonc.pid").exists());
+    let sockets = std::fs::read_dir(&f.sock_dir).unwrap().count();
+    assert_eq!(sockets, 1, "only delayed/ in the socket directory");
+
+    f.write_hosts(&["alpha", "beta", "gamma"]);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&[]);
+    std::fs::write(&f.hosts_file, "").unwrap();
+    f.signal(libc::SIGHUP);
+    eventually("the reload to be refused", || {
+        f.lonc_log()
+            .contains("Reload refused: hosts.tab has no usable remote host")
+    });
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
 }
 
 /// `lonc send` prints the daemon's answer; `con_lost` with nothing on standard error is the

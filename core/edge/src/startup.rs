@@ -77,6 +77,19 @@ pub struct Startup {
 pub fn prepare(config: &ConfigArgs, run: &RunArgs) -> Result<(Startup, PidFile), StartError> {
     let node_config = run.node_config().map_err(ConfigError)?;
     let (settings, warnings, (entries, problems)) = read_config(config)?;
+    // As a reload to such a table is refused, so is a start: most likely the file is empty,
+    // truncated or not LON-CAPA's.
+    if lonc_core::daemon::host_table(&settings, &entries).is_empty() {
+        let first = problems
+            .first()
+            .map(|p| format!(" (first problem: {p})"))
+            .unwrap_or_default();
+        return Err(ConfigError(format!(
+            "hosts table {} has no usable remote host: nothing to serve{first}",
+            settings.hosts_file.display(),
+        ))
+        .into());
+    }
     let pid_file = PidFile::lock(&settings.pid_file()).map_err(|e| match e {
         PidLockError::Running { .. } => StartError::Running(e),
         PidLockError::Io { .. } => StartError::Config(ConfigError(e.to_string())),
