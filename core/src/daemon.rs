@@ -541,6 +541,22 @@ impl Daemon {
         self.finish();
     }
 
+    /// Start-up failed in a way that leaves nothing to serve (no host's socket could be
+    /// listened on): log why, remove the pid file and exit with `code` at once. The sockets
+    /// are not the daemon's to remove.
+    pub fn give_up(&mut self, code: i32) {
+        if self.phase == Phase::Exited {
+            return;
+        }
+        self.log(LogEvent::NoSocketListens);
+        self.actions
+            .push_back(Action::RemoveFiles(vec![self.pid_file.clone()]));
+        self.log(LogEvent::Exiting);
+        self.actions.push_back(Action::Exit(code));
+        self.phase = Phase::Exited;
+        self.timers.clear_all();
+    }
+
     fn finish(&mut self) {
         let mut files: Vec<PathBuf> = self.hosts.values().map(|h| h.socket_path.clone()).collect();
         files.push(self.pid_file.clone());

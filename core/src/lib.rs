@@ -43,13 +43,17 @@
 //! };
 //! let (hosts, problems) = hosts_tab::parse("msul1:msu:library:msul1.example:10.0.0.1\n");
 //! let mut node = Node::new(NodeConfig::default(), settings, &hosts, &problems, Instant::now(), 7);
-//! let mut listening = 0;
+//! let (mut listening, mut ready) = (0, false);
 //! loop {
 //!     // 2. Carry out every output, in order; the match has no catch-all arm, so a new
 //!     //    output cannot be silently dropped.
 //!     while let Some(output) = node.poll_output() {
 //!         match output {
-//!             Output::Listen { .. } => listening += 1, // bind the host's UNIX socket
+//!             Output::Listen { host, .. } => {
+//!                 listening += 1; // bind the host's UNIX socket, say whether it listens
+//!                 node.listened(Instant::now(), host, true);
+//!             }
+//!             Output::Ready => ready = true,           // tell systemd, a detaching parent
 //!             Output::Unlisten { .. } => listening -= 1, // close it, remove the file
 //!             Output::StopAccepting => {}              // close every listener
 //!             Output::Connect { .. } => {}             // start a TCP connect
@@ -73,6 +77,7 @@
 //!     break;
 //! }
 //! assert_eq!(listening, 1, "one remote host, one socket");
+//! assert!(ready, "start-up is over once every socket is reported");
 //! ```
 
 pub mod cipher;

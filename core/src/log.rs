@@ -231,6 +231,8 @@ pub enum LogEvent {
     ReloadFailed {
         reason: String,
     },
+    /// No host's socket could be listened on at start: nothing to serve.
+    NoSocketListens,
     /// The last line.
     Exiting,
 }
@@ -251,6 +253,7 @@ impl LogEvent {
             | Reloading { .. }
             | ReloadRefused { .. }
             | ReloadFailed { .. }
+            | NoSocketListens
             | Exiting => Severity::Critical,
             LinkReady { .. }
             | HostReachable

@@ -120,6 +120,23 @@ pub fn severity_prefix(severity: Severity) -> &'static str {
     }
 }
 
+/// A log line for journald (standard error under systemd): `<priority>[<host>] [<state>]
+/// SEVERITY: message\n`, the syslog priority first (CRITICAL 3, WARNING 4, SUCCESS 5, INFO 6,
+/// debug 7) and no time or pid, which the journal records itself.
+pub fn journal_line(host: &str, state: &str, severity: Severity, message: &str) -> String {
+    let priority = match severity {
+        Severity::Critical => 3,
+        Severity::Warning => 4,
+        Severity::Success => 5,
+        Severity::Info => 6,
+        Severity::Debug => 7,
+    };
+    format!(
+        "<{priority}>[{host}] [{state}] {}{message}\n",
+        severity_prefix(severity)
+    )
+}
+
 /// The part of a `lonc.log` line that identifies the writer:
 /// `<localtime> (<pid>) [<host>] [<status>] `.
 fn log_prefix(out: &mut String, time: &LocalTime, pid: u32, host: &str, status: &str) {
@@ -307,6 +324,7 @@ pub fn message(event: &LogEvent, host: &str) -> String {
         ReloadFailed { reason } => {
             format!("Reload failed, keeping the current configuration: {reason}")
         }
+        NoSocketListens => "Cannot listen on any host's socket: nothing to serve".to_owned(),
         Exiting => "Master process exiting".to_owned(),
     }
 }
@@ -396,6 +414,20 @@ pub fn status_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn journal_lines_carry_the_syslog_priority_and_no_time() {
+        assert_eq!(
+            journal_line("Parent Server", "Starting hosts", Severity::Critical, "go"),
+            "<3>[Parent Server] [Starting hosts] CRITICAL: go\n"
+        );
+        assert!(journal_line("h", "s", Severity::Warning, "m").starts_with("<4>[h] [s] WARNING: "));
+        assert!(journal_line("h", "s", Severity::Success, "m").starts_with("<5>"));
+        assert!(journal_line("h", "s", Severity::Info, "m").starts_with("<6>[h] [s] INFO: m"));
+        assert!(
+            journal_line("h", "s", Severity::Debug, "m").starts_with("<7>[h] [s] INFO: -Debug- m")
+        );
+    }
 
     /// Wed Jun  8 19:31:02 2005, the time of the examples in protocol.md 6.3.
     fn t0() -> LocalTime {

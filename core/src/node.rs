@@ -84,11 +84,16 @@ impl TimerKind for NodeTimer {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
 pub enum Output {
-    /// Listen on the host's UNIX socket (`spec.socket_path`, replacing a stale file) and report
-    /// each connection with [`Node::accept`].
+    /// Listen on the host's UNIX socket (`spec.socket_path`, replacing a stale file but not one
+    /// a process answers on), report the outcome with [`Node::listened`], then each connection
+    /// with [`Node::accept`].
     Listen { host: HostKey, spec: HostSpec },
-    /// Stop listening on the host's socket and remove the file.
+    /// Stop listening on the host's socket and remove the file. Only for a host that listens.
     Unlisten { host: HostKey, spec: HostSpec },
+    /// Start-up is over: every host's `Listen` is reported and some socket listens. Tell
+    /// whoever waits for the daemon (a detaching parent, systemd's `READY=1`). Emitted once; if
+    /// no socket listens, the daemon exits instead (status 1).
+    Ready,
     /// Orderly shutdown: stop accepting on every socket; keep serving connected clients.
     StopAccepting,
     /// Open a TCP connection to `addr` for this link (TCP_NODELAY, keep-alive); report
@@ -150,6 +155,8 @@ pub enum Output {
 struct Served {
     spec: HostSpec,
     host: Host,
+    /// Its socket listens ([`Node::listened`]): the socket file is ours to remove.
+    listening: bool,
     links: Vec<LinkSlot>,
     /// The earliest deadline of the host and its links, as filed in `deadlines`.
     deadline: Option<Instant>,
@@ -209,6 +216,8 @@ pub struct Node {
     /// Delivered files whose `S:` record could not be written: kept on disk, never replayed,
     /// and recorded (then deleted) again at each scan.
     unrecorded: BTreeMap<String, String>,
+    /// Until [`Output::Ready`]: the start-up's hosts whose `Listen` is not reported yet.
+    starting: Option<HashSet<HostKey>>,
     /// Where transmits and answers are put together before they are handed out.
     scratch: BytesMut,
     out: VecDeque<Output>,
@@ -254,12 +263,46 @@ impl Node {
             rescan: false,
             spool_warned: HashSet::new(),
             unrecorded: BTreeMap::new(),
+            starting: None,
             scratch: BytesMut::new(),
             out: VecDeque::new(),
         };
         node.settle(now);
+        node.starting = Some(node.served.keys().copied().collect());
         node.request_scan();
+        node.check_started(now);
         node
+    }
+
+    /// The outcome of [`Output::Listen`]: `false` if the host's socket could not be listened
+    /// on (the runtime has said why; the host then takes no clients, and its socket file is
+    /// left alone). At start-up, once every host is reported, the node emits
+    /// [`Output::Ready`], or exits with status 1 if no socket listens.
+    pub fn listened(&mut self, now: Instant, host: HostKey, listening: bool) {
+        let Some(s) = self.served.get_mut(&host) else {
+            return;
+        };
+        s.listening = listening;
+        if let Some(pending) = &mut self.starting {
+            pending.remove(&host);
+        }
+        self.check_started(now);
+    }
+
+    fn check_started(&mut self, now: Instant) {
+        if !self.starting.as_ref().is_some_and(HashSet::is_empty) {
+            return;
+        }
+        self.starting = None;
+        if self.daemon.has_exited() {
+            return;
+        }
+        if !self.served.is_empty() && !self.served.values().any(|s| s.listening) {
+            self.daemon.give_up(1);
+            self.settle(now);
+            return;
+        }
+        self.out.push_back(Output::Ready);
     }
 
     /// The settings in force.
@@ -280,6 +323,14 @@ impl Node {
     /// A served host's scheduler, for inspection.
     pub fn host(&self, key: HostKey) -> Option<&Host> {
         self.served.get(&key).map(|s| &s.host)
+    }
+
+    /// One line on the daemon's state, for a service manager or a process title:
+    /// `<hosts> hosts, <dead> dead, <links> links`.
+    pub fn summary(&self) -> String {
+        let dead = self.served.values().filter(|s| s.host.is_dead()).count();
+        let links: usize = self.served.values().map(|s| s.links.len()).sum();
+        format!("{} hosts, {dead} dead, {links} links", self.served.len())
     }
 
     /// The number of client connections open.
@@ -838,7 +889,17 @@ impl Node {
                     self.draining = false;
                     self.for_each_host(now, |h| h.close_all(now));
                 }
-                Action::RemoveFiles(files) => self.out.push_back(Output::RemoveFiles(files)),
+                Action::RemoveFiles(mut files) => {
+                    // A socket that never listened is another process's (or nobody's).
+                    let not_ours: HashSet<&PathBuf> = self
+                        .served
+                        .values()
+                        .filter(|s| !s.listening)
+                        .map(|s| &s.spec.socket_path)
+                        .collect();
+                    files.retain(|f| !not_ours.contains(f));
+                    self.out.push_back(Output::RemoveFiles(files));
+                }
                 Action::Exit(code) => self.out.push_back(Output::Exit(code)),
             }
         }
@@ -870,6 +931,7 @@ impl Node {
             Served {
                 spec,
                 host,
+                listening: false,
                 links: Vec::new(),
                 deadline: None,
             },
@@ -886,10 +948,15 @@ impl Node {
         }
         if let Some(s) = self.served.remove(&key) {
             self.deadlines.refile(key, s.deadline, None);
-            self.out.push_back(Output::Unlisten {
-                host: key,
-                spec: s.spec,
-            });
+            if s.listening {
+                self.out.push_back(Output::Unlisten {
+                    host: key,
+                    spec: s.spec,
+                });
+            }
+        }
+        if let Some(pending) = &mut self.starting {
+            pending.remove(&key);
         }
     }
 

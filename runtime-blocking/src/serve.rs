@@ -37,6 +37,7 @@ use polling::{Event, Events, PollMode, Poller};
 
 use lonc_edge::cli::{ConfigArgs, ConfigError, RunArgs};
 use lonc_edge::files::{self, Logger};
+use lonc_edge::notify::Notifier;
 use lonc_edge::startup::{self, Startup};
 use lonc_edge::sys;
 
@@ -55,7 +56,11 @@ pub fn run(config: &ConfigArgs, run: &RunArgs) -> i32 {
 }
 
 fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i32, ConfigError> {
-    let Startup { node, logger } = startup;
+    let Startup {
+        node,
+        logger,
+        notifier,
+    } = startup;
     let poller =
         Arc::new(Poller::new().map_err(|e| ConfigError(format!("cannot create a poller: {e}")))?);
     let (signal_tx, signals) = channel();
@@ -66,6 +71,7 @@ fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i3
         poller,
         node,
         logger,
+        notifier,
         config: config.clone(),
         socket_mode: run.socket_mode,
         max_line: run.max_line,
@@ -189,6 +195,7 @@ struct Loop {
     poller: Arc<Poller>,
     node: Node,
     logger: Logger,
+    notifier: Notifier,
     config: ConfigArgs,
     socket_mode: u32,
     max_line: usize,
@@ -471,12 +478,16 @@ impl Loop {
     fn act(&mut self, output: Output) {
         match output {
             Output::Listen { host, spec } => {
-                if let Some(listener) = startup::listen(&spec, self.socket_mode, &mut self.logger)
-                    && let Some(k) = self.register(Source::Listener(host, listener), Interest::READ)
-                {
+                let listener =
+                    startup::listen(&spec, self.socket_mode, &mut self.logger, &self.notifier);
+                let key =
+                    listener.and_then(|l| self.register(Source::Listener(host, l), Interest::READ));
+                if let Some(k) = key {
                     self.listeners.insert(host, k);
                 }
+                self.node.listened(Instant::now(), host, key.is_some());
             }
+            Output::Ready => startup::ready(&self.node, &mut self.notifier),
             Output::Unlisten { host, spec } => {
                 if let Some(k) = self.listeners.remove(&host) {
                     self.unregister(k);
@@ -484,6 +495,7 @@ impl Loop {
                 startup::unlisten(&spec, &mut self.logger);
             }
             Output::StopAccepting => {
+                self.notifier.stopping();
                 let keys: Vec<usize> = self.listeners.drain().map(|(_, k)| k).collect();
                 for k in keys {
                     self.unregister(k);
@@ -575,7 +587,12 @@ impl Loop {
             Output::WriteStatus(hosts) => {
                 startup::write_status(&self.node, &mut self.logger, &hosts)
             }
-            Output::ReloadConfig => startup::reload(&mut self.node, &mut self.logger, &self.config),
+            Output::ReloadConfig => startup::reload(
+                &mut self.node,
+                &mut self.logger,
+                &mut self.notifier,
+                &self.config,
+            ),
             Output::RemoveFiles(paths) => startup::remove_files(&mut self.logger, &paths),
             Output::Exit(code) => self.exit = Some(code),
         }

@@ -46,6 +46,7 @@ use smol::channel::{Sender, bounded};
 
 use lonc_edge::cli::{ConfigArgs, ConfigError, RunArgs};
 use lonc_edge::files::{self, Logger};
+use lonc_edge::notify::Notifier;
 use lonc_edge::startup::{self, Startup};
 use lonc_edge::sys;
 
@@ -59,7 +60,11 @@ pub fn run(config: &ConfigArgs, run: &RunArgs) -> i32 {
 }
 
 fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i32, ConfigError> {
-    let Startup { node, logger } = startup;
+    let Startup {
+        node,
+        logger,
+        notifier,
+    } = startup;
     let signals = async_signal::Signals::new([
         async_signal::Signal::Hup,
         async_signal::Signal::Int,
@@ -75,6 +80,7 @@ fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i3
         ex: ex.clone(),
         node: RefCell::new(node),
         logger: RefCell::new(logger),
+        notifier: RefCell::new(notifier),
         config: config.clone(),
         socket_mode: run.socket_mode,
         max_line: run.max_line,
@@ -121,6 +127,7 @@ struct Rt {
     ex: Rc<LocalExecutor<'static>>,
     node: RefCell<Node>,
     logger: RefCell<Logger>,
+    notifier: RefCell<Notifier>,
     config: ConfigArgs,
     socket_mode: u32,
     max_line: usize,
@@ -283,25 +290,40 @@ impl Rt {
     fn act(self: &Rc<Self>, output: Output) {
         match output {
             Output::Listen { host, spec } => {
-                let listener =
-                    startup::listen(&spec, self.socket_mode, &mut self.logger.borrow_mut());
-                match listener.map(Async::new_nonblocking) {
+                let listener = startup::listen(
+                    &spec,
+                    self.socket_mode,
+                    &mut self.logger.borrow_mut(),
+                    &self.notifier.borrow(),
+                );
+                let listening = match listener.map(Async::new_nonblocking) {
                     Some(Ok(listener)) => {
                         let task = self.ex.spawn(accept_loop(self.clone(), host, listener));
                         self.listeners.borrow_mut().insert(host, task);
+                        true
                     }
-                    Some(Err(e)) => self.log(
-                        Severity::Critical,
-                        format!("Cannot poll the socket for {}: {e}", spec.id()),
-                    ),
-                    None => {}
-                }
+                    Some(Err(e)) => {
+                        self.log(
+                            Severity::Critical,
+                            format!("Cannot poll the socket for {}: {e}", spec.id()),
+                        );
+                        false
+                    }
+                    None => false,
+                };
+                self.node
+                    .borrow_mut()
+                    .listened(Instant::now(), host, listening);
             }
+            Output::Ready => startup::ready(&self.node.borrow(), &mut self.notifier.borrow_mut()),
             Output::Unlisten { host, spec } => {
                 self.listeners.borrow_mut().remove(&host);
                 startup::unlisten(&spec, &mut self.logger.borrow_mut());
             }
-            Output::StopAccepting => self.listeners.borrow_mut().clear(),
+            Output::StopAccepting => {
+                self.notifier.borrow_mut().stopping();
+                self.listeners.borrow_mut().clear();
+            }
             Output::Connect { link, addr } => {
                 let slot = Rc::new(LinkSocket {
                     kick: Kick::default(),
@@ -394,6 +416,7 @@ impl Rt {
             Output::ReloadConfig => startup::reload(
                 &mut self.node.borrow_mut(),
                 &mut self.logger.borrow_mut(),
+                &mut self.notifier.borrow_mut(),
                 &self.config,
             ),
             Output::RemoveFiles(paths) => {

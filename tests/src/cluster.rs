@@ -163,6 +163,10 @@ pub struct NodeHarness {
     pub lond: HashMap<String, Lond>,
     pub londs: Londs,
     pub listening: BTreeMap<String, HostKey>,
+    /// Hosts whose socket cannot be listened on (`Node::listened` false).
+    pub unlistenable: BTreeSet<String>,
+    /// How many `Ready` the node emitted.
+    pub ready: usize,
     pub accepting: bool,
     /// Clients by the tag a test gave them.
     pub clients: BTreeMap<u64, ClientId>,
@@ -203,6 +207,21 @@ impl NodeHarness {
     /// A node serving `remote` hosts, started with these `(name, request)` files in its
     /// delayed directory.
     pub fn with_spool(config: NodeConfig, remote: &[&str], files: &[(&str, &str)]) -> NodeHarness {
+        Self::build(config, remote, files, &[])
+    }
+
+    /// A node serving `remote` hosts, of which the sockets of `unlistenable` cannot be
+    /// listened on.
+    pub fn with_unlistenable(config: NodeConfig, remote: &[&str], unlistenable: &[&str]) -> Self {
+        Self::build(config, remote, &[], unlistenable)
+    }
+
+    fn build(
+        config: NodeConfig,
+        remote: &[&str],
+        files: &[(&str, &str)],
+        unlistenable: &[&str],
+    ) -> NodeHarness {
         let now = Instant::now();
         let (entries, problems) = hosts_tab::parse(&hosts_text(remote));
         let node = Node::new(config, test_settings(), &entries, &problems, now, 1);
@@ -212,6 +231,8 @@ impl NodeHarness {
             lond: HashMap::new(),
             londs: Londs::default(),
             listening: BTreeMap::new(),
+            unlistenable: unlistenable.iter().map(|h| h.to_string()).collect(),
+            ready: 0,
             accepting: true,
             clients: BTreeMap::new(),
             answers: Vec::new(),
@@ -387,10 +408,16 @@ impl NodeHarness {
     fn act(&mut self, output: Output) {
         match output {
             Output::Listen { host, spec } => {
-                self.listening.insert(spec.id().to_owned(), host);
+                let ok = !self.unlistenable.contains(spec.id());
+                if ok {
+                    self.listening.insert(spec.id().to_owned(), host);
+                }
+                self.node.listened(self.now, host, ok);
             }
+            Output::Ready => self.ready += 1,
             Output::Unlisten { spec, .. } => {
-                self.listening.remove(spec.id());
+                let was = self.listening.remove(spec.id());
+                assert!(was.is_some(), "Unlisten of {}, not listening", spec.id());
             }
             Output::StopAccepting => self.accepting = false,
             Output::Connect { link, .. } => {

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::os::unix::net::UnixStream;
+use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::Ordering;
@@ -33,6 +33,7 @@ macro_rules! conformance_suite {
             a_second_daemon_on_one_configuration_refuses_and_touches_nothing,
             a_socket_another_daemon_answers_on_is_not_taken,
             logrotate_s_rename_then_hup_reopens_the_logs,
+            systemd_hears_ready_reload_and_stop_through_the_unit_s_commands,
             a_flood_of_bad_hosts_tab_lines_costs_a_few_log_lines,
             hostile_clients_leave_the_daemon_serving_others,
             a_garbage_peer_costs_only_its_transaction,
@@ -731,46 +732,151 @@ pub fn a_second_daemon_on_one_configuration_refuses_and_touches_nothing(bin: &Pa
 }
 
 /// A daemon of another configuration sharing the socket directory (or a loncnew not yet
-/// stopped) does not take a socket a process answers on: it says so, and the clients of the
-/// socket keep reaching the daemon that owns it.
+/// stopped) does not take a socket a process answers on. With none of its sockets free it
+/// exits 1, saying why on standard error and leaving the sockets alone; with some free it
+/// serves those, and says which it could not take.
 pub fn a_socket_another_daemon_answers_on_is_not_taken(bin: &Path) {
     let mut f = Fixture::new(bin);
     f.start_sim("alpha", Faults::default());
     f.start_daemon(&[]);
-    let daemons2 = f.dir.path().join("perl2");
-    let mut second = Killed(
+    let other = |daemons: &str, extra: &[&std::ffi::OsStr]| {
+        Killed(
+            Command::new(bin)
+                .arg("--conf")
+                .arg(&f.conf)
+                .arg("--daemons-dir")
+                .arg(f.dir.path().join(daemons))
+                .args(extra)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("runs"),
+        )
+    };
+    let stderr_of = |daemon: &mut Killed| {
+        let mut text = String::new();
+        let mut pipe = daemon.0.stderr.take().expect("piped");
+        pipe.read_to_string(&mut text).unwrap();
+        text
+    };
+    // Every socket taken: exit 1.
+    let mut second = other("perl2", &[]);
+    assert_eq!(second.exit_status().code(), Some(1));
+    let stderr = stderr_of(&mut second);
+    for h in ["alpha", "beta", "gamma"] {
+        let path = f.sock_dir.join(h);
+        assert!(
+            stderr.contains(&format!(
+                "lonc: Cannot listen on {} for {h}: another process answers on it",
+                path.display()
+            )),
+            "{stderr}"
+        );
+        assert!(accepting(&path), "{h}'s socket still the first daemon's");
+    }
+    let log2 = std::fs::read_to_string(f.dir.path().join("perl2/logs/lonc.log")).unwrap();
+    assert!(log2.contains("CRITICAL: Cannot listen on any host's socket: nothing to serve"));
+    assert!(!f.dir.path().join("perl2/logs/lonc.pid").exists());
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    // One socket free: served; the taken one said once on standard error.
+    let hosts3 = f.dir.path().join("hosts3.tab");
+    std::fs::write(
+        &hosts3,
+        "me:t:l:me:127.0.0.1\nalpha:t:a:a:127.0.0.2\ndelta:t:a:d:127.0.0.5\n",
+    )
+    .unwrap();
+    let mut third = other("perl3", &["--hosts".as_ref(), hosts3.as_os_str()]);
+    eventually("the third daemon to serve delta", || {
+        accepting(&f.sock_dir.join("delta"))
+    });
+    assert!(third.0.try_wait().unwrap().is_none(), "it runs on");
+    third.0.kill().unwrap();
+    let stderr = stderr_of(&mut third);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("Cannot listen on") && stderr.contains("for alpha"),
+        "{stderr}"
+    );
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+}
+
+/// The repository's systemd unit works: its `ExecStart` flags with a `NOTIFY_SOCKET` of the
+/// test's own give `READY=1` once the sockets listen, its `ExecReload` gives `RELOADING=1` then
+/// `READY=1`, TERM gives `STOPPING=1`; with standard error the journal (`JOURNAL_STREAM`),
+/// lines carry syslog priorities and no time.
+pub fn systemd_hears_ready_reload_and_stop_through_the_unit_s_commands(bin: &Path) {
+    use std::os::unix::fs::MetadataExt as _;
+    let f = Fixture::new(bin);
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime-smol/dist/lonc.service"),
+    )
+    .unwrap();
+    let setting = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("{key} in the unit"))
+            .to_owned()
+    };
+    assert_eq!(setting("Type="), "notify");
+    let start = setting("ExecStart=");
+    let flags: Vec<&str> = start.split_whitespace().skip(1).collect();
+    let notify = UnixDatagram::bind(f.dir.path().join("notify")).unwrap();
+    notify.set_read_timeout(Some(PATIENCE)).unwrap();
+    let next = || {
+        let mut buf = [0u8; 512];
+        let n = notify.recv(&mut buf).expect("a message for systemd");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let journal = f.dir.path().join("journal");
+    let stream = std::fs::File::create(&journal).unwrap();
+    let meta = stream.metadata().unwrap();
+    let mut daemon = Killed(
         Command::new(bin)
+            .args(&flags)
             .arg("--conf")
             .arg(&f.conf)
-            .arg("--daemons-dir")
-            .arg(&daemons2)
+            .env("NOTIFY_SOCKET", f.dir.path().join("notify"))
+            .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stream)
             .spawn()
             .expect("runs"),
     );
-    let log2 = daemons2.join("logs/lonc.log");
-    eventually("the second daemon to give up alpha's socket", || {
-        std::fs::read_to_string(&log2).is_ok_and(|log| {
-            log.contains("alpha")
-                && log.contains("CRITICAL: Cannot listen on")
-                && log.contains("another process answers on it")
-        })
-    });
-    assert!(
-        second.0.try_wait().unwrap().is_none(),
-        "the second daemon runs on"
+    let pid = daemon.0.id();
+    assert_eq!(
+        next(),
+        format!("READY=1\nSTATUS=3 hosts, 0 dead, 0 links\nMAINPID={pid}")
     );
-    // alpha's clients still reach the first daemon: the request shows in its log, not the
-    // second's.
-    assert_eq!(f.ask("alpha", "ping"), "alpha");
-    assert!(f.lonc_log().contains("Connection 1 to alpha now ready"));
+    for h in ["alpha", "beta", "gamma"] {
+        assert!(accepting(&f.sock_dir.join(h)), "{h} listens once ready");
+    }
+    let reload = setting("ExecReload=").replace("$MAINPID", &pid.to_string());
     assert!(
-        !std::fs::read_to_string(&log2)
+        Command::new("sh")
+            .arg("-c")
+            .arg(&reload)
+            .status()
             .unwrap()
-            .contains("to alpha now ready")
+            .success()
     );
+    assert!(next().starts_with("RELOADING=1\nMONOTONIC_USEC="));
+    assert_eq!(next(), "READY=1\nSTATUS=3 hosts, 0 dead, 0 links");
+    // SAFETY: kill(2) on the daemon this test started.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+    }
+    assert_eq!(next(), "STOPPING=1\nSTATUS=Stopping");
+    assert_eq!(daemon.exit_status().code(), Some(0));
+    let lines = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        lines.starts_with("<3>[Parent Server] [Starting hosts] CRITICAL: "),
+        "{lines}"
+    );
+    assert!(lines.lines().all(|l| l.starts_with('<')), "{lines}");
+    assert!(lines.contains("<3>[Parent Server] ["), "{lines}");
+    assert!(f.lonc_log().contains("Master process exiting"));
 }
 
 /// The repository's logrotate snippet works: once the logs are renamed and its `postrotate`
@@ -1201,29 +1307,52 @@ impl Drop for Detached {
     }
 }
 
+/// `--daemonize`: the launching process exits 0 only once the detached daemon is ready (pid
+/// file written, sockets listening), and the daemon logs with its own pid. A detached start
+/// that fails makes the launcher exit with the daemon's status and its reason on standard
+/// error.
 pub fn daemonize_detaches_and_serves(bin: &Path) {
     let mut f = Fixture::new(bin);
     f.start_sim("alpha", Faults::default());
-    let launcher = Command::new(bin)
-        .arg("--conf")
-        .arg(&f.conf)
-        .arg("--daemonize")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("runs");
-    assert!(launcher.success(), "the launching process exits 0");
+    let launch = |extra: &[&str]| {
+        Command::new(bin)
+            .arg("--conf")
+            .arg(&f.conf)
+            .arg("--daemonize")
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("runs")
+    };
+    let out = launch(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Ready when the launcher is gone: nothing to wait for.
     let pid_file = f.logs.join("lonc.pid");
-    let read_pid =
-        || -> Option<libc::pid_t> { std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok() };
-    eventually("the detached daemon's pid file", || read_pid().is_some());
-    let pid = read_pid().expect("a pid");
+    let pid: libc::pid_t = std::fs::read_to_string(&pid_file)
+        .expect("the pid file, written before the launcher exits")
+        .trim()
+        .parse()
+        .expect("a pid");
     let guard = Detached(pid);
-    eventually("the detached daemon's sockets", || {
-        accepting(&f.sock_dir.join("alpha"))
-    });
+    assert!(accepting(&f.sock_dir.join("alpha")));
     assert_eq!(f.ask("alpha", "ping"), "alpha");
+    let log = f.lonc_log();
+    assert!(
+        log.lines().all(|l| l.contains(&format!(" ({pid}) "))),
+        "every line with the daemon's pid {pid}:\n{log}"
+    );
+    // A detached start with nothing to serve (every socket taken): the launcher fails with it.
+    let daemons2 = f.dir.path().join("perl2");
+    let out = launch(&["--daemons-dir", daemons2.to_str().expect("a UTF-8 path")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another process answers on it"), "{stderr}");
     // SAFETY: kill(2) on the daemon this test started.
     unsafe {
         libc::kill(pid, libc::SIGTERM);

@@ -27,6 +27,68 @@ fn it_listens_for_every_remote_host_but_never_for_itself() {
 }
 
 #[test]
+fn ready_comes_once_every_socket_is_reported_and_some_listens() {
+    let mut h =
+        NodeHarness::with_unlistenable(NodeConfig::default(), &["msul1", "msul3"], &["msul3"]);
+    assert_eq!(h.ready, 1);
+    assert_eq!(h.exit, None);
+    h.submit("msul1", 1, b"ping");
+    assert_eq!(h.answers_to(1), vec![Bytes::from("ping")]);
+    // The socket that never listened is not ours to remove.
+    h.signal(Signal::Term);
+    assert_eq!(h.exit, Some(0));
+    assert_eq!(
+        h.removed_files,
+        [
+            PathBuf::from("/lonc/sockets/msul1"),
+            PathBuf::from("/lonc/perl/logs/lonc.pid")
+        ]
+    );
+    assert_eq!(h.ready, 1, "once");
+}
+
+#[test]
+fn a_host_whose_socket_never_listened_is_removed_without_unlisten() {
+    let mut h =
+        NodeHarness::with_unlistenable(NodeConfig::default(), &["msul1", "msul3"], &["msul3"]);
+    h.signal(Signal::Hup);
+    h.reload(&["msul1"]); // the harness fails on an `Unlisten` of a socket not listening
+    assert!(
+        h.logged("Parent Server")
+            .contains(&"Host msul3 removed".to_owned())
+    );
+    assert_eq!(h.ready, 1);
+}
+
+#[test]
+fn no_socket_listening_at_start_exits_1_leaving_the_sockets_alone() {
+    let h = NodeHarness::with_unlistenable(
+        NodeConfig::default(),
+        &["msul1", "msul3"],
+        &["msul1", "msul3"],
+    );
+    assert_eq!(h.ready, 0);
+    assert_eq!(h.exit, Some(1));
+    assert_eq!(h.removed_files, [PathBuf::from("/lonc/perl/logs/lonc.pid")]);
+    assert!(
+        h.logged("Parent Server")
+            .contains(&"Cannot listen on any host's socket: nothing to serve".to_owned())
+    );
+}
+
+#[test]
+fn the_summary_counts_hosts_dead_hosts_and_links() {
+    let mut h = node(&["msul1", "msul3"]);
+    assert_eq!(h.node.summary(), "2 hosts, 0 dead, 0 links");
+    h.lond.insert("msul1".into(), Lond::Down);
+    for c in 0..5 {
+        h.submit("msul1", c, b"ping");
+    }
+    h.submit("msul3", 9, b"ping");
+    assert_eq!(h.node.summary(), "2 hosts, 1 dead, 1 links");
+}
+
+#[test]
 fn requests_reach_their_own_host_and_are_answered() {
     let mut h = node(&["msul1", "msul3"]);
     h.submit("msul1", 1, b"echo:one");

@@ -14,7 +14,7 @@ use lonc_core::daemon::PARENT_LOG_HOST;
 use lonc_core::host::DelayedFile;
 use lonc_core::hosts_tab::{self, HostEntry, LineProblem};
 use lonc_core::log::{LogEvent, Severity};
-use lonc_core::logfmt::{log_line, message, perm_log_line, status_string};
+use lonc_core::logfmt::{journal_line, log_line, message, perm_log_line, status_string};
 
 /// Writes `lonc.log` and `lonnet.perm.log` in loncnew's formats and remembers each host's last
 /// log line for the status report.
@@ -26,6 +26,9 @@ pub struct Logger {
     log: Option<File>,
     perm: Option<File>,
     stderr: bool,
+    /// Standard error is the journal (`JOURNAL_STREAM` names it): lines carry a syslog
+    /// priority and no time of their own.
+    journal: bool,
     last: HashMap<String, String>,
     complained: bool,
 }
@@ -43,6 +46,7 @@ impl Logger {
             perm: Some(append(&perm)?),
             paths: Some((log, perm)),
             stderr,
+            journal: stderr && stderr_is_the_journal(),
             last: HashMap::new(),
             complained: false,
         })
@@ -56,6 +60,7 @@ impl Logger {
             log: None,
             perm: None,
             stderr,
+            journal: stderr && stderr_is_the_journal(),
             last: HashMap::new(),
             complained: false,
         }
@@ -107,7 +112,9 @@ impl Logger {
         {
             Self::complain(&mut self.complained, "lonc.log", &e);
         }
-        if self.stderr {
+        if self.journal {
+            eprint!("{}", journal_line(host, state, severity, message));
+        } else if self.stderr {
             eprint!("{line}");
         }
         self.last.insert(host.to_owned(), line);
@@ -136,6 +143,26 @@ impl Logger {
             eprintln!("lonc: cannot write {what}: {e} (further failures are not reported)");
         }
     }
+}
+
+/// True when standard error is the systemd journal: `JOURNAL_STREAM` (`<device>:<inode>`, set
+/// by systemd) names the file standard error is.
+fn stderr_is_the_journal() -> bool {
+    use std::os::fd::AsFd as _;
+    use std::os::unix::fs::MetadataExt as _;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = stream.to_str().and_then(|s| s.split_once(':')) else {
+        return false;
+    };
+    let Ok(stderr) = std::io::stderr().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    let Ok(meta) = File::from(stderr).metadata() else {
+        return false;
+    };
+    dev.parse() == Ok(meta.dev()) && ino.parse() == Ok(meta.ino())
 }
 
 /// Opens `path` to append to, creating it.

@@ -7,6 +7,7 @@
 //!   SIGHUP, and the node's outputs that only touch files;
 //! * [`files`]: `lonc.log`, `lonnet.perm.log`, the status and delayed files, the host
 //!   sockets; [`pidfile`]: `lonc.pid`, locked: one daemon per configuration;
+//! * [`notify`]: readiness and state for a detaching parent, standard error and systemd;
 //! * [`sys`]: the few system calls std lacks;
 //! * [`send`]: `lonc send`, through `lonc-client`; [`demo`]: `lonc demo`; [`sim`]: the
 //!   simulated lond (also the `lond-sim` binary).
@@ -16,6 +17,7 @@
 pub mod cli;
 pub mod demo;
 pub mod files;
+pub mod notify;
 pub mod pidfile;
 pub mod send;
 pub mod sim;

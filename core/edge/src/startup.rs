@@ -13,6 +13,7 @@ use lonc_core::node::{Node, NodeConfig};
 
 use crate::cli::{ConfigArgs, ConfigError, RunArgs};
 use crate::files::{self, Logger};
+use crate::notify::Notifier;
 use crate::pidfile::{PidFile, PidLockError};
 use crate::sys;
 use lonc_client::localtime::now_local;
@@ -68,12 +69,15 @@ pub struct Startup {
     pub node: Node,
     /// The open log files.
     pub logger: Logger,
+    /// Who waits to hear that the daemon is ready (and later how it is).
+    pub notifier: Notifier,
 }
 
 /// Reads the configuration and `hosts.tab`, locks the pid file (refusing to start if another
-/// daemon holds it, before touching any other file), opens the logs, creates the socket
-/// directory, detaches if asked, writes the pid file and builds the node. Call before starting
-/// any thread. The pid file's lock lasts as long as the [`PidFile`] returned.
+/// daemon holds it, before touching any other file), detaches if asked (so that the logs, the
+/// pid file and the sockets are the detached process's), opens the logs, creates the socket
+/// directory, writes the pid file and builds the node. Call before starting any thread. The pid
+/// file's lock lasts as long as the [`PidFile`] returned.
 pub fn prepare(config: &ConfigArgs, run: &RunArgs) -> Result<(Startup, PidFile), StartError> {
     let node_config = run.node_config().map_err(ConfigError)?;
     let (settings, warnings, (entries, problems)) = read_config(config)?;
@@ -94,6 +98,12 @@ pub fn prepare(config: &ConfigArgs, run: &RunArgs) -> Result<(Startup, PidFile),
         PidLockError::Running { .. } => StartError::Running(e),
         PidLockError::Io { .. } => StartError::Config(ConfigError(e.to_string())),
     })?;
+    let parent = if run.daemonize {
+        Some(sys::daemonize().map_err(|e| ConfigError(format!("cannot daemonize: {e}")))?)
+    } else {
+        None
+    };
+    let notifier = Notifier::new(parent, run.daemonize && !run.log_stderr);
     let mut logger = Logger::open(&settings, run.log_stderr).map_err(|e| {
         ConfigError(format!(
             "cannot open the logs in {}: {e}",
@@ -106,10 +116,6 @@ pub fn prepare(config: &ConfigArgs, run: &RunArgs) -> Result<(Startup, PidFile),
             settings.sock_dir.display()
         ))
     })?;
-    if run.daemonize {
-        sys::daemonize(run.log_stderr)
-            .map_err(|e| ConfigError(format!("cannot daemonize: {e}")))?;
-    }
     pid_file.write_pid().map_err(|e| {
         ConfigError(format!(
             "cannot write the pid file {}: {e}",
@@ -120,7 +126,12 @@ pub fn prepare(config: &ConfigArgs, run: &RunArgs) -> Result<(Startup, PidFile),
         logger.parent(Severity::Warning, w);
     }
     let node = new_node(node_config, settings, &entries, &problems);
-    Ok((Startup { node, logger }, pid_file))
+    let startup = Startup {
+        node,
+        logger,
+        notifier,
+    };
+    Ok((startup, pid_file))
 }
 
 fn new_node(
@@ -194,10 +205,16 @@ pub fn delivered(node: &mut Node, logger: &mut Logger, name: String, record: Str
     }
 }
 
-/// [`lonc_core::node::Output::ReloadConfig`]: reopens the logs ([`Logger::reopen`]), re-reads
-/// the configuration and `hosts.tab` and hands them to the node ([`Node::reload`], or [`Node::reload_failed`] with the reason).
-pub fn reload(node: &mut Node, logger: &mut Logger, config: &ConfigArgs) {
+/// [`lonc_core::node::Output::ReloadConfig`]: tells systemd, reopens the logs
+/// ([`Logger::reopen`]), re-reads the configuration and `hosts.tab` and hands them to the node ([`Node::reload`], or [`Node::reload_failed`] with the reason).
+pub fn reload(node: &mut Node, logger: &mut Logger, notifier: &mut Notifier, config: &ConfigArgs) {
+    notifier.reloading();
     logger.reopen();
+    reload_config(node, logger, config);
+    notifier.reloaded(&node.summary());
+}
+
+fn reload_config(node: &mut Node, logger: &mut Logger, config: &ConfigArgs) {
     let now = Instant::now();
     match read_config(config) {
         Ok((settings, warnings, (entries, problems))) => {
@@ -224,24 +241,30 @@ pub fn remove_files(logger: &mut Logger, paths: &[std::path::PathBuf]) {
 }
 
 /// Binds the socket of a host the node listens for (non-blocking, replacing a stale file, with
-/// `mode`); a failure is logged as CRITICAL and gives `None`.
+/// `mode`). A failure is logged as CRITICAL (and said on standard error during start-up) and
+/// gives `None`. The runtime reports the outcome with [`Node::listened`].
 pub fn listen(
     spec: &HostSpec,
     mode: u32,
     logger: &mut Logger,
+    notifier: &Notifier,
 ) -> Option<std::os::unix::net::UnixListener> {
     files::listen(&spec.socket_path, mode)
         .inspect_err(|e| {
-            logger.parent(
-                Severity::Critical,
-                format!(
-                    "Cannot listen on {} for {}: {e}",
-                    spec.socket_path.display(),
-                    spec.id()
-                ),
-            )
+            let line = format!(
+                "Cannot listen on {} for {}: {e}",
+                spec.socket_path.display(),
+                spec.id()
+            );
+            notifier.startup_problem(&line);
+            logger.parent(Severity::Critical, line);
         })
         .ok()
+}
+
+/// [`lonc_core::node::Output::Ready`]: tells the detaching parent and systemd.
+pub fn ready(node: &Node, notifier: &mut Notifier) {
+    notifier.ready(&node.summary());
 }
 
 /// Removes the socket file of a host the node stopped listening for; a failure is logged.

@@ -1,6 +1,7 @@
 //! The system calls std does not offer the daemon: TCP keep-alive, a non-blocking TCP connect,
 //! `accept4`, and detaching from the terminal.
 
+use std::fs::File;
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd as _;
@@ -22,19 +23,32 @@ pub fn set_keepalive(stream: &TcpStream) {
     }
 }
 
-/// Detaches as loncnew did: fork (the parent exits 0), start a new session, and point
-/// standard input and output (and standard error unless `keep_stderr`) at /dev/null. Must be
-/// called before any thread is started.
-pub fn daemonize(keep_stderr: bool) -> io::Result<()> {
+/// Detaches: fork, and in the child start a new session and point standard input and output
+/// at /dev/null. Standard error stays until the daemon is ready ([`stderr_to_null`]), so that
+/// start-up problems reach the terminal. The parent waits: it exits 0 once the child writes
+/// to the pipe returned here ([`crate::notify::Notifier::ready`]), or with the child's exit
+/// status if the child ends first. Must be called before any thread is started.
+pub fn daemonize() -> io::Result<File> {
+    use std::os::fd::FromRawFd as _;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2(2) into an array of two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let [read_end, write_end] = fds;
     // SAFETY: called while the process has a single thread, so the child is a faithful copy;
-    // the parent only calls `_exit`.
+    // the parent only makes system calls and `_exit`s.
     match unsafe { libc::fork() } {
         -1 => return Err(io::Error::last_os_error()),
         0 => {}
-        _ => unsafe { libc::_exit(0) },
+        child => unsafe {
+            libc::close(write_end);
+            libc::_exit(wait_for_ready(read_end, child))
+        },
     }
-    // SAFETY: plain system calls on our own process and descriptors.
+    // SAFETY: plain system calls on our own process and descriptors; `write_end` is ours.
     unsafe {
+        libc::close(read_end);
         if libc::setsid() == -1 {
             return Err(io::Error::last_os_error());
         }
@@ -42,15 +56,64 @@ pub fn daemonize(keep_stderr: bool) -> io::Result<()> {
         if null >= 0 {
             libc::dup2(null, 0);
             libc::dup2(null, 1);
-            if !keep_stderr {
-                libc::dup2(null, 2);
-            }
             if null > 2 {
                 libc::close(null);
             }
         }
+        Ok(File::from_raw_fd(write_end))
     }
-    Ok(())
+}
+
+/// The detaching parent: 0 once the child said it is ready, else the child's exit status.
+fn wait_for_ready(read_end: libc::c_int, child: libc::pid_t) -> libc::c_int {
+    let mut byte = 0u8;
+    loop {
+        // SAFETY: read(2) of one byte into our own buffer.
+        let n = unsafe { libc::read(read_end, (&raw mut byte).cast(), 1) };
+        if n == 1 {
+            return 0;
+        }
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        break;
+    }
+    let mut status = 0;
+    // SAFETY: waitpid(2) on our own child.
+    while unsafe { libc::waitpid(child, &mut status, 0) } < 0 {
+        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return 1;
+        }
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        1
+    }
+}
+
+/// Points standard error at /dev/null (a detached daemon, once it is ready).
+pub fn stderr_to_null() {
+    // SAFETY: plain system calls on our own descriptors.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if null >= 0 {
+            libc::dup2(null, 2);
+            libc::close(null);
+        }
+    }
+}
+
+/// `CLOCK_MONOTONIC` in microseconds, as systemd's `MONOTONIC_USEC=` wants it.
+pub fn monotonic_usec() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime(2) into our own struct.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000
+        + u64::try_from(ts.tv_nsec).unwrap_or(0) / 1000
 }
 
 /// Accepts one connection with the new socket already non-blocking and close-on-exec

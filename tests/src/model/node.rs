@@ -341,6 +341,8 @@ pub struct NodeDriver {
     term_at: Option<Instant>,
     /// `RemoveFiles` was emitted: only log lines may come before `Exit`.
     files_removed: bool,
+    /// `Ready` was emitted (once; every `Listen` succeeds here).
+    ready: bool,
     drained: bool,
     /// A line not sent as `encrypt:` carried [`SECRET`]: logs may then show it.
     secret_in_clear: bool,
@@ -411,6 +413,7 @@ impl NodeDriver {
             reload_pending: false,
             term_at: None,
             files_removed: false,
+            ready: false,
             drained: false,
             secret_in_clear: false,
             exiting: false,
@@ -1212,6 +1215,13 @@ impl NodeDriver {
                 self.ever.push(host);
                 self.id_of.insert(host, spec.id().to_owned());
                 self.listening.insert(host, spec);
+                self.node.listened(now, host, true);
+            }
+            Output::Ready => {
+                if self.ready {
+                    return Err("Ready twice".into());
+                }
+                self.ready = true;
             }
             Output::Unlisten { host, spec } => {
                 if self.term_at.is_some() {
