@@ -11,13 +11,19 @@ use lonc_core::host::HostConfig;
 use lonc_core::link::LinkConfig;
 use lonc_core::node::NodeConfig;
 
+/// `lonc --version`: the package version and the commit it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LONC_COMMIT"), ")");
+
 /// The default configuration file of a LON-CAPA server.
 pub const DEFAULT_CONF: &str = "/etc/httpd/conf/loncapa.conf";
 
-/// lonc: LON-CAPA's connection daemon. Serves one UNIX socket per remote host in hosts.tab and
-/// carries lonnet's requests to each host's lond over a small pool of encrypted TCP links.
+/// LON-CAPA's connection daemon.
+///
+/// Serves one UNIX socket per remote host in hosts.tab and carries lonnet's requests to each
+/// host's lond over a small pool of encrypted TCP links. Without a sub-command, runs the
+/// daemon.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "lonc", version)]
+#[command(name = "lonc", version = VERSION)]
 pub struct Cli {
     /// Where the configuration comes from.
     #[command(flatten)]
@@ -40,6 +46,13 @@ pub enum Command {
     /// Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a
     /// short report. Needs no configuration.
     Demo(DemoArgs),
+    /// Print the manual page (roff, section 8), for packages and `man -l -`.
+    Man,
+    /// Print a shell's completion script, for packages.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Where the configuration comes from and what overrides it.

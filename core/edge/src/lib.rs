@@ -9,14 +9,15 @@
 //!   sockets; [`pidfile`]: `lonc.pid`, locked: one daemon per configuration;
 //! * [`notify`]: readiness and state for a detaching parent, standard error and systemd;
 //! * [`sys`]: the few system calls std lacks;
-//! * [`send`]: `lonc send`, through `lonc-client`; [`demo`]: `lonc demo`; [`sim`]: the
-//!   simulated lond (also the `lond-sim` binary).
+//! * [`send`]: `lonc send`, through `lonc-client`; [`demo`]: `lonc demo`; [`generate`]: `lonc
+//!   man` and `lonc completions`; [`sim`]: the simulated lond (also the `lond-sim` binary).
 
 #![warn(missing_docs)]
 
 pub mod cli;
 pub mod demo;
 pub mod files;
+pub mod generate;
 pub mod notify;
 pub mod pidfile;
 pub mod send;
