@@ -140,7 +140,8 @@ pub struct HostDiff {
     pub added: Vec<HostSpec>,
     /// Hosts no longer in the table, to stop.
     pub removed: Vec<HostSpec>,
-    /// Hosts whose address or socket changed: `(old, new)`, stopped then started again.
+    /// Hosts whose address or socket changed: `(old, new)`. A new socket (a new
+    /// `lonSockDir`) stops and starts the host again; a new address only replaces its links.
     pub changed: Vec<(HostSpec, HostSpec)>,
     /// Hosts kept as they are (their sockets stay open). Changes to the domain, role or name
     /// alone land here, with the new entry.
@@ -192,6 +193,9 @@ pub enum Action {
     /// Stop serving the host: stop listening, remove its socket file, close its links and
     /// answer its waiting clients `con_lost` (delayed files stay on disk).
     StopHost(HostSpec),
+    /// The host's address changed, its socket did not: keep its socket, its clients and its
+    /// queue; replace its links with links to the new address.
+    MoveHost(HostSpec),
     /// Reset every host's retry budget, bringing dead hosts back (`USR1`).
     ResetHosts,
     /// Write `loncstatus.txt` ([`Settings::status_file`]) now, with every served host's status
@@ -388,12 +392,12 @@ impl Daemon {
 
     /// The configuration and `hosts.tab` were re-read (normally after
     /// [`Action::ReloadConfig`]; also accepted while running). Emits the host changes:
-    /// `StopHost` for removed hosts, `StopHost` + `StartHost` for hosts whose address or
-    /// socket changed, `StartHost` for new ones; unchanged hosts are left alone.
+    /// `StopHost` for removed hosts, `MoveHost` for hosts whose address changed, `StopHost` +
+    /// `StartHost` for hosts whose socket changed, `StartHost` for new ones; unchanged hosts
+    /// are left alone.
     ///
-    /// A table that would leave no remote host while some are served is refused (a truncated
-    /// or half-written `hosts.tab`, most likely): the current hosts stay and a CRITICAL line is
-    /// logged. Ignored while shutting down. Returns the applied difference.
+    /// A table that would leave no remote host is refused (empty, a truncated or half-written
+    /// `hosts.tab`, most likely): the current hosts stay and a CRITICAL line is logged. Ignored while shutting down. Returns the applied difference.
     pub fn reload(
         &mut self,
         _now: Instant,
@@ -422,13 +426,19 @@ impl Daemon {
             self.actions.push_back(Action::StopHost(spec.clone()));
         }
         for (old, new) in &diff.changed {
+            let restart = old.socket_path != new.socket_path;
             self.log(LogEvent::HostMoved {
                 id: new.id().to_owned(),
                 from: old.addr,
                 to: new.addr,
+                restart,
             });
-            self.actions.push_back(Action::StopHost(old.clone()));
-            self.actions.push_back(Action::StartHost(new.clone()));
+            if restart {
+                self.actions.push_back(Action::StopHost(old.clone()));
+                self.actions.push_back(Action::StartHost(new.clone()));
+            } else {
+                self.actions.push_back(Action::MoveHost(new.clone()));
+            }
         }
         for spec in &diff.added {
             self.log(LogEvent::HostAdded {
@@ -786,8 +796,7 @@ mod tests {
             effects(&actions),
             vec![
                 Action::StopHost(HostSpec::new(e("gone", "10.0.0.3"), &s)),
-                Action::StopHost(HostSpec::new(e("moved", "10.0.0.4"), &s)),
-                Action::StartHost(HostSpec::new(e("moved", "10.0.0.44"), &s)),
+                Action::MoveHost(HostSpec::new(e("moved", "10.0.0.44"), &s)),
                 Action::StartHost(HostSpec::new(e("new", "10.0.0.6"), &s)),
             ]
         );
@@ -820,7 +829,7 @@ mod tests {
     }
 
     #[test]
-    fn reload_with_new_port_or_socket_dir_restarts_every_host() {
+    fn reload_with_new_port_moves_every_host_and_a_new_socket_dir_restarts_them() {
         let mut d = running();
         let t0 = Instant::now();
         let mut s = settings("msul1");
@@ -828,13 +837,24 @@ mod tests {
         let diff = d.reload(t0, s.clone(), &three_hosts(), &[]);
         assert_eq!(diff.changed.len(), 2);
         let actions = drain(&mut d);
-        assert_eq!(stopped(&actions), ["msul2", "msul3"]);
-        assert_eq!(started(&actions), ["msul2", "msul3"]);
+        assert_eq!(stopped(&actions), Vec::<String>::new());
+        let moved: Vec<SocketAddr> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::MoveHost(spec) => Some(spec.addr),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(moved.len(), 2);
+        assert!(moved.iter().all(|a| a.port() == 6000), "{moved:?}");
         assert_eq!(d.settings().lond_port, 6000);
 
         s.sock_dir = "/elsewhere".into();
         let diff = d.reload(t0, s, &three_hosts(), &[]);
         assert_eq!(diff.changed.len(), 2);
+        let actions = drain(&mut d);
+        assert_eq!(stopped(&actions), ["msul2", "msul3"]);
+        assert_eq!(started(&actions), ["msul2", "msul3"]);
         assert_eq!(
             d.host("msul2").unwrap().socket_path,
             PathBuf::from("/elsewhere/msul2")
@@ -1178,6 +1198,12 @@ mod tests {
                         Action::StopHost(s) => {
                             let removed = running.remove(s.id());
                             prop_assert_eq!(removed.as_ref(), Some(s));
+                        }
+                        Action::MoveHost(s) => {
+                            let old = running.insert(s.id().to_owned(), s.clone());
+                            let old = old.expect("a running host moves");
+                            prop_assert_eq!(&old.socket_path, &s.socket_path);
+                            prop_assert_ne!(old.addr, s.addr);
                         }
                         Action::Exit(code) => {
                             prop_assert_eq!(*code, 0);

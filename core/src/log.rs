@@ -217,6 +217,9 @@ pub enum LogEvent {
         id: String,
         from: SocketAddr,
         to: SocketAddr,
+        /// The socket moved too (a new `lonSockDir`): the host is restarted, its waiting
+        /// clients answered `con_lost`. Otherwise only its links are replaced.
+        restart: bool,
     },
     HostAdded {
         id: String,

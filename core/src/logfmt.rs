@@ -311,7 +311,20 @@ pub fn message(event: &LogEvent, host: &str) -> String {
             "Reload refused: hosts.tab has no usable remote host; keeping the {kept} current hosts"
         ),
         HostRemoved { id } => format!("Host {id} removed"),
-        HostMoved { id, from, to } => format!("Host {id} moved from {from} to {to}: restarting it"),
+        HostMoved {
+            id,
+            from,
+            to,
+            restart: true,
+        } => format!("Host {id} moved from {from} to {to}: restarting it"),
+        HostMoved {
+            id,
+            from,
+            to,
+            restart: false,
+        } => {
+            format!("Host {id} moved from {from} to {to}: its links are replaced, its clients wait")
+        }
         HostAdded { id, addr } => format!("Host {id} added at {addr}"),
         Reloaded {
             added,

@@ -862,6 +862,15 @@ impl Node {
                 Action::SetState(state) => self.parent_state = state,
                 Action::StartHost(spec) => self.start_host(now, spec),
                 Action::StopHost(spec) => self.stop_host(now, spec),
+                Action::MoveHost(spec) => {
+                    if let Some(&key) = self.by_id.get(spec.id())
+                        && let Some(s) = self.served.get_mut(&key)
+                    {
+                        s.spec = spec; // new links connect to the new address
+                        s.host.moved(now);
+                        self.pump(now, key);
+                    }
+                }
                 Action::ResetHosts => self.for_each_host(now, |h| h.reset(now)),
                 Action::WriteStatus => {
                     let hosts = self

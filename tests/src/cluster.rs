@@ -193,6 +193,8 @@ pub struct NodeHarness {
     pub reload_requests: usize,
     pub exit: Option<i32>,
     pub connects: usize,
+    /// The address of every `Connect`, in order.
+    pub connected_to: Vec<std::net::SocketAddr>,
     /// Links whose socket is open (connected and not closed).
     pub open_links: Vec<LinkId>,
     pub farewells: Vec<Bytes>,
@@ -252,6 +254,7 @@ impl NodeHarness {
             reload_requests: 0,
             exit: None,
             connects: 0,
+            connected_to: Vec::new(),
             open_links: Vec::new(),
             farewells: Vec::new(),
         };
@@ -420,8 +423,9 @@ impl NodeHarness {
                 assert!(was.is_some(), "Unlisten of {}, not listening", spec.id());
             }
             Output::StopAccepting => self.accepting = false,
-            Output::Connect { link, .. } => {
+            Output::Connect { link, addr } => {
                 self.connects += 1;
+                self.connected_to.push(addr);
                 let host = self.host_of(link.host());
                 match self.lond.get(&host).copied().unwrap_or(Lond::Up) {
                     mode @ (Lond::Up | Lond::Silent | Lond::Holding) => {

@@ -29,6 +29,7 @@ macro_rules! conformance_suite {
             usr1_writes_the_status_file,
             a_delayed_file_is_replayed_once_deleted_and_logged,
             hup_with_a_changed_hosts_tab_adds_and_removes_sockets,
+            a_host_whose_address_changes_keeps_its_socket_and_clients,
             term_removes_the_socket_and_pid_files,
             a_second_daemon_on_one_configuration_refuses_and_touches_nothing,
             a_socket_another_daemon_answers_on_is_not_taken,
@@ -643,6 +644,51 @@ pub fn hup_with_a_changed_hosts_tab_adds_and_removes_sockets(bin: &Path) {
     });
     assert!(f.lonc_log().contains("for gamma"), "{}", f.lonc_log());
     assert_eq!(f.ask("alpha", "ping"), "alpha");
+}
+
+/// A reload that gives a host a new address keeps its socket and its clients: a request in
+/// flight is answered by the old lond, a client connected before the reload is served, and
+/// later requests go to the new address (here the lond of beta, which answers `ping` with its
+/// own id).
+pub fn a_host_whose_address_changes_keeps_its_socket_and_clients(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim(
+        "alpha",
+        Faults {
+            delay: Some(Duration::from_millis(500)),
+            ..Faults::default()
+        },
+    );
+    f.start_sim("beta", Faults::default());
+    f.start_daemon(&[]);
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    let socket = f.sock_dir.join("alpha");
+    let mut in_flight = UnixStream::connect(&socket).unwrap();
+    in_flight.write_all(b"echo:in flight\n").unwrap();
+    let mut idle = UnixStream::connect(&socket).unwrap();
+    eventually("the request to reach alpha's lond", || {
+        f.sim_requests("alpha")
+            .iter()
+            .any(|r| r == "P:echo:in flight")
+    });
+    let text = std::fs::read_to_string(&f.hosts_file).unwrap();
+    std::fs::write(
+        &f.hosts_file,
+        text.replace("alpha.test:127.0.0.2", "alpha.test:127.0.0.3"),
+    )
+    .unwrap();
+    f.signal(libc::SIGHUP);
+    eventually("the move in the log", || {
+        f.lonc_log().contains(&format!(
+            "Host alpha moved from 127.0.0.2:{port} to 127.0.0.3:{port}: its links are replaced",
+            port = f.port
+        ))
+    });
+    assert_eq!(read_line(&mut in_flight, PATIENCE), b"in flight\n");
+    idle.write_all(b"ping\n").unwrap();
+    assert_eq!(read_line(&mut idle, PATIENCE), b"beta\n", "the new address");
+    assert_eq!(f.ask("alpha", "ping"), "beta");
+    assert!(!f.lonc_log().contains("Host alpha removed"));
 }
 
 pub fn term_removes_the_socket_and_pid_files(bin: &Path) {

@@ -74,6 +74,10 @@ impl Runtime {
                     self.files.remove(&spec.socket_path);
                     self.hosts.remove(spec.id());
                 }
+                Action::MoveHost(spec) => {
+                    self.hosts
+                        .insert(spec.id().to_owned(), spec.addr.to_string());
+                }
                 Action::ResetHosts => {}
                 Action::WriteStatus => {
                     let hosts: Vec<HostStatus> = self

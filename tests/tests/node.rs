@@ -88,6 +88,45 @@ fn the_summary_counts_hosts_dead_hosts_and_links() {
     assert_eq!(h.node.summary(), "2 hosts, 1 dead, 1 links");
 }
 
+/// A reload that gives a host a new address keeps its socket and its waiting clients: the
+/// request on the old link finishes there, then that link closes, and the queued request goes
+/// out on a link to the new address.
+#[test]
+fn a_host_that_moves_keeps_its_clients_and_replaces_its_links() {
+    let mut config = NodeConfig::default();
+    config.host.max_links = 1;
+    let mut h = NodeHarness::new(config, &["msul1", "msul3"]);
+    h.lond.insert("msul1".into(), Lond::Holding);
+    let key = h.key("msul1");
+    h.submit("msul1", 1, b"echo:one");
+    h.submit("msul1", 2, b"echo:two"); // queued behind it: one link at most
+    assert_eq!(h.connected_to, ["127.0.0.2:5663".parse().unwrap()]);
+    h.signal(Signal::Hup);
+    h.reload(&["msul3", "msul1"]); // msul1 is now 127.0.0.3
+    assert!(
+        h.logged("Parent Server").contains(
+            &"Host msul1 moved from 127.0.0.2:5663 to 127.0.0.3:5663: its links are replaced, \
+              its clients wait"
+                .to_owned()
+        )
+    );
+    assert_eq!(h.key("msul1"), key, "the same socket");
+    assert!(h.answers_to(1).is_empty() && h.answers_to(2).is_empty());
+    h.release_held(); // the old lond answers the request it has
+    assert_eq!(h.answers_to(1), vec![Bytes::from("echo:one")]);
+    assert_eq!(
+        h.open_links.len(),
+        1,
+        "the old link closed, one to the new address"
+    );
+    assert_eq!(
+        h.connected_to.last(),
+        Some(&"127.0.0.3:5663".parse().unwrap())
+    );
+    h.release_held();
+    assert_eq!(h.answers_to(2), vec![Bytes::from("echo:two")]);
+}
+
 #[test]
 fn requests_reach_their_own_host_and_are_answered() {
     let mut h = node(&["msul1", "msul3"]);

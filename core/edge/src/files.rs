@@ -194,6 +194,58 @@ pub fn load_hosts(path: &Path) -> io::Result<(Vec<HostEntry>, Vec<LineProblem>)>
     Ok(hosts_tab::parse(&String::from_utf8_lossy(&bytes)))
 }
 
+/// How long apart two reads of `hosts.tab` must agree, and how many reads the daemon makes
+/// before it gives up on a file that keeps changing.
+pub const SETTLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+/// See [`SETTLE_PAUSE`].
+pub const SETTLE_READS: usize = 20;
+
+/// Reads and parses `hosts.tab` as the daemon uses it: read again [`SETTLE_PAUSE`] later until
+/// two reads agree (the same file, size, modification time and bytes), so that a file being
+/// rewritten in place while a HUP reads it is taken whole, not half; a file that is still
+/// changing after [`SETTLE_READS`] reads is an error (and the running hosts are kept).
+pub fn load_hosts_settled(path: &Path) -> io::Result<(Vec<HostEntry>, Vec<LineProblem>)> {
+    let (_, bytes) = settled(|| read_with_identity(path), SETTLE_PAUSE, SETTLE_READS)?;
+    Ok(hosts_tab::parse(&String::from_utf8_lossy(&bytes)))
+}
+
+/// Calls `read` until two calls `pause` apart agree, at most `reads` times.
+fn settled<T: PartialEq>(
+    mut read: impl FnMut() -> io::Result<T>,
+    pause: std::time::Duration,
+    reads: usize,
+) -> io::Result<T> {
+    let mut last = read()?;
+    for _ in 1..reads {
+        std::thread::sleep(pause);
+        let next = read()?;
+        if next == last {
+            return Ok(next);
+        }
+        last = next;
+    }
+    Err(io::Error::other(format!(
+        "it kept changing while being read ({reads} reads {} ms apart); write it under \
+         another name and rename it into place",
+        pause.as_millis()
+    )))
+}
+
+/// The file's identity and version (device, inode, size, modification time in ns) and bytes.
+type Versioned = ((u64, u64, u64, i64, i64), Vec<u8>);
+
+fn read_with_identity(path: &Path) -> io::Result<Versioned> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut file = File::open(path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    let m = file.metadata()?;
+    Ok((
+        (m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()),
+        bytes,
+    ))
+}
+
 /// The names in the delayed directory `dir`, nothing read but the directory itself; a missing
 /// directory is empty, one that cannot be read an error.
 pub fn scan_delayed(dir: &Path) -> io::Result<Vec<String>> {
@@ -391,6 +443,34 @@ mod tests {
         assert!(why("107.1.9.fifo.msul1").contains("a FIFO"));
         assert!(!why("108.1.9.sock.msul1").is_empty());
         assert!(why("109.1.9.link.msul1").contains("symbolic link"));
+    }
+
+    /// A file that keeps changing is refused; one that stops changing is taken as it ends.
+    #[test]
+    fn hosts_tab_is_read_until_two_reads_agree() {
+        let zero = std::time::Duration::ZERO;
+        let mut n = 0;
+        let e = settled(
+            || {
+                n += 1;
+                Ok(n)
+            },
+            zero,
+            SETTLE_READS,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("kept changing"), "{e}");
+        assert_eq!(n, SETTLE_READS);
+        let mut versions = [1, 2, 3, 3, 9].into_iter();
+        let read = || Ok(versions.next().unwrap_or(0));
+        assert_eq!(settled(read, zero, SETTLE_READS).unwrap(), 3);
+        assert_eq!(versions.next(), Some(9), "no read after two agreed");
+        // And a real file, left alone: its entries at once.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts.tab");
+        fs::write(&path, "a:d:r:n:10.0.0.1\nb:d:r:n:10.0.0.2\n").unwrap();
+        let (entries, problems) = load_hosts_settled(&path).unwrap();
+        assert_eq!((entries.len(), problems.len()), (2, 0));
     }
 
     /// A stale socket file is replaced; one a process answers on is left alone.

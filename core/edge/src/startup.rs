@@ -155,7 +155,7 @@ type HostsTable = (Vec<HostEntry>, Vec<LineProblem>);
 /// The settings, their warnings and the parsed `hosts.tab`.
 fn read_config(config: &ConfigArgs) -> Result<(Settings, Vec<String>, HostsTable), ConfigError> {
     let (settings, warnings) = config.settings()?;
-    let hosts = files::load_hosts(&settings.hosts_file).map_err(|e| {
+    let hosts = files::load_hosts_settled(&settings.hosts_file).map_err(|e| {
         ConfigError(format!(
             "cannot read hosts table {}: {e}",
             settings.hosts_file.display()

@@ -148,6 +148,14 @@ impl Links {
         Some(slot.used)
     }
 
+    /// Every link's id, and whether it is busy.
+    pub(crate) fn ids(&self) -> Vec<(LinkId, bool)> {
+        self.slots
+            .iter()
+            .map(|s| (s.id, matches!(s.used, LinkUse::Busy(_))))
+            .collect()
+    }
+
     /// Forget every link; returns them with their states.
     pub(crate) fn remove_all(&mut self) -> Vec<(LinkId, LinkUse)> {
         self.idle.clear();

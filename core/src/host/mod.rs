@@ -110,6 +110,8 @@ pub struct Host {
     /// A file read did not fit in the queue: nothing more is read until the queue has room
     /// for this many bytes (that file, read again, keeps its turn).
     need: Option<usize>,
+    /// Busy links to an old address ([`Host::moved`]): closed once their reply is in.
+    retiring: Vec<LinkId>,
     retries_left: u32,
     health: Health,
     timers: Timers<Timer, 3>,
@@ -139,6 +141,7 @@ impl Host {
             replay: Replay::default(),
             replaying: true,
             need: None,
+            retiring: Vec::new(),
             retries_left: config.retries,
             health: Health::Alive,
             timers: Timers::with_tick(now, config.tick),
@@ -238,6 +241,33 @@ impl Host {
         self.settle(now);
     }
 
+    /// The host's address changed (a reload): its links are replaced. Idle and connecting
+    /// links close now, a busy one once its reply is in (its request went to the old address);
+    /// queued requests and waiting clients stay and go out on links to the new address, with
+    /// a fresh retry budget (a dead host is alive again). The runtime connects new links to
+    /// the new address.
+    pub fn moved(&mut self, now: Instant) {
+        if self.health == Health::Closed {
+            return;
+        }
+        for (link, busy) in self.links.ids() {
+            if busy {
+                self.retiring.push(link);
+            } else {
+                self.links.remove(link);
+                self.actions.push_back(HostAction::CloseLink(link));
+            }
+        }
+        self.retries_left = self.config.retries;
+        if let Health::Dead { .. } = self.health {
+            self.health = Health::Alive;
+            self.timers.clear(Timer::Probe);
+            self.log(LogEvent::HostReset);
+            self.actions.push_back(HostAction::ScanDelayed);
+        }
+        self.settle(now);
+    }
+
     /// The orderly shutdown begins: no delayed file is read or started any more (those queued
     /// go back to disk); those in flight finish, so that none is delivered twice.
     pub fn stop_replay(&mut self, now: Instant) {
@@ -303,7 +333,13 @@ impl Host {
         if let Some(txn) = self.links.take_busy(link) {
             self.complete(txn, reply);
         }
-        self.link_idle(link);
+        if let Some(at) = self.retiring.iter().position(|&l| l == link) {
+            self.retiring.swap_remove(at);
+            self.links.remove(link);
+            self.actions.push_back(HostAction::CloseLink(link));
+        } else {
+            self.link_idle(link);
+        }
         self.settle(now);
     }
 
@@ -318,6 +354,7 @@ impl Host {
         reason: CloseReason,
         unread: bool,
     ) {
+        self.retiring.retain(|&l| l != link);
         match self.links.remove(link) {
             None => {
                 self.log(LogEvent::StaleClose {
@@ -527,6 +564,7 @@ impl Host {
             .map(|(l, _)| l)
             .collect();
         for link in due {
+            self.retiring.retain(|&l| l != link);
             if let Some(LinkUse::Busy(txn)) = self.links.remove(link) {
                 self.actions.push_back(HostAction::CloseLink(link));
                 self.time_out(txn);
@@ -558,6 +596,7 @@ impl Host {
 
     /// Close every link and fail every transaction, queued or in flight.
     fn drop_everything(&mut self) {
+        self.retiring.clear();
         for (link, state) in self.links.remove_all() {
             self.actions.push_back(HostAction::CloseLink(link));
             if let LinkUse::Busy(txn) = state {
