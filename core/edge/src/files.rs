@@ -253,8 +253,7 @@ mod tests {
         fs::write(d.join("106.1.9.put.msul1"), vec![b'y'; 30]).unwrap();
         fs::create_dir(d.join("105.1.9.put.msul1")).unwrap();
         // A FIFO with no writer: a blocking open would wait forever.
-        let fifo = std::ffi::CString::new(d.join("107.1.9.fifo.msul1").to_str().unwrap())
-            .unwrap();
+        let fifo = std::ffi::CString::new(d.join("107.1.9.fifo.msul1").to_str().unwrap()).unwrap();
         // SAFETY: mkfifo(3) with a NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         let _socket = UnixListener::bind(d.join("108.1.9.sock.msul1")).unwrap();
