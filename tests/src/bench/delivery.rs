@@ -580,7 +580,11 @@ fn drain(o: &Options, name: &str, bin: &Path) -> io::Result<DrainRow> {
         never: o.spooled - counts.len().min(o.spooled),
         s_records,
         before: window(&samples, o.warmup, dropped),
-        during: window(&samples, dropped, end),
+        // The drain proper: from the first file gone (the scan found them) to the last.
+        during: match (first_gone, drained) {
+            (Some(first), Some(last)) => window(&samples, dropped + first, dropped + last),
+            _ => window(&samples, dropped, end),
+        },
         foreign_before: cpu_before.foreign_pct_since(&cpu_drop),
         foreign_during: cpu_drop.foreign_pct_since(&cpu_end),
     };
@@ -934,18 +938,20 @@ impl Report {
                 "### Spooled requests drained under live traffic\n\n\
                  Closed-loop live clients (100-byte `echo:`, one connection per request); \
                  *before*: {:.1} s before the drop; then the files, written under lonnet's \
-                 temporary names, are renamed in; *during*: requests sent from the drop until \
-                 the last file is gone. *drain*: from the first rename to the first file gone, \
-                 and to the last. *ran once / twice / never*: the spooled requests in the \
-                 lond's request log. *other load*: the machine's CPU used by other processes.\n\n\
-                 | daemon | files | clients | live p50 / p99 before | live p50 / p99 during | live req/s before / during | live errors | drain: first / last gone | ran once / twice / never | `S:` records | left | other load before / during |\n\
-                 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+                 temporary names, are renamed in. *drain*: from the first rename to the first \
+                 file gone (the next scan), and to the last; *files/s* between the two. \
+                 *during*: live requests sent between the first file gone and the last. *ran \
+                 once / twice / never*: the spooled requests in the lond's request log. *other \
+                 load*: the machine's CPU used by other processes, before and from the drop to \
+                 the end.\n\n\
+                 | daemon | files | clients | live p50 / p99 before | live p50 / p99 during | live req/s before / during | live errors | drain: first / last gone | files/s | ran once / twice / never | `S:` records | left | other load before / during |\n\
+                 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
                 o.before.as_secs_f64()
             );
             for r in &self.drain {
                 let _ = writeln!(
                     s,
-                    "| {} (scan {} s) | {} | {} | {} / {} ms | {} / {} ms | {:.0} / {:.0} | {} / {} | {} / {} | {} / {} / {} | {} | {} | {:.0} / {:.0} % |",
+                    "| {} (scan {} s) | {} | {} | {} / {} ms | {} / {} ms | {:.0} / {:.0} | {} / {} | {} / {} | {} | {} / {} / {} | {} | {} | {:.0} / {:.0} % |",
                     r.daemon,
                     r.scan,
                     r.files,
@@ -960,6 +966,11 @@ impl Report {
                     r.during.errors,
                     secs(r.first_gone),
                     secs(r.drained),
+                    match (r.first_gone, r.drained) {
+                        (Some(a), Some(b)) if b > a =>
+                            format!("{:.0}", r.files as f64 / (b - a).as_secs_f64()),
+                        _ => "–".into(),
+                    },
                     r.once,
                     r.twice,
                     r.never,
