@@ -30,7 +30,9 @@ use lonc_edge::sim::{Faults, Sim, SimConfig, free_port};
 
 use super::cpu::CpuSample;
 use super::daemon::{Daemon, Layout, OWN_ID};
-use super::load::{Answer, Live, LiveRequest, Load, Outcome, Sample, Target, unix_request, window};
+use super::load::{
+    Answer, Live, LiveRequest, Load, Outcome, Sample, Target, unix_request, window, windows,
+};
 use super::relay::Launcher;
 use crate::rng::SplitMix;
 
@@ -164,6 +166,10 @@ pub struct DrainRow {
     pub rename: Duration,
     /// From the first rename to the first file gone, and to the last.
     pub first_gone: Option<Duration>,
+    /// Of the time between, how long files were going (the 50 ms polls between which some
+    /// went); the rest was spent waiting for a scan (files renamed in after the scan that
+    /// found the first ones wait for the next).
+    pub busy: Duration,
     pub drained: Option<Duration>,
     /// Files still in `delayed/` at the end.
     pub left: usize,
@@ -175,6 +181,10 @@ pub struct DrainRow {
     pub s_records: usize,
     pub before: Outcome,
     pub during: Outcome,
+    /// The daemon's CPU time per request (live, and from the drop on live and spooled), in
+    /// µs, before and from the drop to the end.
+    pub cpu_before: Option<f64>,
+    pub cpu_during: Option<f64>,
     /// The other processes' share of the machine, before and during.
     pub foreign_before: f64,
     pub foreign_during: f64,
@@ -551,13 +561,24 @@ fn drain(o: &Options, name: &str, bin: &Path) -> io::Result<DrainRow> {
     }
     let rename = t_drop.elapsed();
     let mut first_gone = None;
+    // The polls between which files went, as windows of the live load's time.
+    let mut going: Vec<(Duration, Duration)> = Vec::new();
+    let mut last = (Duration::ZERO, o.spooled);
     let drained = wait_for(o.drain_limit, Duration::from_millis(50), || {
         let left = spool_files(&dir);
+        let now = t_drop.elapsed();
         if left < o.spooled && first_gone.is_none() {
-            first_gone = Some(t_drop.elapsed());
+            first_gone = Some(now);
         }
+        // From the first file gone on (before it, the files wait for their first scan).
+        if left < last.1 && last.1 < o.spooled {
+            going.push((dropped + last.0, dropped + now));
+        }
+        last = (now, left);
         left == 0
-    });
+    })
+    // From the drop, as first_gone (wait_for counts from its own start, after the renames).
+    .map(|_| last.0);
     let cpu_end = CpuSample::now(Some(daemon.pid()));
     let end = live.t0().elapsed();
     let samples = live.stop();
@@ -580,11 +601,23 @@ fn drain(o: &Options, name: &str, bin: &Path) -> io::Result<DrainRow> {
         never: o.spooled - counts.len().min(o.spooled),
         s_records,
         before: window(&samples, o.warmup, dropped),
-        // The drain proper: from the first file gone (the scan found them) to the last.
-        during: match (first_gone, drained) {
-            (Some(first), Some(last)) => window(&samples, dropped + first, dropped + last),
-            _ => window(&samples, dropped, end),
+        // The drain proper: while files were going.
+        during: if going.is_empty() {
+            window(&samples, dropped, end)
+        } else {
+            windows(&samples, &going)
         },
+        busy: going.iter().map(|(from, to)| *to - *from).sum(),
+        cpu_before: cpu_before
+            .per_request(&cpu_drop, window(&samples, o.warmup, dropped).sent, true)
+            .daemon_us,
+        cpu_during: cpu_drop
+            .per_request(
+                &cpu_end,
+                window(&samples, dropped, end).sent + o.spooled as u64,
+                true,
+            )
+            .daemon_us,
         foreign_before: cpu_before.foreign_pct_since(&cpu_drop),
         foreign_during: cpu_drop.foreign_pct_since(&cpu_end),
     };
@@ -939,19 +972,24 @@ impl Report {
                  Closed-loop live clients (100-byte `echo:`, one connection per request); \
                  *before*: {:.1} s before the drop; then the files, written under lonnet's \
                  temporary names, are renamed in. *drain*: from the first rename to the first \
-                 file gone (the next scan), and to the last; *files/s* between the two. \
-                 *during*: live requests sent between the first file gone and the last. *ran \
+                 file gone (the next scan), and to the last; *busy*: of the time between, the \
+                 polls (every 50 ms) between which files went, the rest being waits for a scan \
+                 (files renamed in after the scan that found the first ones wait for the \
+                 next); *files/s*: over the busy time. \
+                 *during*: live requests sent while files went (the busy polls). *daemon \
+                 CPU*: the daemon's CPU time per request, before, and from the drop to the end \
+                 over live and spooled requests. *ran \
                  once / twice / never*: the spooled requests in the lond's request log. *other \
                  load*: the machine's CPU used by other processes, before and from the drop to \
                  the end.\n\n\
-                 | daemon | files | clients | live p50 / p99 before | live p50 / p99 during | live req/s before / during | live errors | drain: first / last gone | files/s | ran once / twice / never | `S:` records | left | other load before / during |\n\
-                 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+                 | daemon | files | clients | live p50 / p99 before | live p50 / p99 during | live req/s before / during | live errors | drain: first / last gone | busy | files/s | ran once / twice / never | `S:` records | left | daemon CPU / request before / during | other load before / during |\n\
+                 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
                 o.before.as_secs_f64()
             );
             for r in &self.drain {
                 let _ = writeln!(
                     s,
-                    "| {} (scan {} s) | {} | {} | {} / {} ms | {} / {} ms | {:.0} / {:.0} | {} / {} | {} / {} | {} | {} / {} / {} | {} | {} | {:.0} / {:.0} % |",
+                    "| {} (scan {} s) | {} | {} | {} / {} ms | {} / {} ms | {:.0} / {:.0} | {} / {} | {} / {} | {:.2} s | {} | {} / {} / {} | {} | {} | {} / {} µs | {:.0} / {:.0} % |",
                     r.daemon,
                     r.scan,
                     r.files,
@@ -966,16 +1004,19 @@ impl Report {
                     r.during.errors,
                     secs(r.first_gone),
                     secs(r.drained),
-                    match (r.first_gone, r.drained) {
-                        (Some(a), Some(b)) if b > a =>
-                            format!("{:.0}", r.files as f64 / (b - a).as_secs_f64()),
-                        _ => "–".into(),
+                    r.busy.as_secs_f64(),
+                    if r.busy.is_zero() {
+                        "–".into()
+                    } else {
+                        format!("{:.0}", r.files as f64 / r.busy.as_secs_f64())
                     },
                     r.once,
                     r.twice,
                     r.never,
                     r.s_records,
                     r.left,
+                    r.cpu_before.map_or("–".into(), |c| format!("{c:.1}")),
+                    r.cpu_during.map_or("–".into(), |c| format!("{c:.1}")),
                     r.foreign_before,
                     r.foreign_during
                 );

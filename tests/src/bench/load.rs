@@ -517,9 +517,22 @@ impl Live {
 /// The requests of `samples` sent within `[from, to)` (times from the load's start): the
 /// latencies of those answered as expected, the others counted as errors.
 pub fn window(samples: &[Sample], from: Duration, to: Duration) -> Outcome {
+    windows(samples, &[(from, to)])
+}
+
+/// [`window`] over several windows (not overlapping) at once.
+pub fn windows(samples: &[Sample], ranges: &[(Duration, Duration)]) -> Outcome {
     let mut out = Outcome::new();
-    out.secs = to.saturating_sub(from).as_secs_f64();
-    for s in samples.iter().filter(|s| s.sent >= from && s.sent < to) {
+    out.secs = ranges
+        .iter()
+        .map(|(from, to)| to.saturating_sub(*from).as_secs_f64())
+        .sum();
+    let inside = |s: &&Sample| {
+        ranges
+            .iter()
+            .any(|(from, to)| s.sent >= *from && s.sent < *to)
+    };
+    for s in samples.iter().filter(inside) {
         out.sent += 1;
         if s.answer == Answer::Ok {
             out.record(s.latency);
