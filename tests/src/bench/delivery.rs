@@ -91,6 +91,8 @@ pub struct Options {
     pub frozen_timeout: f64,
     /// frozen: `--max-links` (`None`: the default, 10).
     pub frozen_max_links: Option<usize>,
+    /// Copy each daemon's `lonc.log` of each part here, as `<daemon>-<part>.log`.
+    pub keep_logs: Option<PathBuf>,
 }
 
 impl Options {
@@ -111,6 +113,7 @@ impl Options {
             close_secs: Duration::from_secs(5),
             frozen_timeout: 2.0,
             frozen_max_links: None,
+            keep_logs: None,
         }
     }
 
@@ -206,6 +209,9 @@ pub struct CloseRow {
     pub twice: usize,
     /// `con_lost` answers whose request the lond had run.
     pub con_lost_executed: usize,
+    /// Requests the daemon sent again on another link, having seen that the lond did not
+    /// read them (its INFO lines "… sending it again on another connection").
+    pub resent: usize,
     pub foreign: f64,
 }
 
@@ -274,7 +280,7 @@ pub fn run(options: &Options) -> io::Result<Report> {
         }
         if options.wants("appear") {
             for &(scan, files) in &options.scans {
-                let row = appear(name, bin, scan, files)?;
+                let row = appear(options, name, bin, scan, files)?;
                 say(format!(
                     "{name}: appear, scan {} s: executed p50 {:.0} ms, max {:.0} ms; {} not executed",
                     row.scan,
@@ -388,6 +394,18 @@ fn logs_dir(daemon: &Daemon) -> PathBuf {
     daemon.layout.dir.path().join("perl/logs")
 }
 
+/// Copies the daemon's log to `<keep_logs>/<name>-<part>.log`, if asked to.
+fn keep_log(o: &Options, daemon: &Daemon, name: &str, part: &str) {
+    if let Some(dir) = &o.keep_logs {
+        let to = dir.join(format!("{name}-{part}.log"));
+        if let Err(e) = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::copy(logs_dir(daemon).join("lonc.log"), &to))
+        {
+            say(format!("cannot keep the log as {}: {e}", to.display()));
+        }
+    }
+}
+
 /// A spool file written under its temporary name (lonnet's `.<name>.tmp`, which the daemon
 /// skips), to be renamed to its final name.
 struct Pending {
@@ -476,7 +494,13 @@ fn run_tag() -> String {
 
 // ---------------------------------------------------------------- the parts
 
-fn appear(name: &str, bin: &Path, scan: Option<f64>, files: usize) -> io::Result<AppearRow> {
+fn appear(
+    o: &Options,
+    name: &str,
+    bin: &Path,
+    scan: Option<f64>,
+    files: usize,
+) -> io::Result<AppearRow> {
     let port = free_port(&[peer_ip()])?;
     let lond = sim(port, Faults::default(), None)?;
     let daemon = Daemon::start(bin, layout(port)?, &scan_args(scan))?;
@@ -523,6 +547,7 @@ fn appear(name: &str, bin: &Path, scan: Option<f64>, files: usize) -> io::Result
             None => row.not_removed += 1,
         }
     }
+    keep_log(o, &daemon, name, &format!("appear-{interval}s"));
     drop(daemon);
     drop(lond);
     Ok(row)
@@ -621,6 +646,7 @@ fn drain(o: &Options, name: &str, bin: &Path) -> io::Result<DrainRow> {
         foreign_before: cpu_before.foreign_pct_since(&cpu_drop),
         foreign_during: cpu_drop.foreign_pct_since(&cpu_end),
     };
+    keep_log(o, &daemon, name, "drain");
     drop(daemon);
     drop(lond);
     Ok(row)
@@ -680,7 +706,9 @@ fn close_after_1(o: &Options, name: &str, bin: &Path) -> io::Result<CloseRow> {
             .filter(|s| s.answer == Answer::ConLost && ran(s))
             .count(),
         foreign: cpu.foreign_pct_since(&cpu_end),
+        resent: count_lines(&logs_dir(&daemon).join("lonc.log"), "sending it again"),
     };
+    keep_log(o, &daemon, name, "close");
     drop(daemon);
     drop(lond);
     Ok(row)
@@ -761,6 +789,7 @@ fn frozen(o: &Options, name: &str, bin: &Path, program: &LondProgram) -> io::Res
         warnings,
         recovered,
     };
+    keep_log(o, &daemon, name, "frozen");
     drop(daemon);
     drop(lond);
     Ok(row)
@@ -1038,15 +1067,17 @@ impl Report {
                  Closed-loop clients, each request distinct (`echo:<tag>-<client>-<n>`), for \
                  {:.1} s. *ran*: distinct requests in the lond's request log; *ran twice*: \
                  of those, the ones it ran more than once; *con_lost that ran*: `con_lost` \
-                 answers for requests the lond had run (the daemon could not tell).\n\n\
-                 | daemon | clients | requests | ok | `con_lost` | other / no reply | ran | ran twice | `con_lost` that ran | answered req/s | other load |\n\
-                 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+                 answers for requests the lond had run (the daemon could not tell); *resent*: \
+                 requests the daemon found unread on a link the lond had closed and sent again \
+                 on another (its INFO lines `sending it again`).\n\n\
+                 | daemon | clients | requests | ok | `con_lost` | other / no reply | ran | ran twice | `con_lost` that ran | resent | answered req/s | other load |\n\
+                 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
                 o.close_secs.as_secs_f64()
             );
             for r in &self.close {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} ({}) | {} / {} | {} | {} | {} | {:.0} | {:.0} % |",
+                    "| {} | {} | {} | {} | {} ({}) | {} / {} | {} | {} | {} | {} | {:.0} | {:.0} % |",
                     r.daemon,
                     r.clients,
                     r.requests,
@@ -1058,6 +1089,7 @@ impl Report {
                     r.executed,
                     r.twice,
                     r.con_lost_executed,
+                    r.resent,
                     (r.ok + r.con_lost) as f64 / r.secs.max(1e-9),
                     r.foreign
                 );

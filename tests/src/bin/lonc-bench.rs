@@ -87,6 +87,9 @@ struct DeliveryArgs {
     /// frozen: the daemons' `--step-timeout` S, in seconds.
     #[arg(long, value_name = "SECS")]
     frozen_timeout: Option<f64>,
+    /// Keep each daemon's lonc.log of each part in DIR, as <daemon>-<part>.log.
+    #[arg(long, value_name = "DIR")]
+    keep_logs: Option<PathBuf>,
     /// Also write the report to this file.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -346,6 +349,7 @@ fn delivery_main(args: DeliveryArgs) {
     if let Some(s) = args.frozen_timeout {
         options.frozen_timeout = s;
     }
+    options.keep_logs = args.keep_logs;
     match delivery::run(&options) {
         Ok(report) => {
             let text = report.markdown();
