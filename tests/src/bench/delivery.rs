@@ -1168,10 +1168,8 @@ pub fn smoke(name: &str, daemon: &Path, lond: Launcher) -> String {
             (r.files, 0, 0, 0),
             "drain: every spooled request delivered exactly once\n{text}"
         );
-        assert!(
-            r.before.sent > 0 && r.during.sent > 0,
-            "drain: no live traffic\n{text}"
-        );
+        // Not the window 'during', which may be a single 50 ms poll on a fast drain.
+        assert!(r.before.sent > 0, "drain: no live traffic\n{text}");
     }
     assert_eq!(report.close.len(), 1, "close-after-1\n{text}");
     for r in &report.close {
