@@ -86,14 +86,25 @@ pub enum LogEvent {
         error: SpoolNameError,
     },
     /// A file in the delayed directory for a host that is not served (said once per file).
-    DelayedForUnknownHost { name: String, owner: String },
+    DelayedForUnknownHost {
+        name: String,
+        owner: String,
+    },
     /// A delayed file could not be read (not a regular file, unreadable, a first line over
     /// the limit); skipped while it stays (said once per file).
-    DelayedUnreadable { name: String, why: String },
+    DelayedUnreadable {
+        name: String,
+        why: String,
+    },
     /// A request came back unread from a link that closed; it is sent again on another.
-    RequestResent { reason: CloseReason },
+    RequestResent {
+        reason: CloseReason,
+    },
     /// A request was not answered within the request timeout: `con_lost`.
-    RequestTimedOut { request: Bytes, after: Duration },
+    RequestTimedOut {
+        request: Bytes,
+        after: Duration,
+    },
     /// The ids and build key are shorter than the key (the newline rule matters).
     ShortSessionKey,
     /// A client sent a line longer than `max` bytes; it is answered `con_lost`.

@@ -359,9 +359,7 @@ impl Rt {
                             rt.log(Severity::Warning, problem);
                             Vec::new()
                         });
-                        rt.node
-                            .borrow_mut()
-                            .delayed_listed(Instant::now(), names);
+                        rt.node.borrow_mut().delayed_listed(Instant::now(), names);
                         rt.drain();
                     })
                     .detach();

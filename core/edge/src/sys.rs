@@ -136,7 +136,10 @@ mod tests {
         theirs.write_all(b"x").unwrap();
         assert!(peer_closed(&ours).is_none(), "data waits: not closed");
         drop(theirs);
-        assert!(peer_closed(&ours).is_none(), "data still before the end of stream");
+        assert!(
+            peer_closed(&ours).is_none(),
+            "data still before the end of stream"
+        );
         let mut byte = [0u8; 1];
         std::io::Read::read_exact(&mut &ours, &mut byte).unwrap();
         assert!(matches!(peer_closed(&ours), Some(Ok(()))));

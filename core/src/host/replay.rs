@@ -167,7 +167,10 @@ mod tests {
         assert_eq!(new, 3);
         assert_eq!(r.take(2), ["3.1.9.p.h", "3.2.9.p.h"]);
         // A new scan lists them again: being read, they are not waiting twice.
-        assert_eq!(r.listed(listed(&["20.1.9.p.h", "3.2.9.p.h", "3.1.9.p.h"])), 0);
+        assert_eq!(
+            r.listed(listed(&["20.1.9.p.h", "3.2.9.p.h", "3.1.9.p.h"])),
+            0
+        );
         assert_eq!(r.waiting(), 1);
         assert!(r.read_back("3.1.9.p.h"));
         assert!(!r.read_back("3.1.9.p.h"), "only once");
@@ -191,7 +194,11 @@ mod tests {
         assert_eq!(r.take(1), Vec::<String>::new());
         r.listed(listed(&[]));
         r.listed(listed(&["1.1.1.p.h"]));
-        assert_eq!(r.take(1), ["1.1.1.p.h"], "a file put back in place is tried again");
+        assert_eq!(
+            r.take(1),
+            ["1.1.1.p.h"],
+            "a file put back in place is tried again"
+        );
     }
 
     #[test]
@@ -207,7 +214,11 @@ mod tests {
         assert_eq!(r.take(1), Vec::<String>::new(), "not replayed twice");
         r.listed(listed(&[]));
         r.listed(listed(&["1.1.1.p.h"]));
-        assert_eq!(r.take(1), ["1.1.1.p.h"], "gone, then a new file of that name");
+        assert_eq!(
+            r.take(1),
+            ["1.1.1.p.h"],
+            "gone, then a new file of that name"
+        );
     }
 
     #[test]
