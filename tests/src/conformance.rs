@@ -87,11 +87,13 @@ fn within(timeout: Duration) -> Duration {
 }
 
 /// Asks `ready` every few milliseconds until it holds or `PATIENCE` runs out.
+#[track_caller]
 pub fn eventually(what: &str, ready: impl FnMut() -> bool) {
     eventually_within(what, PATIENCE, ready);
 }
 
 /// Asks `ready` every few milliseconds until it holds; panics once `bound` has passed.
+#[track_caller]
 pub fn eventually_within(what: &str, bound: Duration, mut ready: impl FnMut() -> bool) {
     let end = Instant::now() + bound;
     while !ready() {
@@ -1158,7 +1160,7 @@ pub fn spooled_files_are_delivered_with_no_client_traffic(bin: &Path) {
     assert_eq!(requests.len(), expected.len(), "{requests:?}");
 }
 
-/// Thirteen times what a host's queue holds, spooled for a live peer: every file is
+/// 1,300 files, far more than a host's queue holds (8), spooled for a live peer: every file is
 /// delivered, each request executed exactly once, with no client traffic.
 pub fn more_spooled_files_than_the_queue_holds_are_all_delivered_once(bin: &Path) {
     let mut f = Fixture::new(bin);
@@ -1167,7 +1169,7 @@ pub fn more_spooled_files_than_the_queue_holds_are_all_delivered_once(bin: &Path
         f.spool(1_700_000_000 + i, "put", "alpha", &format!("put:k{i}:v{i}"));
     }
     f.start_sim("alpha", Faults::default());
-    f.start_daemon(&["--max-queue", "100", "--delayed-scan", "0.5"]);
+    f.start_daemon(&["--max-queue", "8", "--delayed-scan", "0.5"]);
     eventually("every spooled file to be delivered", || f.spool_left() == 0);
     let requests = f.sim_requests("alpha");
     assert_eq!(repeated(&requests), vec![], "requests executed twice");
