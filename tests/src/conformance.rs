@@ -1339,12 +1339,20 @@ impl SimChild {
             .expect("the lond child starts");
         let stdout = child.stdout.take().expect("its standard output");
         let guard = SimChild { child };
-        // Blocks until the line comes or the child exits (end of stream).
-        let listening = std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .any(|l| l.contains("lond-sim listening on "));
-        assert!(listening, "the lond child did not listen");
+        // The line comes, or the child exits (end of stream), or PATIENCE passes.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let listening = std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .any(|l| l.contains("lond-sim listening on "));
+            let _ = tx.send(listening);
+        });
+        assert_eq!(
+            rx.recv_timeout(PATIENCE),
+            Ok(true),
+            "the lond child did not listen"
+        );
         guard
     }
 
