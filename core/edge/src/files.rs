@@ -21,7 +21,11 @@ use lonc_core::logfmt::{log_line, message, perm_log_line, status_string};
 pub struct Logger {
     pid: u32,
     log: Option<File>,
-    perm: Option<File>,
+    /// `lonnet.perm.log`, opened for each record (as loncnew's `logperm` did): a record is
+    /// written to the file the path names when it is written, so one that cannot be written
+    /// is seen to fail (and the delivered file is kept) instead of going to a file that was
+    /// replaced or removed since start-up.
+    perm: Option<PathBuf>,
     stderr: bool,
     last: HashMap<String, String>,
     complained: bool,
@@ -33,11 +37,14 @@ impl Logger {
         if let Some(dir) = settings.log_file().parent() {
             fs::create_dir_all(dir)?;
         }
-        let append = |p: PathBuf| OpenOptions::new().create(true).append(true).open(p);
+        let append = |p: &Path| OpenOptions::new().create(true).append(true).open(p);
+        let perm = settings.perm_log_file();
+        // Created and checked now, so that a path that cannot be written stops start-up.
+        append(&perm)?;
         Ok(Logger {
             pid: std::process::id(),
-            log: Some(append(settings.log_file())?),
-            perm: Some(append(settings.perm_log_file())?),
+            log: Some(append(&settings.log_file())?),
+            perm: Some(perm),
             stderr,
             last: HashMap::new(),
             complained: false,
@@ -87,8 +94,12 @@ impl Logger {
     pub fn perm(&mut self, record: &str) -> io::Result<()> {
         let (unix, time) = now_local();
         let line = perm_log_line(i64::try_from(unix).unwrap_or(i64::MAX), record, &time);
-        match &mut self.perm {
-            Some(f) => f.write_all(line.as_bytes()),
+        match &self.perm {
+            Some(path) => OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?
+                .write_all(line.as_bytes()),
             None => Ok(()),
         }
     }
