@@ -6,7 +6,8 @@
 #   bench/run.sh --smoke
 #   bench/run.sh --also "lonc 952b463=/tmp/old/target/release/lonc"   # an older build in the rounds
 #   bench/run.sh --rounds-only                                         # the interleaved rounds only
-# `target/release/lonc-bench syscalls` counts syscalls per request (perf; root). Reports of runs
+# `target/release/lonc-bench syscalls` counts syscalls per request (perf; root); `lonc-bench
+# delivery` measures spooled delivery and faulty londs (issue 13). Reports of runs
 # quoted in the README are kept in bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

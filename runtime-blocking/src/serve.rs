@@ -16,8 +16,8 @@
 //!   [`Node`] and carries out its actions.
 //! * **A signal thread** (signal-hook's iterator) forwards SIGHUP, SIGINT, SIGTERM, SIGUSR1
 //!   and SIGUSR2 through a channel and wakes the poller.
-//! * **Short-lived file-system threads** list and read the delayed directory when the node
-//!   asks, and hand the result back the same way. Log lines, the permanent log, the status
+//! * **The `blocking` crate's thread pool** lists and reads the delayed directory when the
+//!   node asks, and hands the result back the same way. Log lines, the permanent log, the status
 //!   file and deleting delivered files are small writes done on the loop.
 
 use std::io::{self, Read, Write};
@@ -598,22 +598,18 @@ impl Loop {
         }
     }
 
-    /// Runs `work` (a scan or reads of the delayed directory) on a short-lived thread, which
-    /// hands its result back through `fs_done` and wakes the poller.
+    /// Runs `work` (a scan or reads of the delayed directory) off the loop, on the `blocking`
+    /// crate's thread pool, which hands its result back through `fs_done` and wakes the poller.
+    /// The pool reuses its threads (a drain of 10,000 spooled files started a thread for each
+    /// one before), and a file-system call that hangs holds one thread, not the loop or the
+    /// other reads.
     fn on_fs_thread(&mut self, work: impl FnOnce() -> Listing + Send + 'static) {
         let (tx, poller) = (self.fs_tx.clone(), self.poller.clone());
-        let spawned = std::thread::Builder::new()
-            .name("lonc delayed".into())
-            .spawn(move || {
-                let _ = tx.send(work());
-                let _ = poller.notify();
-            });
-        if let Err(e) = spawned {
-            self.logger.parent(
-                Severity::Critical,
-                format!("Cannot start a thread to read the delayed directory: {e}"),
-            );
-        }
+        blocking::unblock(move || {
+            let _ = tx.send(work());
+            let _ = poller.notify();
+        })
+        .detach();
     }
 
     // ------------------------------------------------------------------ clients

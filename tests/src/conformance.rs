@@ -50,7 +50,20 @@ macro_rules! conformance_suite {
             daemonize_detaches_and_serves,
             the_demo_runs_and_exits_0,
             running_out_of_descriptors_is_logged_sparingly_and_survived,
+            spooled_files_are_delivered_with_no_client_traffic,
+            more_spooled_files_than_the_queue_holds_are_all_delivered_once,
+            odd_entries_in_delayed_are_warned_about_once_and_wedge_nothing,
+            a_lond_closing_every_link_costs_almost_no_request_and_none_twice,
+            a_frozen_lond_answers_every_client_within_one_request_timeout,
+            term_during_a_replay_leaves_no_request_executed_twice,
+            a_delivered_file_is_kept_until_its_perm_log_record_is_written,
         );
+        /// Not a scenario: the simulated lond run as a child process of the suite's own
+        /// executable (see `conformance::SimChild`); passes at once when not asked for.
+        #[test]
+        fn lond_sim_child() {
+            $crate::conformance::lond_sim_child();
+        }
     };
 }
 
@@ -81,10 +94,20 @@ fn within(timeout: Duration) -> Duration {
 }
 
 /// Asks `ready` every few milliseconds until it holds or `PATIENCE` runs out.
-pub fn eventually(what: &str, mut ready: impl FnMut() -> bool) {
-    let end = Instant::now() + PATIENCE;
+#[track_caller]
+pub fn eventually(what: &str, ready: impl FnMut() -> bool) {
+    eventually_within(what, PATIENCE, ready);
+}
+
+/// Asks `ready` every few milliseconds until it holds; panics once `bound` has passed.
+#[track_caller]
+pub fn eventually_within(what: &str, bound: Duration, mut ready: impl FnMut() -> bool) {
+    let end = Instant::now() + bound;
     while !ready() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
+        assert!(
+            Instant::now() < end,
+            "timed out after {bound:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -317,6 +340,34 @@ impl Fixture {
     #[track_caller]
     pub fn assert_con_lost_at_once(&self, host: &str, request: &str) {
         assert_eq!(self.ask_within(host, request, AT_ONCE), "con_lost");
+    }
+
+    /// `<lonSockDir>/delayed`.
+    pub fn delayed_dir(&self) -> PathBuf {
+        self.sock_dir.join("delayed")
+    }
+
+    /// Spools `request` for `host` as lonnet does (written under a hidden name, then renamed)
+    /// as `<time>.<count>.4242.<tag>.<host>`; returns that name.
+    pub fn spool(&self, time: u64, tag: &str, host: &str, request: &str) -> String {
+        let name = format!("{time}.1.4242.{tag}.{host}");
+        let dir = self.delayed_dir();
+        let hidden = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&hidden, format!("{request}\n")).expect("a spool file written");
+        std::fs::rename(&hidden, dir.join(&name)).expect("a spool file renamed");
+        name
+    }
+
+    /// True while an entry (of any kind) named `name` is in the delayed directory.
+    pub fn spooled(&self, name: &str) -> bool {
+        self.delayed_dir().join(name).symlink_metadata().is_ok()
+    }
+
+    /// How many entries the delayed directory holds.
+    pub fn spool_left(&self) -> usize {
+        std::fs::read_dir(self.delayed_dir())
+            .map(|d| d.count())
+            .unwrap_or(0)
     }
 
     pub fn lonc_log(&self) -> String {
@@ -1463,4 +1514,422 @@ pub fn running_out_of_descriptors_is_logged_sparingly_and_survived(bin: &Path) {
     );
     drop(held);
     assert_eq!(f.ask("alpha", "echo:served again"), "served again");
+}
+
+// ------------------------------------------- spooled requests, deadlines, closed links
+
+/// How many times `line` is in `lines`.
+fn times(lines: &[String], line: &str) -> usize {
+    lines.iter().filter(|l| *l == line).count()
+}
+
+/// The requests of `lines` that are there more than once, with their counts.
+fn repeated(lines: &[String]) -> Vec<(&str, usize)> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for l in lines {
+        *counts.entry(l.as_str()).or_default() += 1;
+    }
+    let mut twice: Vec<(&str, usize)> = counts.into_iter().filter(|(_, n)| *n > 1).collect();
+    twice.sort();
+    twice
+}
+
+/// Spooled requests for a live peer go out on their own: those on disk at start-up, and one
+/// spooled while the daemon runs, are delivered (executed once, recorded `S:`, deleted) within
+/// a few `--delayed-scan` intervals, with no client sending anything.
+pub fn spooled_files_are_delivered_with_no_client_traffic(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    let scan = Duration::from_millis(500);
+    let early: Vec<String> = (0..5)
+        .map(|i| {
+            f.spool(
+                1_700_000_000 + i,
+                "put",
+                "alpha",
+                &format!("put:early{i}:v"),
+            )
+        })
+        .collect();
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&["--delayed-scan", "0.5"]);
+    eventually_within("the files spooled before start-up", within(scan), || {
+        early.iter().all(|n| !f.spooled(n))
+    });
+    let late = f.spool(1_700_000_100, "put", "alpha", "put:late:v");
+    eventually_within("the file spooled while running", within(scan), || {
+        !f.spooled(&late)
+    });
+    let requests = f.sim_requests("alpha");
+    let perm = f.perm_log();
+    let expected: Vec<String> = (0..5)
+        .map(|i| format!("put:early{i}:v"))
+        .chain(["put:late:v".to_owned()])
+        .collect();
+    for r in &expected {
+        assert_eq!(times(&requests, &format!("P:{r}")), 1, "{r}: {requests:?}");
+        assert_eq!(
+            perm.matches(&format!(":S:alpha:{r}:")).count(),
+            1,
+            "{r}: {perm}"
+        );
+    }
+    assert_eq!(requests.len(), expected.len(), "{requests:?}");
+}
+
+/// 1,300 files, far more than a host's queue holds (8), spooled for a live peer: every file is
+/// delivered, each request executed exactly once, with no client traffic.
+pub fn more_spooled_files_than_the_queue_holds_are_all_delivered_once(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    const FILES: u64 = 1_300;
+    for i in 0..FILES {
+        f.spool(1_700_000_000 + i, "put", "alpha", &format!("put:k{i}:v{i}"));
+    }
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&["--max-queue", "8", "--delayed-scan", "0.5"]);
+    eventually("every spooled file to be delivered", || f.spool_left() == 0);
+    let requests = f.sim_requests("alpha");
+    assert_eq!(repeated(&requests), vec![], "requests executed twice");
+    for i in 0..FILES {
+        assert_eq!(times(&requests, &format!("P:put:k{i}:v{i}")), 1, "file {i}");
+    }
+    assert_eq!(requests.len() as u64, FILES);
+}
+
+/// The threads of process `pid` now.
+fn threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// A FIFO, a UNIX socket, a directory, a symbolic link (to a real file) and a file larger than
+/// `--max-line`, all named like spool files for a live host, between real spool files: the
+/// real files are delivered, each odd entry gets exactly one WARNING naming it however many
+/// scans list it, stays where it is and is never sent; the replay goes on (later files are
+/// delivered scan after scan) and no thread of the daemon stays behind.
+pub fn odd_entries_in_delayed_are_warned_about_once_and_wedge_nothing(bin: &Path) {
+    use std::os::unix::net::UnixListener;
+    let mut f = Fixture::new(bin);
+    let dir = f.delayed_dir();
+    let scan = Duration::from_millis(500);
+    let mut real = vec![f.spool(1_700_000_001, "put", "alpha", "put:real1:v")];
+    let fifo = "1700000002.1.4242.fifo.alpha";
+    let path = std::ffi::CString::new(dir.join(fifo).into_os_string().into_encoded_bytes())
+        .expect("a path without NUL");
+    // SAFETY: mkfifo(3) with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let socket = "1700000003.1.4242.sock.alpha";
+    let _listener = UnixListener::bind(dir.join(socket)).expect("a socket in delayed/");
+    let directory = "1700000004.1.4242.dir.alpha";
+    std::fs::create_dir(dir.join(directory)).unwrap();
+    let link = "1700000005.1.4242.link.alpha";
+    let target = f.dir.path().join("outside-the-spool");
+    std::fs::write(&target, "put:via-link:v\n").unwrap();
+    std::os::unix::fs::symlink(&target, dir.join(link)).unwrap();
+    real.push(f.spool(1_700_000_006, "put", "alpha", "put:real2:v"));
+    let big = "1700000007.1.4242.big.alpha";
+    std::fs::write(dir.join(big), format!("put:big:{}\n", "x".repeat(2_000))).unwrap();
+    real.push(f.spool(1_700_000_008, "put", "alpha", "put:real3:v"));
+    let odd = [fifo, socket, directory, link, big];
+
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&["--delayed-scan", "0.5", "--max-line", "1024"]);
+    eventually("the real files to be delivered", || {
+        real.iter().all(|n| !f.spooled(n))
+    });
+    // Three more scans at least: each of these files is spooled after the one before it was
+    // delivered, so a scan after its writing delivers it.
+    for round in 0..3 {
+        let name = f.spool(
+            1_700_000_100 + round,
+            "put",
+            "alpha",
+            &format!("put:later{round}:v"),
+        );
+        eventually_within("a later spool file", within(scan), || !f.spooled(&name));
+    }
+    let log = f.lonc_log();
+    for name in odd {
+        assert!(f.spooled(name), "{name} stays in delayed/");
+        let warnings = log
+            .lines()
+            .filter(|l| l.contains(" WARNING: ") && l.contains(name))
+            .count();
+        assert_eq!(warnings, 1, "WARNINGs naming {name}:\n{log}");
+    }
+    let mut requests = f.sim_requests("alpha");
+    requests.sort();
+    assert_eq!(
+        requests,
+        [
+            "P:put:later0:v",
+            "P:put:later1:v",
+            "P:put:later2:v",
+            "P:put:real1:v",
+            "P:put:real2:v",
+            "P:put:real3:v",
+        ]
+    );
+    // Readers of the delayed directory are short-lived: none stays blocked on an odd entry.
+    let pid = f.pid();
+    eventually("the daemon's threads to be few", || threads(pid) <= 4);
+}
+
+/// A lond that closes every link after one reply, and 64 clients each sending 20 distinct
+/// requests: fewer than 1 % are answered `con_lost`, and no request is executed twice.
+pub fn a_lond_closing_every_link_costs_almost_no_request_and_none_twice(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim(
+        "alpha",
+        Faults {
+            close_after: Some(1),
+            ..Faults::default()
+        },
+    );
+    f.start_daemon(&[]);
+    const CLIENTS: usize = 64;
+    const EACH: usize = 20;
+    let client = f.client();
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                let mut lost = 0;
+                for j in 0..EACH {
+                    let text = format!("c{c}-{j}");
+                    let reply = answer(&client, "alpha", format!("echo:{text}").as_bytes());
+                    if reply == b"con_lost" {
+                        lost += 1;
+                    } else {
+                        assert_eq!(String::from_utf8_lossy(&reply), text);
+                    }
+                }
+                lost
+            })
+        })
+        .collect();
+    let lost: usize = threads
+        .into_iter()
+        .map(|t| t.join().expect("every client is answered"))
+        .sum();
+    let total = CLIENTS * EACH;
+    assert!(lost * 100 < total, "{lost} of {total} answered con_lost");
+    assert_eq!(
+        repeated(&f.sim_requests("alpha")),
+        vec![],
+        "requests executed twice"
+    );
+}
+
+/// The environment variable that makes [`lond_sim_child`] serve:
+/// `<listen address> <host id> <client id> <request log>`.
+const SIM_CHILD_VAR: &str = "LONC_CONFORMANCE_LOND_SIM";
+
+/// A simulated lond in a process of its own (the suite's executable running only
+/// [`lond_sim_child`]), so that it can really be frozen (SIGSTOP). Continued and killed when
+/// dropped.
+pub struct SimChild {
+    child: Child,
+}
+
+impl SimChild {
+    /// Starts `host`'s lond of `f` (logging its requests where [`Fixture::sim_requests`] reads
+    /// them) and returns once it listens.
+    pub fn start(f: &Fixture, host: &str) -> SimChild {
+        use std::io::BufRead as _;
+        let log = f.dir.path().join(format!("{host}.requests"));
+        let spec = format!("{} {host} me {}", f.addr(host), log.display());
+        let mut child = Command::new(std::env::current_exe().expect("the suite's executable"))
+            .args([
+                "lond_sim_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env(SIM_CHILD_VAR, spec)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the lond child starts");
+        let stdout = child.stdout.take().expect("its standard output");
+        let guard = SimChild { child };
+        // The line comes, or the child exits (end of stream), or PATIENCE passes.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let listening = std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .any(|l| l.contains("lond-sim listening on "));
+            let _ = tx.send(listening);
+        });
+        assert_eq!(
+            rx.recv_timeout(PATIENCE),
+            Ok(true),
+            "the lond child did not listen"
+        );
+        guard
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on our own child, not yet waited for.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, signal);
+        }
+    }
+
+    /// Freezes the lond: its sockets stay open and the kernel goes on accepting connections
+    /// for it, but nothing reads or answers.
+    pub fn freeze(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+}
+
+impl Drop for SimChild {
+    fn drop(&mut self) {
+        self.signal(libc::SIGCONT);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The body of the `lond_sim_child` test: when [`SIM_CHILD_VAR`] is set, serves as that lond
+/// until killed (saying `lond-sim listening on` on standard output once it listens, after
+/// what the test harness writes on that line); otherwise
+/// returns at once.
+pub fn lond_sim_child() {
+    let Ok(spec) = std::env::var(SIM_CHILD_VAR) else {
+        return;
+    };
+    let parts: Vec<&str> = spec.splitn(4, ' ').collect();
+    let [listen, host_id, client_id, log] = parts[..] else {
+        panic!("{SIM_CHILD_VAR}={spec:?}: four fields wanted");
+    };
+    let sim = Sim::start(SimConfig {
+        listen: listen.parse().expect("a socket address"),
+        host_id: host_id.into(),
+        client_id: client_id.into(),
+        faults: Faults::default(),
+        request_log: Some(PathBuf::from(log)),
+    })
+    .expect("the lond child listens");
+    println!("lond-sim listening on {}", sim.addr());
+    std::io::stdout().flush().expect("standard output");
+    loop {
+        std::thread::park();
+    }
+}
+
+/// A frozen lond (SIGSTOP after its handshake), one link allowed, several clients arriving
+/// over two seconds (one on the link, the others queued, then waiting for a handshake that
+/// never ends): each is answered `con_lost` within the request timeout S of its arrival plus
+/// slack, well before 2 S (one deadline, never two), and a WARNING says a request timed out.
+pub fn a_frozen_lond_answers_every_client_within_one_request_timeout(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    let lond = SimChild::start(&f, "alpha");
+    let timeout = Duration::from_secs(4);
+    let secs = timeout.as_secs().to_string();
+    f.start_daemon(&[
+        "--max-links",
+        "1",
+        "--step-timeout",
+        &secs,
+        "--request-timeout",
+        &secs,
+    ]);
+    assert_eq!(f.ask("alpha", "ping"), "alpha", "the link is up");
+    lond.freeze();
+    let client = f.client();
+    let mut waiting = Vec::new();
+    for i in 0..8 {
+        let client = client.clone();
+        waiting.push(std::thread::spawn(move || {
+            let start = Instant::now();
+            let reply = answer(&client, "alpha", format!("echo:{i}").as_bytes());
+            (reply, start.elapsed())
+        }));
+        // Arrivals spread over two seconds, not a wait for anything.
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // The deadline is rounded up to the daemon's 1 s tick; half a timeout more is slack.
+    let bound = timeout + timeout / 2;
+    for (i, t) in waiting.into_iter().enumerate() {
+        let (reply, took) = t.join().expect("every client is answered");
+        assert_eq!(String::from_utf8_lossy(&reply), "con_lost", "client {i}");
+        assert!(
+            took <= bound,
+            "client {i} answered after {took:?}: more than {bound:?} (the deadline is {timeout:?})"
+        );
+    }
+    let log = f.lonc_log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(" WARNING: ") && l.contains("not answered within 4 s")),
+        "{log}"
+    );
+    drop(lond);
+}
+
+/// TERM while spooled requests are being replayed (each reply takes the lond 100 ms): the
+/// daemon exits 0 with files left, a new daemon delivers them, and every request has been
+/// executed exactly once in all.
+pub fn term_during_a_replay_leaves_no_request_executed_twice(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    const FILES: u64 = 60;
+    for i in 0..FILES {
+        f.spool(1_700_000_000 + i, "put", "alpha", &format!("put:t{i}:v"));
+    }
+    f.start_sim(
+        "alpha",
+        Faults {
+            delay: Some(Duration::from_millis(100)),
+            ..Faults::default()
+        },
+    );
+    f.start_daemon(&["--max-links", "2", "--delayed-scan", "0.5"]);
+    eventually("the replay to be under way", || {
+        f.sim("alpha").stats().requests.load(Ordering::Relaxed) >= 5
+    });
+    f.signal(libc::SIGTERM);
+    assert_eq!(f.wait_exit().code(), Some(0));
+    assert!(f.spool_left() > 0, "the replay ended before TERM");
+    f.start_daemon(&["--delayed-scan", "0.5"]);
+    eventually("the rest to be delivered", || f.spool_left() == 0);
+    let requests = f.sim_requests("alpha");
+    assert_eq!(repeated(&requests), vec![], "requests executed twice");
+    for i in 0..FILES {
+        assert_eq!(times(&requests, &format!("P:put:t{i}:v")), 1, "file {i}");
+    }
+}
+
+/// `lonnet.perm.log` cannot be written (a directory in its place, which stops root too) when
+/// a spooled request is delivered: the file is kept, a line says so, and it is not sent again;
+/// once the path can be written, the `S:` record is written and the file deleted, the request
+/// still executed once.
+pub fn a_delivered_file_is_kept_until_its_perm_log_record_is_written(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&["--delayed-scan", "0.5"]);
+    let perm = f.logs.join("lonnet.perm.log");
+    std::fs::remove_file(&perm).expect("the daemon created the permanent log");
+    std::fs::create_dir(&perm).unwrap();
+    let name = f.spool(1_700_000_000, "put", "alpha", "put:kept:v");
+    let failures = |f: &Fixture| f.lonc_log().matches("Cannot write lonnet.perm.log").count();
+    // Two failures: the delivery's, and the next scan's try to write the record.
+    eventually("two failures to write the record", || failures(&f) >= 2);
+    assert!(f.spooled(&name), "the delivered file is kept");
+    assert_eq!(times(&f.sim_requests("alpha"), "P:put:kept:v"), 1);
+    std::fs::remove_dir(&perm).unwrap();
+    std::fs::write(&perm, "").unwrap();
+    eventually("the record written and the file deleted", || {
+        !f.spooled(&name)
+    });
+    assert_eq!(
+        f.perm_log().matches(":S:alpha:put:kept:v:").count(),
+        1,
+        "{}",
+        f.perm_log()
+    );
+    assert_eq!(times(&f.sim_requests("alpha"), "P:put:kept:v"), 1);
 }

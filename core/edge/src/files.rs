@@ -20,11 +20,14 @@ use lonc_core::logfmt::{journal_line, log_line, message, perm_log_line, status_s
 /// log line for the status report.
 pub struct Logger {
     pid: u32,
-    /// `lonc.log` and `lonnet.perm.log`, for [`Logger::reopen`] (none for a logger without
-    /// files).
-    paths: Option<(PathBuf, PathBuf)>,
+    /// `lonc.log`'s path, for [`Logger::reopen`] (none for a logger without files).
+    log_path: Option<PathBuf>,
     log: Option<File>,
-    perm: Option<File>,
+    /// `lonnet.perm.log`, opened for each record (as loncnew's `logperm` did): a record is
+    /// written to the file the path names when it is written, so one that cannot be written
+    /// is seen to fail (and the delivered file is kept) instead of going to a file that was
+    /// replaced or removed since start-up.
+    perm: Option<PathBuf>,
     stderr: bool,
     /// Standard error is the journal (`JOURNAL_STREAM` names it): lines carry a syslog
     /// priority and no time of their own.
@@ -40,11 +43,13 @@ impl Logger {
             fs::create_dir_all(dir)?;
         }
         let (log, perm) = (settings.log_file(), settings.perm_log_file());
+        // Created and checked now, so that a path that cannot be written stops start-up.
+        append(&perm)?;
         Ok(Logger {
             pid: std::process::id(),
             log: Some(append(&log)?),
-            perm: Some(append(&perm)?),
-            paths: Some((log, perm)),
+            log_path: Some(log),
+            perm: Some(perm),
             stderr,
             journal: stderr && stderr_is_the_journal(),
             last: HashMap::new(),
@@ -56,7 +61,7 @@ impl Logger {
     pub fn stderr_only(stderr: bool) -> Logger {
         Logger {
             pid: std::process::id(),
-            paths: None,
+            log_path: None,
             log: None,
             perm: None,
             stderr,
@@ -66,30 +71,25 @@ impl Logger {
         }
     }
 
-    /// Opens both log files again by name, creating them if they were moved away (logrotate's
-    /// default: rename, then HUP). A file that cannot be opened keeps its old descriptor, and
-    /// a CRITICAL line says so.
+    /// Opens `lonc.log` again by name, creating it if it was moved away (logrotate's default:
+    /// rename, then HUP); `lonnet.perm.log` is opened for each record anyway. A log that
+    /// cannot be opened keeps its old descriptor, and a CRITICAL line says so.
     pub fn reopen(&mut self) {
-        let Some((log, perm)) = self.paths.clone() else {
+        let Some(log) = self.log_path.clone() else {
             return;
         };
-        let mut failed = Vec::new();
         match append(&log) {
             Ok(f) => {
                 self.log = Some(f);
                 self.complained = false;
             }
-            Err(e) => failed.push(format!("{}: {e}", log.display())),
-        }
-        match append(&perm) {
-            Ok(f) => self.perm = Some(f),
-            Err(e) => failed.push(format!("{}: {e}", perm.display())),
-        }
-        for why in failed {
-            self.parent(
+            Err(e) => self.parent(
                 Severity::Critical,
-                format!("Cannot reopen {why}; still writing to the old file"),
-            );
+                format!(
+                    "Cannot reopen {}: {e}; still writing to the old file",
+                    log.display()
+                ),
+            ),
         }
     }
 
@@ -126,8 +126,8 @@ impl Logger {
     pub fn perm(&mut self, record: &str) -> io::Result<()> {
         let (unix, time) = now_local();
         let line = perm_log_line(i64::try_from(unix).unwrap_or(i64::MAX), record, &time);
-        match &mut self.perm {
-            Some(f) => f.write_all(line.as_bytes()),
+        match &self.perm {
+            Some(path) => append(path)?.write_all(line.as_bytes()),
             None => Ok(()),
         }
     }

@@ -263,7 +263,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
             .name("lond-sim conn".into())
             .stack_size(128 * 1024)
             .spawn(move || {
-                let _ = connection(&s, stream);
+                let _ = connection(&s, stream, id);
                 lock(&s.open).remove(&id);
                 s.stats.open_connections.fetch_sub(1, Ordering::Relaxed);
             });
@@ -277,7 +277,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
     }
 }
 
-fn connection(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
+fn connection(shared: &Shared, mut stream: TcpStream, id: u64) -> io::Result<()> {
     let config = &shared.config;
     stream.set_nodelay(true)?;
     // Room for a whole `read_chunk`, so the chunk is what one read takes.
@@ -348,7 +348,12 @@ fn connection(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
             continue;
         }
         if closed || config.faults.close_after.is_some_and(|n| answered >= n) {
-            let _ = stream.shutdown(Shutdown::Both);
+            // Closed as a lond child closes its end, by exiting: one close(2) of the last
+            // descriptor (the clone kept for `Sim::stop` goes first), which sends an end of
+            // stream, or a reset if a request waits unread. A shutdown(2) first would open a
+            // window no lond has, where the end of stream is out and a request that arrives
+            // is neither read nor answered with a reset until the close.
+            drop(lock(&shared.open).remove(&id));
             return Ok(());
         }
         let faults = &config.faults;

@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -120,6 +120,19 @@ impl Outcome {
     pub fn max_us(&self) -> f64 {
         self.hist.max() as f64 / 1000.0
     }
+
+    /// The smallest latency in microseconds.
+    pub fn min_us(&self) -> f64 {
+        self.hist.min() as f64 / 1000.0
+    }
+
+    /// Records one answered request's latency.
+    pub fn record(&mut self, latency: Duration) {
+        self.ok += 1;
+        let _ = self
+            .hist
+            .record(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
+    }
 }
 
 /// A histogram of nanoseconds from 1 ns to 100 s, 3 significant digits.
@@ -175,7 +188,9 @@ impl Client {
     }
 }
 
-fn unix_request(
+/// One request over `conn` (connected to `path` first if it is `None`, with a 30 s read
+/// timeout): writes `line` (with its LF), reads one reply line into `reply` (without its LF).
+pub fn unix_request(
     path: &PathBuf,
     conn: &mut Option<UnixStream>,
     line: &[u8],
@@ -353,4 +368,177 @@ pub fn open_loop(
     let _ = start.set(Instant::now() + Duration::from_millis(20));
     barrier.1.wait();
     collect(threads, measure)
+}
+
+/// What became of one request of a [`Live`] load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The expected reply.
+    Ok,
+    /// `con_lost`.
+    ConLost,
+    /// Another reply line.
+    Other,
+    /// No reply line: the connection failed or closed, or the read timed out.
+    Failed,
+}
+
+/// One request of a [`Live`] load.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    /// When it was sent, from the load's start ([`Live::t0`]).
+    pub sent: Duration,
+    /// How long its answer took.
+    pub latency: Duration,
+    pub answer: Answer,
+    /// Which client sent it, and its number among that client's requests (for
+    /// [`LiveRequest::Distinct`] requests, which carry both).
+    pub client: u32,
+    pub seq: u32,
+}
+
+/// The requests of a [`Live`] load.
+#[derive(Clone, Debug)]
+pub enum LiveRequest {
+    /// The same line every time.
+    Same(Load),
+    /// `echo:<tag>-<client>-<seq>`, a line no other request of the run has, expected back as
+    /// `<tag>-<client>-<seq>`: what the lond executed can be told apart in its request log.
+    Distinct { socket: PathBuf, tag: String },
+}
+
+impl LiveRequest {
+    /// The line (with its LF) and the expected reply of request `seq` of `client`.
+    fn line(&self, client: u32, seq: u32) -> (Vec<u8>, Vec<u8>) {
+        match self {
+            LiveRequest::Same(load) => (with_lf(&load.request), load.expect.clone()),
+            LiveRequest::Distinct { tag, .. } => {
+                let body = distinct_body(tag, client, seq);
+                (format!("echo:{body}\n").into_bytes(), body.into_bytes())
+            }
+        }
+    }
+
+    fn socket(&self) -> io::Result<(PathBuf, bool)> {
+        match self {
+            LiveRequest::Same(Load {
+                target: Target::Unix(path),
+                persistent,
+                ..
+            }) => Ok((path.clone(), *persistent)),
+            LiveRequest::Same(_) => Err(io::Error::other("a live load goes to a UNIX socket")),
+            LiveRequest::Distinct { socket, .. } => Ok((socket.clone(), false)),
+        }
+    }
+}
+
+/// The text a [`LiveRequest::Distinct`] request echoes.
+pub fn distinct_body(tag: &str, client: u32, seq: u32) -> String {
+    format!("{tag}-{client}-{seq}")
+}
+
+/// A closed loop of lonnet-like clients on a UNIX socket that runs until it is stopped and
+/// keeps every request's send time, latency and answer, so that a run can be cut into windows
+/// afterwards (before and during an event whose end is not known in advance).
+pub struct Live {
+    t0: Instant,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<Vec<Sample>>>,
+}
+
+impl Live {
+    /// Starts `clients` client threads sending `request`s until [`Live::stop`]; `limit`, if
+    /// given, ends each client after that many requests.
+    pub fn start(request: LiveRequest, clients: usize, limit: Option<u32>) -> io::Result<Live> {
+        let (path, persistent) = request.socket()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let t0 = Instant::now();
+        let mut threads = Vec::new();
+        for client in 0..clients.max(1) as u32 {
+            let (request, stop, path) = (request.clone(), stop.clone(), path.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .stack_size(256 * 1024)
+                    .spawn(move || {
+                        let mut samples = Vec::with_capacity(4096);
+                        let mut conn = None;
+                        let mut reply = Vec::with_capacity(256);
+                        let mut seq = 0u32;
+                        while !stop.load(Ordering::Relaxed) && limit.is_none_or(|n| seq < n) {
+                            let (line, expect) = request.line(client, seq);
+                            let sent = Instant::now();
+                            let answer = match unix_request(&path, &mut conn, &line, &mut reply) {
+                                Ok(()) if reply == expect => Answer::Ok,
+                                Ok(()) if reply == b"con_lost" => Answer::ConLost,
+                                Ok(()) => Answer::Other,
+                                Err(_) => Answer::Failed,
+                            };
+                            let done = Instant::now();
+                            if !persistent || answer != Answer::Ok {
+                                conn = None;
+                            }
+                            samples.push(Sample {
+                                sent: sent - t0,
+                                latency: done - sent,
+                                answer,
+                                client,
+                                seq,
+                            });
+                            seq += 1;
+                        }
+                        samples
+                    })?,
+            );
+        }
+        Ok(Live { t0, stop, threads })
+    }
+
+    /// The instant sample times count from.
+    pub fn t0(&self) -> Instant {
+        self.t0
+    }
+
+    /// True once every client has ended (each sent its `limit`).
+    pub fn finished(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
+    }
+
+    /// Stops the clients (each finishes its request in flight) and returns every sample, in
+    /// no particular order.
+    pub fn stop(self) -> Vec<Sample> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.threads
+            .into_iter()
+            .flat_map(|t| t.join().expect("live load thread"))
+            .collect()
+    }
+}
+
+/// The requests of `samples` sent within `[from, to)` (times from the load's start): the
+/// latencies of those answered as expected, the others counted as errors.
+pub fn window(samples: &[Sample], from: Duration, to: Duration) -> Outcome {
+    windows(samples, &[(from, to)])
+}
+
+/// [`window`] over several windows (not overlapping) at once.
+pub fn windows(samples: &[Sample], ranges: &[(Duration, Duration)]) -> Outcome {
+    let mut out = Outcome::new();
+    out.secs = ranges
+        .iter()
+        .map(|(from, to)| to.saturating_sub(*from).as_secs_f64())
+        .sum();
+    let inside = |s: &&Sample| {
+        ranges
+            .iter()
+            .any(|(from, to)| s.sent >= *from && s.sent < *to)
+    };
+    for s in samples.iter().filter(inside) {
+        out.sent += 1;
+        if s.answer == Answer::Ok {
+            out.record(s.latency);
+        } else {
+            out.errors += 1;
+        }
+    }
+    out
 }

@@ -10,10 +10,12 @@
 //! * (c) `lonc` (smol) and (d) `lonc-blocking`, started as child processes on a temporary
 //!   LON-CAPA layout ([`daemon`]).
 //!
-//! The load model is in [`load`]; the standard run and its report in [`standard`].
+//! The load model is in [`load`]; the standard run and its report in [`standard`]. The
+//! measurements of spooled delivery and of faulty londs (issue 13) are in [`delivery`].
 
 pub mod cpu;
 pub mod daemon;
+pub mod delivery;
 pub mod link;
 pub mod load;
 pub mod relay;

@@ -1,13 +1,16 @@
 //! `lonc-bench`: the load tool. `lonc-bench standard` runs the standard comparison (set-ups
 //! (a) direct, (b) null relay, (c) lonc, (d) lonc-blocking when built) and prints a markdown
 //! report; `bench/run.sh` builds the release daemons first and runs it. `lonc-bench syscalls`
-//! counts the system calls per request of the relay and the daemons. `lonc-bench relay` (hidden)
-//! is the null relay's process, which the other two start.
+//! counts the system calls per request of the relay and the daemons. `lonc-bench delivery`
+//! measures spooled delivery and faulty londs (issue 13). `lonc-bench relay` (hidden) is the
+//! null relay's process, which the other commands start; `lonc-bench lond` (hidden) a simulated
+//! lond's, when `lond-sim` is not beside this binary.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use lonc_tests::bench::delivery::{self, LondProgram};
 use lonc_tests::bench::relay::{self, Launcher};
 use lonc_tests::bench::standard::{self, Options};
 use lonc_tests::bench::syscalls;
@@ -31,9 +34,65 @@ enum Cmd {
     /// on the syscall tracepoints during a closed-loop, a kept-connection and an open-loop
     /// point; a markdown table goes to standard output.
     Syscalls(SyscallsArgs),
+    /// Spooled delivery and faulty londs, on each daemon (issue 13): a spool file's time to
+    /// delivery with no traffic, 10,000 spooled requests drained under 64 live clients, a lond
+    /// that closes each link after one reply, a frozen lond; a markdown report goes to
+    /// standard output.
+    Delivery(DeliveryArgs),
     /// The null relay's process, as the other commands start it (settings in the environment).
     #[command(hide = true)]
     Relay,
+    /// A simulated lond's process, as `delivery` starts it when `lond-sim` is not beside this
+    /// binary (settings in the environment).
+    #[command(hide = true)]
+    Lond,
+}
+
+#[derive(clap::Args)]
+struct DeliveryArgs {
+    /// Every part in a few seconds, to check that the tool works; the figures mean nothing.
+    #[arg(long)]
+    smoke: bool,
+    /// The smol daemon (default: `lonc` beside this binary).
+    #[arg(long, value_name = "PATH")]
+    lonc: Option<PathBuf>,
+    /// The blocking daemon (default: `lonc-blocking` beside this binary).
+    #[arg(long, value_name = "PATH")]
+    lonc_blocking: Option<PathBuf>,
+    /// One more daemon binary, as NAME=PATH; may be repeated.
+    #[arg(long, value_name = "NAME=PATH", value_parser = named_path)]
+    also: Vec<(String, PathBuf)>,
+    /// The simulated lond frozen by the `frozen` part (default: `lond-sim` beside this binary,
+    /// else this binary's hidden `lond` command).
+    #[arg(long, value_name = "PATH")]
+    lond_sim: Option<PathBuf>,
+    /// Only these parts (appear, drain, close, frozen), comma-separated.
+    #[arg(long, value_name = "PART,...", value_delimiter = ',')]
+    only: Option<Vec<String>>,
+    /// appear: files timed at the default `--delayed-scan` (5 s) and at --short-scan.
+    #[arg(long, value_name = "N,N", value_delimiter = ',')]
+    files: Option<Vec<usize>>,
+    /// appear: the short `--delayed-scan`, in seconds.
+    #[arg(long, value_name = "SECS")]
+    short_scan: Option<f64>,
+    /// drain: how many spool files.
+    #[arg(long, value_name = "N")]
+    spooled: Option<usize>,
+    /// drain: the daemons' `--delayed-scan` (default: theirs, 5 s).
+    #[arg(long, value_name = "SECS")]
+    drain_scan: Option<f64>,
+    /// Live clients (drain, close-after-1) and requests of the frozen part.
+    #[arg(long, value_name = "C")]
+    clients: Option<usize>,
+    /// frozen: the daemons' `--step-timeout` S, in seconds.
+    #[arg(long, value_name = "SECS")]
+    frozen_timeout: Option<f64>,
+    /// Keep each daemon's lonc.log of each part in DIR, as <daemon>-<part>.log.
+    #[arg(long, value_name = "DIR")]
+    keep_logs: Option<PathBuf>,
+    /// Also write the report to this file.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 /// A daemon given as `NAME=PATH`.
@@ -132,6 +191,12 @@ fn main() {
     let args = match Cli::parse().command {
         Cmd::Standard(args) => args,
         Cmd::Syscalls(args) => return syscalls_main(args),
+        Cmd::Delivery(args) => return delivery_main(args),
+        Cmd::Lond => {
+            delivery::lond_if_asked();
+            eprintln!("lonc-bench lond: {} is not set", delivery::LOND_VAR);
+            std::process::exit(2);
+        }
         Cmd::Relay => {
             relay::serve_if_asked();
             eprintln!("lonc-bench relay: {} is not set", relay::SPEC_VAR);
@@ -225,6 +290,77 @@ fn syscalls_main(args: SyscallsArgs) {
     };
     match syscalls::run(&options) {
         Ok(report) => print!("{report}"),
+        Err(e) => {
+            eprintln!("lonc-bench: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn delivery_main(args: DeliveryArgs) {
+    let mut options = if args.smoke {
+        delivery::Options::smoke()
+    } else {
+        delivery::Options::standard()
+    };
+    for (name, path) in [
+        ("lonc", args.lonc.or_else(|| beside_me("lonc"))),
+        (
+            "lonc-blocking",
+            args.lonc_blocking.or_else(|| beside_me("lonc-blocking")),
+        ),
+    ] {
+        if let Some(path) = path {
+            options.daemons.push((name.to_string(), path));
+        }
+    }
+    options.daemons.extend(args.also);
+    options.lond = match args.lond_sim.or_else(|| beside_me("lond-sim")) {
+        Some(path) if path.is_file() => Some(LondProgram::LondSim(path)),
+        _ => std::env::current_exe().ok().map(|program| {
+            LondProgram::Launcher(Launcher {
+                program,
+                args: vec!["lond".into()],
+            })
+        }),
+    };
+    if let Some(only) = args.only {
+        options.only = only;
+    }
+    if let Some(files) = args.files {
+        for (slot, n) in options.scans.iter_mut().zip(files) {
+            slot.1 = n;
+        }
+    }
+    if let Some(short) = args.short_scan
+        && let Some(slot) = options.scans.iter_mut().find(|s| s.0.is_some())
+    {
+        slot.0 = Some(short);
+    }
+    if let Some(n) = args.spooled {
+        options.spooled = n;
+    }
+    if args.drain_scan.is_some() {
+        options.drain_scan = args.drain_scan;
+    }
+    if let Some(c) = args.clients {
+        options.clients = c;
+    }
+    if let Some(s) = args.frozen_timeout {
+        options.frozen_timeout = s;
+    }
+    options.keep_logs = args.keep_logs;
+    match delivery::run(&options) {
+        Ok(report) => {
+            let text = report.markdown();
+            print!("{text}");
+            if let Some(path) = args.out
+                && let Err(e) = std::fs::write(&path, &text)
+            {
+                eprintln!("lonc-bench: cannot write {}: {e}", path.display());
+                std::process::exit(1);
+            }
+        }
         Err(e) => {
             eprintln!("lonc-bench: {e}");
             std::process::exit(1);
