@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lonc_core::host::{Host, HostAction, HostConfig};
-use lonc_core::ids::{ClientId, LinkId};
+use lonc_core::ids::{ClientId, HostKey, LinkId};
 
 struct Counting;
 
@@ -69,7 +69,7 @@ fn warm_host(links: usize, t0: Instant) -> Host {
         max_queue_bytes: 1 << 30,
         ..HostConfig::default()
     };
-    let mut h = Host::new("msul1", cfg, t0, 1);
+    let mut h = Host::new(HostKey(0), "msul1", cfg, t0, 1);
     for i in 0..links as u64 {
         h.submit(t0, ClientId(i), Bytes::from_static(b"ping"));
     }
@@ -152,7 +152,7 @@ fn mem_per_queued(n: usize, len: usize) -> f64 {
         max_queue_bytes: usize::MAX,
         ..HostConfig::default()
     };
-    let mut h = Host::new("msul1", cfg, t0, 1);
+    let mut h = Host::new(HostKey(0), "msul1", cfg, t0, 1);
     h.submit(t0, ClientId(0), Bytes::from_static(b"x")); // opens the link, which never connects
     drain(&mut h);
     let before = live();
@@ -171,7 +171,13 @@ fn mem_per_idle_host(n: usize, after_traffic: bool) -> f64 {
     let before = live();
     let mut hosts = Vec::with_capacity(n);
     for i in 0..n {
-        let mut h = Host::new(&format!("host{i:05}"), HostConfig::default(), t0, i as u64);
+        let mut h = Host::new(
+            HostKey(0),
+            &format!("host{i:05}"),
+            HostConfig::default(),
+            t0,
+            i as u64,
+        );
         if after_traffic {
             h = warm_host(10, t0);
             let mut t = t0;

@@ -458,6 +458,8 @@ PerlSetVar lonAdmEMail a@b.c\r
         );
         assert_eq!(v.len(), 8);
         assert!(!v.is_empty());
+        assert!(PerlVars::new().is_empty());
+        assert!(PerlVars::parse("# nothing\nServerName x\n").0.is_empty());
         // Names are case-sensitive.
         assert_eq!(v.get("lonhostid"), None);
     }

@@ -11,7 +11,7 @@
 //!
 //! | signal | meaning |
 //! |---|---|
-//! | `USR1` | write the status report ([`Action::CollectStatus`], then [`Daemon::status_report`]) and reset every dead host ([`Action::ResetHosts`]) |
+//! | `USR1` | write the status report ([`Action::WriteStatus`]) and reset every dead host ([`Action::ResetHosts`]) |
 //! | `HUP` | re-read `loncapa.conf` and `hosts.tab` ([`Action::ReloadConfig`], then [`Daemon::reload`]); hosts whose address did not change keep their sockets and links |
 //! | `TERM`, `INT` | orderly shutdown: stop accepting, let waiting clients be answered for at most [`DaemonConfig::shutdown_grace`], then close the rest (`con_lost`), remove the socket files and the pid file, exit 0. A second `TERM`/`INT` skips the rest of the grace period |
 //! | `USR2` | toggle debug logging |
@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use crate::conf::Settings;
 use crate::hosts_tab::{HostEntry, LineProblem};
-use crate::log::{LogEvent, Severity};
-use crate::logfmt::{LocalTime, status_header, status_host_line};
+use crate::log::LogEvent;
+use crate::timer::{TimerKind, Timers};
 
 /// The `[host]` field of the parent's log lines, as loncnew's parent wrote it.
 pub const PARENT_LOG_HOST: &str = "Parent Server";
@@ -133,20 +133,6 @@ impl HostSpec {
     }
 }
 
-/// One host's contribution to the status report, supplied by the runtime from its host
-/// scheduler.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostReport {
-    /// The host id.
-    pub host: String,
-    /// The process serving it (lonc serves every host in one process: its own pid).
-    pub pid: u32,
-    /// The host's current status string (`<localtime>: <state>`).
-    pub status: String,
-    /// The host's most recent `lonc.log` line (with or without its `\n`).
-    pub last_log_line: String,
-}
-
 /// The difference between two host tables.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostDiff {
@@ -198,8 +184,8 @@ pub enum Action {
     /// [`Daemon::state`] as a status string). Debug events are only emitted while debug
     /// logging is on.
     Log(LogEvent),
-    /// The parent's state text changed: update the process title (`lonc: <state> <time>`) and
-    /// the status string of later log lines.
+    /// The parent's state text changed: the status string of its later log lines (and the
+    /// process title) show it.
     SetState(String),
     /// Create the host's scheduler and listen on its UNIX socket (replacing a stale file).
     StartHost(HostSpec),
@@ -208,15 +194,12 @@ pub enum Action {
     StopHost(HostSpec),
     /// Reset every host's retry budget, bringing dead hosts back (`USR1`).
     ResetHosts,
-    /// Gather a [`HostReport`] from every host now and call [`Daemon::status_report`].
-    CollectStatus,
-    /// Truncate `loncstatus.txt` ([`Settings::status_file`]) and write this text.
-    WriteStatus(String),
+    /// Write `loncstatus.txt` ([`Settings::status_file`]) now, with every served host's status
+    /// as it is at this moment.
+    WriteStatus,
     /// Re-read the configuration files and `hosts.tab`, then call [`Daemon::reload`] or
     /// [`Daemon::reload_failed`].
     ReloadConfig,
-    /// Turn debug logging on or off in every host and in the log writer.
-    SetDebug(bool),
     /// Orderly shutdown begins: stop accepting clients on every socket, let the hosts finish
     /// the requests they hold, and call [`Daemon::handle_shutdown_drained`] once every client
     /// has been answered.
@@ -230,6 +213,20 @@ pub enum Action {
     Exit(i32),
 }
 
+/// The daemon's one timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// The orderly shutdown ends, answered or not.
+    ShutdownGrace,
+}
+
+impl TimerKind for Timer {
+    const ALL: &'static [Timer] = &[Timer::ShutdownGrace];
+    fn slot(self) -> usize {
+        0
+    }
+}
+
 /// Where the daemon is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -238,8 +235,8 @@ pub enum Phase {
     /// [`Action::ReloadConfig`] was emitted; waiting for [`Daemon::reload`] or
     /// [`Daemon::reload_failed`]. Hosts keep being served.
     Reloading,
-    /// Orderly shutdown, with its deadline.
-    ShuttingDown { deadline: Instant },
+    /// Orderly shutdown, until every client is answered or the grace period ends.
+    ShuttingDown,
     /// [`Action::Exit`] was emitted; every further input is ignored.
     Exited,
 }
@@ -248,20 +245,14 @@ pub enum Phase {
 ///
 /// # Driving it
 ///
-/// * Create it with [`Daemon::new`] once the settings are resolved and `hosts.tab` is parsed.
-/// * **Drain rule:** after creating it and after *every* input (`handle_*`) or command
-///   ([`reload`](Daemon::reload), [`reload_failed`](Daemon::reload_failed),
-///   [`status_report`](Daemon::status_report)), call [`poll_action`](Daemon::poll_action)
-///   until it returns `None`, carrying out each action in order. Then wait for a signal, a
-///   host event or [`poll_timeout`](Daemon::poll_timeout), and call
-///   [`handle_timeout`](Daemon::handle_timeout) when that instant has passed (check the clock
-///   first).
+/// * By the crate's drive contract (see the crate root), with
+///   [`poll_action`](Daemon::poll_action) as its output, drained after [`Daemon::new`] too.
 /// * **Signals:** never call the daemon from an asynchronous signal handler. Let the handler
 ///   only record the signal (`signal-hook`'s iterator, `async-signal`'s stream or a self-pipe)
 ///   and call [`handle_signal`](Daemon::handle_signal) from the event loop. Signals of one kind
 ///   that arrive together may be merged by the OS; every meaning here tolerates that.
-/// * Actions may lead the runtime to call back (`CollectStatus` → `status_report`,
-///   `ReloadConfig` → `reload`): do so after the current action, then keep draining.
+/// * `ReloadConfig` is answered with [`reload`](Daemon::reload) or
+///   [`reload_failed`](Daemon::reload_failed) once the files are read.
 #[derive(Debug)]
 pub struct Daemon {
     config: DaemonConfig,
@@ -272,6 +263,7 @@ pub struct Daemon {
     phase: Phase,
     debug: bool,
     state: String,
+    timers: Timers<Timer, 1>,
     actions: VecDeque<Action>,
 }
 
@@ -293,26 +285,26 @@ impl Daemon {
             phase: Phase::Running,
             debug,
             state: String::new(),
+            timers: Timers::new(),
             actions: VecDeque::new(),
         };
         d.set_state("Starting hosts".to_owned());
-        d.log(Severity::Critical, STARTING_MESSAGE);
+        d.log(LogEvent::Starting);
         d.log_problems(problems);
         let table = host_table(&d.settings, hosts);
         d.warn_if_self_missing(hosts);
         for spec in table.values() {
-            d.debug_log(format!("Starting host {} at {}", spec.id(), spec.addr));
+            d.log(LogEvent::StartingHost {
+                id: spec.id().to_owned(),
+                addr: spec.addr,
+            });
             d.actions.push_back(Action::StartHost(spec.clone()));
         }
         d.hosts = table;
-        d.log(
-            Severity::Info,
-            format!(
-                "Serving {} remote hosts as {}",
-                d.hosts.len(),
-                d.settings.host_id
-            ),
-        );
+        d.log(LogEvent::Serving {
+            hosts: d.hosts.len(),
+            own_id: d.settings.host_id.clone(),
+        });
         d.set_running_state();
         d
     }
@@ -326,27 +318,17 @@ impl Daemon {
     /// When [`handle_timeout`](Daemon::handle_timeout) must be called next: the shutdown
     /// deadline while shutting down, else `None`.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.phase {
-            Phase::ShuttingDown { deadline } => Some(deadline),
-            _ => None,
-        }
+        self.timers.next()
     }
 
     /// Fires the timers that expired at `now`: ends the shutdown when its grace period is over
     /// ([`Action::ForceClose`], then the files and the exit).
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Phase::ShuttingDown { deadline } = self.phase {
-            if now >= deadline {
-                self.log(
-                    Severity::Warning,
-                    format!(
-                        "Shutdown grace of {} s is over: closing the remaining links and \
-                         answering waiting clients con_lost",
-                        self.config.shutdown_grace.as_secs_f64()
-                    ),
-                );
-                self.force_and_exit();
-            }
+        while let Some(Timer::ShutdownGrace) = self.timers.pop_expired(now) {
+            self.log(LogEvent::ShutdownGraceOver {
+                grace: self.config.shutdown_grace,
+            });
+            self.force_and_exit();
         }
     }
 
@@ -356,56 +338,40 @@ impl Daemon {
             (Phase::Exited, _) => {}
             (_, Signal::Usr2) => {
                 self.debug = !self.debug;
-                self.actions.push_back(Action::SetDebug(self.debug));
-                self.log(
-                    Severity::Success,
-                    format!(
-                        "Debug logging {} ({signal})",
-                        if self.debug { "on" } else { "off" }
-                    ),
-                );
+                self.log(LogEvent::DebugLogging {
+                    on: self.debug,
+                    signal,
+                });
             }
-            (Phase::ShuttingDown { .. }, Signal::Term | Signal::Int) => {
-                self.log(
-                    Severity::Warning,
-                    format!("{signal} during shutdown: not waiting any longer"),
-                );
+            (Phase::ShuttingDown, Signal::Term | Signal::Int) => {
+                self.log(LogEvent::SignalDuringShutdown { signal });
                 self.force_and_exit();
             }
-            (Phase::ShuttingDown { .. }, Signal::Hup | Signal::Usr1) => {
-                self.debug_log(format!("{signal} ignored: shutting down"));
+            (Phase::ShuttingDown, Signal::Hup | Signal::Usr1) => {
+                self.log(LogEvent::IgnoredWhileShuttingDown { signal });
             }
             (Phase::Running | Phase::Reloading, Signal::Term | Signal::Int) => {
-                let deadline = now + self.config.shutdown_grace;
-                self.phase = Phase::ShuttingDown { deadline };
+                self.phase = Phase::ShuttingDown;
+                self.timers
+                    .set_after(Timer::ShutdownGrace, now, self.config.shutdown_grace);
                 self.set_state("Shutting down".to_owned());
-                self.log(
-                    Severity::Critical,
-                    format!(
-                        "Shutting down on {signal}: no new clients, answering waiting clients \
-                         for at most {} s",
-                        self.config.shutdown_grace.as_secs_f64()
-                    ),
-                );
+                self.log(LogEvent::ShuttingDown {
+                    signal,
+                    grace: self.config.shutdown_grace,
+                });
                 self.actions.push_back(Action::BeginShutdown);
             }
             (Phase::Running | Phase::Reloading, Signal::Usr1) => {
-                self.log(
-                    Severity::Info,
-                    format!("Status report and reset of dead hosts on {signal}"),
-                );
-                self.actions.push_back(Action::CollectStatus);
+                self.log(LogEvent::StatusAndReset { signal });
+                self.actions.push_back(Action::WriteStatus);
                 self.actions.push_back(Action::ResetHosts);
             }
             (Phase::Reloading, Signal::Hup) => {
-                self.debug_log(format!("{signal} ignored: a reload is already under way"));
+                self.log(LogEvent::IgnoredWhileReloading { signal });
             }
             (Phase::Running, Signal::Hup) => {
                 self.phase = Phase::Reloading;
-                self.log(
-                    Severity::Critical,
-                    format!("Reloading the configuration and hosts.tab on {signal}"),
-                );
+                self.log(LogEvent::Reloading { signal });
                 self.actions.push_back(Action::ReloadConfig);
             }
         }
@@ -414,8 +380,8 @@ impl Daemon {
     /// The runtime has answered every client and closed every link after
     /// [`Action::BeginShutdown`]: finish now instead of at the deadline. Ignored otherwise.
     pub fn handle_shutdown_drained(&mut self, _now: Instant) {
-        if let Phase::ShuttingDown { .. } = self.phase {
-            self.log(Severity::Info, "Every waiting client was answered");
+        if let Phase::ShuttingDown = self.phase {
+            self.log(LogEvent::AllAnswered);
             self.finish();
         }
     }
@@ -441,56 +407,45 @@ impl Daemon {
         self.log_problems(problems);
         let table = host_table(&settings, hosts);
         if table.is_empty() && !self.hosts.is_empty() {
-            self.log(
-                Severity::Critical,
-                format!(
-                    "Reload refused: hosts.tab has no usable remote host; keeping the {} \
-                     current hosts",
-                    self.hosts.len()
-                ),
-            );
+            self.log(LogEvent::ReloadRefused {
+                kept: self.hosts.len(),
+            });
             self.phase = Phase::Running;
             self.set_running_state();
             return HostDiff::default();
         }
         let diff = diff_hosts(&self.hosts, &table);
         for spec in &diff.removed {
-            self.log(Severity::Info, format!("Host {} removed", spec.id()));
+            self.log(LogEvent::HostRemoved {
+                id: spec.id().to_owned(),
+            });
             self.actions.push_back(Action::StopHost(spec.clone()));
         }
         for (old, new) in &diff.changed {
-            self.log(
-                Severity::Info,
-                format!(
-                    "Host {} moved from {} to {}: restarting it",
-                    new.id(),
-                    old.addr,
-                    new.addr
-                ),
-            );
+            self.log(LogEvent::HostMoved {
+                id: new.id().to_owned(),
+                from: old.addr,
+                to: new.addr,
+            });
             self.actions.push_back(Action::StopHost(old.clone()));
             self.actions.push_back(Action::StartHost(new.clone()));
         }
         for spec in &diff.added {
-            self.log(
-                Severity::Info,
-                format!("Host {} added at {}", spec.id(), spec.addr),
-            );
+            self.log(LogEvent::HostAdded {
+                id: spec.id().to_owned(),
+                addr: spec.addr,
+            });
             self.actions.push_back(Action::StartHost(spec.clone()));
         }
         self.settings = settings;
         self.hosts = table;
         self.warn_if_self_missing(hosts);
-        self.log(
-            Severity::Success,
-            format!(
-                "Reloaded: {} added, {} removed, {} changed, {} unchanged",
-                diff.added.len(),
-                diff.removed.len(),
-                diff.changed.len(),
-                diff.unchanged.len()
-            ),
-        );
+        self.log(LogEvent::Reloaded {
+            added: diff.added.len(),
+            removed: diff.removed.len(),
+            changed: diff.changed.len(),
+            unchanged: diff.unchanged.len(),
+        });
         self.phase = Phase::Running;
         self.set_running_state();
         diff
@@ -502,32 +457,11 @@ impl Daemon {
         if !matches!(self.phase, Phase::Running | Phase::Reloading) {
             return;
         }
-        self.log(
-            Severity::Critical,
-            format!("Reload failed, keeping the current configuration: {reason}"),
-        );
+        self.log(LogEvent::ReloadFailed {
+            reason: reason.to_owned(),
+        });
         self.phase = Phase::Running;
         self.set_running_state();
-    }
-
-    /// Builds `loncstatus.txt` and emits [`Action::WriteStatus`]: the header, then one line
-    /// per host of the table in id order, from its report (a host without a report is listed
-    /// with the status `no report`; reports for hosts not in the table are left out).
-    /// `time` is the local time of the report, `parent_pid` our pid.
-    pub fn status_report(&mut self, time: &LocalTime, parent_pid: u32, reports: &[HostReport]) {
-        if self.phase == Phase::Exited {
-            return;
-        }
-        let by_host: BTreeMap<&str, &HostReport> =
-            reports.iter().map(|r| (r.host.as_str(), r)).collect();
-        let mut text = status_header(time, parent_pid);
-        for id in self.hosts.keys() {
-            match by_host.get(id.as_str()) {
-                Some(r) => text.push_str(&status_host_line(r.pid, id, &r.status, &r.last_log_line)),
-                None => text.push_str(&status_host_line(parent_pid, id, "no report", "")),
-            }
-        }
-        self.actions.push_back(Action::WriteStatus(text));
     }
 
     /// The current phase.
@@ -537,7 +471,7 @@ impl Daemon {
 
     /// True once the shutdown has begun (or is over).
     pub fn is_shutting_down(&self) -> bool {
-        matches!(self.phase, Phase::ShuttingDown { .. } | Phase::Exited)
+        matches!(self.phase, Phase::ShuttingDown | Phase::Exited)
     }
 
     /// True once [`Action::Exit`] has been emitted.
@@ -570,14 +504,10 @@ impl Daemon {
         self.hosts.get(id)
     }
 
-    fn log(&mut self, severity: Severity, message: impl Into<String>) {
-        self.actions
-            .push_back(Action::Log(LogEvent::new(severity, message)));
-    }
-
-    fn debug_log(&mut self, message: impl Into<String>) {
-        if self.debug {
-            self.log(Severity::Debug, message);
+    /// Queues a log line; debug lines only while debug logging is on.
+    fn log(&mut self, event: LogEvent) {
+        if self.debug || !event.is_debug() {
+            self.actions.push_back(Action::Log(event));
         }
     }
 
@@ -594,19 +524,15 @@ impl Daemon {
 
     fn log_problems(&mut self, problems: &[LineProblem]) {
         for p in problems {
-            self.log(Severity::Warning, p.to_string());
+            self.log(LogEvent::HostsTabProblem(p.clone()));
         }
     }
 
     fn warn_if_self_missing(&mut self, hosts: &[HostEntry]) {
         if !hosts.iter().any(|e| e.id == self.settings.host_id) {
-            self.log(
-                Severity::Warning,
-                format!(
-                    "This server's id {} (lonHostID) is not in hosts.tab",
-                    self.settings.host_id
-                ),
-            );
+            self.log(LogEvent::SelfMissing {
+                own_id: self.settings.host_id.clone(),
+            });
         }
     }
 
@@ -619,15 +545,18 @@ impl Daemon {
         let mut files: Vec<PathBuf> = self.hosts.values().map(|h| h.socket_path.clone()).collect();
         files.push(self.pid_file.clone());
         self.actions.push_back(Action::RemoveFiles(files));
-        self.log(Severity::Critical, "Master process exiting");
+        self.log(LogEvent::Exiting);
         self.actions.push_back(Action::Exit(0));
         self.phase = Phase::Exited;
+        self.timers.clear_all();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::Severity;
+    use crate::logfmt::message;
     use proptest::prelude::*;
 
     fn settings(id: &str) -> Settings {
@@ -679,7 +608,7 @@ mod tests {
         actions
             .iter()
             .filter_map(|a| match a {
-                Action::Log(ev) => Some((ev.severity, ev.message.clone())),
+                Action::Log(ev) => Some((ev.severity(), message(ev, PARENT_LOG_HOST))),
                 _ => None,
             })
             .collect()
@@ -724,18 +653,8 @@ mod tests {
         );
         let actions = drain(&mut d);
         assert_eq!(actions[0], Action::SetState("Starting hosts".into()));
-        assert_eq!(
-            actions[1],
-            Action::Log(LogEvent::new(
-                Severity::Critical,
-                "--------------- Starting children ---------------"
-            ))
-        );
+        assert_eq!(actions[1], Action::Log(LogEvent::Starting));
         assert_eq!(started(&actions), ["msul2", "msul3"]);
-        assert_eq!(
-            actions.last(),
-            Some(&Action::SetState("Serving 2 hosts".into()))
-        );
         let spec = d.host("msul3").unwrap();
         assert_eq!(spec.addr, "10.0.0.3:5663".parse().unwrap());
         assert_eq!(spec.socket_path, PathBuf::from("/s/msul3"));
@@ -781,7 +700,7 @@ mod tests {
         let actions = drain(&mut d);
         assert_eq!(
             effects(&actions),
-            vec![Action::CollectStatus, Action::ResetHosts]
+            vec![Action::WriteStatus, Action::ResetHosts]
         );
         assert_eq!(
             logs(&actions),
@@ -791,37 +710,6 @@ mod tests {
             )]
         );
         assert_eq!(d.phase(), Phase::Running);
-    }
-
-    #[test]
-    fn status_report_text_is_byte_exact() {
-        let mut d = running();
-        let time = LocalTime::from_unix(1_118_259_062, 0);
-        let reports = [
-            HostReport {
-                host: "msul3".into(),
-                pid: 42,
-                status: "Wed Jun  8 19:31:02 2005: Connected to msul3".into(),
-                last_log_line: "Wed Jun  8 19:31:02 2005 (42) [msul3] [x] INFO: hi\n".into(),
-            },
-            HostReport {
-                host: "gone".into(),
-                pid: 42,
-                status: "s".into(),
-                last_log_line: "l".into(),
-            },
-        ];
-        d.status_report(&time, 42, &reports);
-        assert_eq!(
-            drain(&mut d),
-            vec![Action::WriteStatus(
-                "LONC status Wed Jun  8 19:31:02 2005 - parent 42 \n\n\
-                 42\tmsul2\tno report\t\n\
-                 42\tmsul3\tWed Jun  8 19:31:02 2005: Connected to msul3\t\
-                 Wed Jun  8 19:31:02 2005 (42) [msul3] [x] INFO: hi\n"
-                    .into()
-            )]
-        );
     }
 
     #[test]
@@ -839,7 +727,7 @@ mod tests {
         d.handle_signal(t0, Signal::Usr1);
         assert_eq!(
             effects(&drain(&mut d)),
-            vec![Action::CollectStatus, Action::ResetHosts]
+            vec![Action::WriteStatus, Action::ResetHosts]
         );
         d.reload(t0, settings("msul1"), &three_hosts(), &[]);
         drain(&mut d);
@@ -1030,7 +918,7 @@ mod tests {
         d.handle_signal(t0, Signal::Term);
         let actions = drain(&mut d);
         assert_eq!(effects(&actions), vec![Action::BeginShutdown]);
-        assert!(actions.contains(&Action::SetState("Shutting down".into())));
+        assert_eq!(d.state(), "Shutting down");
         assert!(logs(&actions).contains(&(
             Severity::Critical,
             "Shutting down on SIGTERM: no new clients, answering waiting clients for at most 5 s"
@@ -1057,7 +945,6 @@ mod tests {
         d.handle_signal(t0, Signal::Term);
         d.handle_signal(t0, Signal::Usr2);
         d.handle_shutdown_drained(t0);
-        d.status_report(&LocalTime::from_unix(0, 0), 1, &[]);
         assert_eq!(
             d.reload(t0, settings("msul1"), &[], &[]),
             HostDiff::default()
@@ -1153,7 +1040,7 @@ mod tests {
         drain(&mut d);
         d.handle_signal(t0, Signal::Term);
         assert_eq!(effects(&drain(&mut d)), vec![Action::BeginShutdown]);
-        assert!(matches!(d.phase(), Phase::ShuttingDown { .. }));
+        assert!(matches!(d.phase(), Phase::ShuttingDown));
     }
 
     #[test]
@@ -1162,7 +1049,8 @@ mod tests {
         let t0 = Instant::now();
         d.handle_signal(t0, Signal::Usr2);
         let actions = drain(&mut d);
-        assert_eq!(effects(&actions), vec![Action::SetDebug(true)]);
+        assert_eq!(effects(&actions), vec![]);
+        assert!(d.debug());
         assert_eq!(
             logs(&actions),
             vec![(Severity::Success, "Debug logging on (SIGUSR2)".into())]
@@ -1178,7 +1066,8 @@ mod tests {
         )));
         d.handle_signal(t0, Signal::Usr2);
         let actions = drain(&mut d);
-        assert_eq!(effects(&actions), vec![Action::SetDebug(false)]);
+        assert_eq!(effects(&actions), vec![]);
+        assert!(!d.debug());
         assert!(!d.debug());
         // And no longer.
         d.handle_signal(t0, Signal::Hup);
@@ -1198,7 +1087,8 @@ mod tests {
         d.handle_signal(t0, Signal::Term);
         drain(&mut d);
         d.handle_signal(t0, Signal::Usr2);
-        assert_eq!(effects(&drain(&mut d)), vec![Action::SetDebug(false)]);
+        assert_eq!(effects(&drain(&mut d)), vec![]);
+        assert!(!d.debug());
     }
 
     #[test]
@@ -1220,7 +1110,6 @@ mod tests {
         Drained,
         Reload(Vec<(u8, u8)>),
         ReloadFailed,
-        Status,
     }
 
     fn input() -> impl Strategy<Value = Input> {
@@ -1238,7 +1127,6 @@ mod tests {
             Just(Input::Drained),
             proptest::collection::vec((0u8..6, 0u8..3), 0..6).prop_map(Input::Reload),
             Just(Input::ReloadFailed),
-            Just(Input::Status),
         ]
     }
 
@@ -1313,11 +1201,10 @@ mod tests {
                         let _ = d.reload(now, settings("h0"), &entries, &[]);
                     }
                     Input::ReloadFailed => d.reload_failed(now, "bad"),
-                    Input::Status => d.status_report(&LocalTime::from_unix(0, 0), 1, &[]),
                 }
                 check(&mut d, &mut running, &mut exited)?;
-                if let Phase::ShuttingDown { deadline: dl } = d.phase() {
-                    deadline = Some(dl);
+                if d.phase() == Phase::ShuttingDown {
+                    deadline = d.poll_timeout();
                 }
                 if let Some(dl) = deadline {
                     if now >= dl {

@@ -46,7 +46,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 pub fn encode<C: BlockCipher>(cipher: &C, cmd: &[u8], out: &mut BytesMut) {
     let blocks = cmd.len() / 8 + 1;
     let digits = itoa_buf(cmd.len());
-    out.reserve(ENC_PREFIX.len() + digits.len() + 1 + blocks * 16);
+    out.reserve(line_capacity(digits.as_slice().len(), blocks));
     out.put_slice(ENC_PREFIX);
     out.put_slice(digits.as_slice());
     out.put_u8(b':');
@@ -111,6 +111,12 @@ pub fn decode<C: BlockCipher>(cipher: &C, line: &[u8]) -> Result<BytesMut, EncEr
     Ok(out)
 }
 
+/// The length of an `enc:` line with a length field of `digits` digits and `blocks` blocks,
+/// reserved up front so that [`encode`] grows its buffer at most once: a capacity hint only.
+fn line_capacity(digits: usize, blocks: usize) -> usize {
+    ENC_PREFIX.len() + digits + 1 + blocks * 16
+}
+
 fn parse_decimal(digits: &[u8]) -> Option<usize> {
     if digits.is_empty() {
         return None;
@@ -158,9 +164,6 @@ impl DigitBuf {
     fn as_slice(&self) -> &[u8] {
         &self.digits[self.start..]
     }
-    fn len(&self) -> usize {
-        20 - self.start
-    }
 }
 
 #[cfg(test)]
@@ -204,6 +207,21 @@ mod tests {
     }
 
     #[test]
+    fn long_commands_round_trip() {
+        // Up to the 16 MiB line limit, so lengths of five digits and more.
+        let c = appendix_cipher();
+        for len in [9_999, 10_000, 123_457] {
+            let cmd: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut line = BytesMut::new();
+            encode(&c, &cmd, &mut line);
+            let prefix = format!("enc:{len}:");
+            assert!(line.starts_with(prefix.as_bytes()));
+            assert_eq!(line.len(), prefix.len() + (len / 8 + 1) * 16);
+            assert_eq!(&decode(&c, &line).unwrap()[..], &cmd[..]);
+        }
+    }
+
+    #[test]
     fn shorter_length_truncates_padding() {
         let c = appendix_cipher();
         // Tolerant: a length below the block count keeps only that many bytes.
@@ -239,6 +257,27 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(line)
             );
+        }
+    }
+
+    #[test]
+    fn errors_read_as_in_lonc_log() {
+        // The text ends lonc.log lines such as `Connection to msul1 lost: bad encrypted line
+        // from peer: <error>`.
+        for (error, text) in [
+            (EncError::NotEnc, "not an enc: line"),
+            (EncError::BadLength, "enc: length is not a decimal number"),
+            (EncError::NotHex, "enc: body is not hexadecimal"),
+            (
+                EncError::BadBlockCount,
+                "enc: body is not a whole number of 8-byte blocks",
+            ),
+            (
+                EncError::LengthTooLarge,
+                "enc: length exceeds the decrypted data",
+            ),
+        ] {
+            assert_eq!(error.to_string(), text);
         }
     }
 }

@@ -185,6 +185,10 @@ mod tests {
         f.push(b"abcd\n").unwrap();
         assert_eq!(f.next_line().as_deref(), Some(&b"abcd"[..]));
         f.push(b"abcd").unwrap();
+        assert!(
+            !f.is_failed(),
+            "a line of exactly the maximum is no failure"
+        );
         assert_eq!(f.push(b"e"), Err(LineTooLong { max: 4 }));
         assert!(f.is_failed());
         assert_eq!(f.buffered(), 0);
@@ -192,6 +196,14 @@ mod tests {
             f.push(b"\n"),
             Err(LineTooLong { max: 4 }),
             "failure is sticky"
+        );
+    }
+
+    #[test]
+    fn the_error_names_the_limit() {
+        assert_eq!(
+            LineTooLong { max: 4 }.to_string(),
+            "line longer than 4 bytes"
         );
     }
 

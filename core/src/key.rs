@@ -173,6 +173,17 @@ mod tests {
     }
 
     #[test]
+    fn a_key_is_short_below_32_characters_not_at_32() {
+        assert!(SessionKey::is_short(b"a", b"b", &[b'7'; 29]));
+        assert!(!SessionKey::is_short(b"a", b"b", &[b'7'; 30]));
+        assert!(!SessionKey::is_short(
+            b"msul1",
+            b"msul2",
+            b"777A0E0000000DBDBCACC712"
+        ));
+    }
+
+    #[test]
     fn id_translation_covers_every_letter() {
         let all: Vec<u8> = b"abcdefghijklmnopqrstuvwxyz-_."
             .iter()

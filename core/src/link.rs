@@ -7,13 +7,9 @@
 //! any ─failure→ Disconnected (sticky)
 //! ```
 //!
-//! # Driving a link
-//!
-//! The driver owns the socket. After **any** `handle_*` call or command it drains
-//! [`Link::poll_transmit`] (and writes those bytes, reporting each write, partial or whole, with
-//! [`Link::handle_written`]) and [`Link::poll_event`] until they are empty, then waits for the
-//! socket or until [`Link::poll_timeout`], whichever comes first, and calls
-//! [`Link::handle_timeout`] with the clock read then. The connect timeout is the link's too:
+//! A link is driven by the crate's drive contract (see the crate root). Its outputs are
+//! [`Link::poll_transmit`] (the bytes to write; every write, partial or whole, is reported with
+//! [`Link::handle_written`]) and [`Link::poll_event`]. The connect timeout is the link's too:
 //! the driver gives up connecting when the link says so.
 
 use std::collections::VecDeque;
@@ -26,12 +22,11 @@ use crate::cipher::{BlockCipher, IdeaCipher};
 use crate::enc::{self, ENC_PREFIX};
 use crate::framing::DEFAULT_MAX_LINE;
 use crate::key::SessionKey;
-use crate::log::{LogEvent, Severity};
+use crate::log::LogEvent;
 use crate::reason::CloseReason;
+use crate::request::ENCRYPT_PREFIX;
+use crate::timer::{TimerKind, Timers};
 use crate::wire::{Wire, WrittenTooMuch};
-
-/// The prefix by which a client asks for a request to be sent encrypted.
-pub const ENCRYPT_PREFIX: &[u8] = b"encrypt:";
 
 /// Timeouts and bounds of one link.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,10 +161,19 @@ impl std::fmt::Display for LinkMisuse {
 
 impl std::error::Error for LinkMisuse {}
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Timer {
-    Connect = 0,
-    Step = 1,
+    /// The TCP connect must complete by then.
+    Connect,
+    /// The current step (a handshake line, a request, a reply) must make progress by then.
+    Step,
+}
+
+impl TimerKind for Timer {
+    const ALL: &'static [Timer] = &[Timer::Connect, Timer::Step];
+    fn slot(self) -> usize {
+        self as usize
+    }
 }
 
 /// The client side of one lond connection. See the module docs for the driving rule.
@@ -180,7 +184,7 @@ pub struct Link<C: BlockCipher = IdeaCipher> {
     own_id: Box<[u8]>,
     wire: Wire,
     cipher: Option<C>,
-    timers: [Option<Instant>; 2],
+    timers: Timers<Timer, 2>,
     events: VecDeque<LinkEvent>,
 }
 
@@ -197,8 +201,8 @@ impl<C: BlockCipher> Link<C> {
     /// A link to the lond of `peer_id`, from the host `own_id` (LON-CAPA ids; they make the
     /// session key). The driver starts connecting now; the connect timeout runs from `now`.
     pub fn new(now: Instant, config: LinkConfig, peer_id: &str, own_id: &str) -> Self {
-        let mut timers = [None; 2];
-        timers[Timer::Connect as usize] = Some(now + config.connect_timeout);
+        let mut timers = Timers::new();
+        timers.set_after(Timer::Connect, now, config.connect_timeout);
         Link {
             state: LinkState::Connecting,
             wire: Wire::new(config.max_line),
@@ -243,7 +247,7 @@ impl<C: BlockCipher> Link<C> {
         if self.state != LinkState::Connecting {
             return;
         }
-        self.timers[Timer::Connect as usize] = None;
+        self.timers.clear(Timer::Connect);
         self.wire.queue_line(b"init");
         self.enter(now, LinkState::Connected);
     }
@@ -338,16 +342,17 @@ impl<C: BlockCipher> Link<C> {
 
     /// Fires the timers that are due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.timers[Timer::Connect as usize].is_some_and(|t| t <= now) {
-            self.fail(CloseReason::ConnectTimeout);
-        } else if self.timers[Timer::Step as usize].is_some_and(|t| t <= now) {
-            self.fail(CloseReason::StepTimeout);
+        while let Some(timer) = self.timers.pop_expired(now) {
+            self.fail(match timer {
+                Timer::Connect => CloseReason::ConnectTimeout,
+                Timer::Step => CloseReason::StepTimeout,
+            });
         }
     }
 
     /// The next instant at which [`Link::handle_timeout`] has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.iter().flatten().min().copied()
+        self.timers.next()
     }
 
     /// The next event for the owner.
@@ -358,16 +363,20 @@ impl<C: BlockCipher> Link<C> {
 
     fn enter(&mut self, now: Instant, state: LinkState) {
         self.state = state;
-        self.timers[Timer::Step as usize] = match state {
-            LinkState::Idle | LinkState::Disconnected | LinkState::Connecting => None,
-            _ => Some(now + self.config.step_timeout),
-        };
+        match state {
+            LinkState::Idle | LinkState::Disconnected | LinkState::Connecting => {
+                self.timers.clear(Timer::Step)
+            }
+            _ => self
+                .timers
+                .set_after(Timer::Step, now, self.config.step_timeout),
+        }
     }
 
+    /// A byte of progress in either direction restarts a running step timeout.
     fn progress(&mut self, now: Instant) {
-        if self.timers[Timer::Step as usize].is_some() {
-            self.timers[Timer::Step as usize] = Some(now + self.config.step_timeout);
-        }
+        self.timers
+            .restart(Timer::Step, now, self.config.step_timeout);
     }
 
     /// Acts on every buffered line the current state can take. While the link is still sending
@@ -422,11 +431,8 @@ impl<C: BlockCipher> Link<C> {
                 // Protocol 3.3 open point: the LF of the build key is stripped (the framer never
                 // keeps it); that only matters for very short ids, so say so in the log.
                 if SessionKey::is_short(&self.peer_id, &self.own_id, &line) {
-                    self.events.push_back(LinkEvent::Log(LogEvent::new(
-                        Severity::Warning,
-                        "Host ids and build key are shorter than the 32 key characters; \
-                         the session key assumes the build key's newline is stripped",
-                    )));
+                    self.events
+                        .push_back(LinkEvent::Log(LogEvent::ShortSessionKey));
                 }
                 let key = SessionKey::derive(&self.peer_id, &self.own_id, &line);
                 self.cipher = Some(C::from_key(&key));
@@ -443,6 +449,9 @@ impl<C: BlockCipher> Link<C> {
     fn on_reply(&mut self, now: Instant, line: Bytes) {
         let reply = match (line.starts_with(ENC_PREFIX), &self.cipher) {
             (true, Some(cipher)) => match enc::decode(cipher, &line) {
+                Ok(plain) if memchr::memchr(b'\n', &plain).is_some() => {
+                    return self.fail(CloseReason::ReplyHasLineFeed);
+                }
                 Ok(plain) => plain.freeze(),
                 Err(e) => return self.fail(CloseReason::BadEnc(e)),
             },
@@ -462,7 +471,7 @@ impl<C: BlockCipher> Link<C> {
             LinkState::SendingRequest | LinkState::ReceivingReply
         );
         self.state = LinkState::Disconnected;
-        self.timers = [None; 2];
+        self.timers.clear_all();
         self.wire.reset();
         self.cipher = None;
         self.events.push_back(LinkEvent::Closed {

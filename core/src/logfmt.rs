@@ -18,6 +18,7 @@
 use std::fmt;
 
 use crate::log::{LogEvent, Severity};
+use crate::request::loggable;
 
 const DAY_NAMES: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const MONTH_NAMES: [&str; 12] = [
@@ -50,7 +51,7 @@ impl LocalTime {
     /// `utc_offset_secs` (east of UTC positive). With an offset of 0 this is UTC.
     ///
     /// Pure arithmetic (proleptic Gregorian calendar); the runtime still has to find the
-    /// offset of its time zone.
+    /// offset of its time zone. A year beyond `i32` is clamped to `i32::MIN` or `i32::MAX`.
     pub fn from_unix(unix_secs: i64, utc_offset_secs: i32) -> LocalTime {
         let t = unix_secs.saturating_add(i64::from(utc_offset_secs));
         let days = t.div_euclid(86_400);
@@ -149,7 +150,8 @@ pub fn log_line(
     out
 }
 
-/// [`log_line`] for a [`LogEvent`].
+/// [`log_line`] for a [`LogEvent`] of `host` (the host field: a remote host's id, or
+/// `Parent Server`).
 pub fn log_event_line(
     time: &LocalTime,
     pid: u32,
@@ -157,7 +159,151 @@ pub fn log_event_line(
     status: &str,
     event: &LogEvent,
 ) -> String {
-    log_line(time, pid, host, status, event.severity, &event.message)
+    log_line(
+        time,
+        pid,
+        host,
+        status,
+        event.severity(),
+        &message(event, host),
+    )
+}
+
+/// The text of a `lonc.log` message; `host` is the host field of its line, which messages of a
+/// remote host name. loncnew's own texts are kept where it had them.
+pub fn message(event: &LogEvent, host: &str) -> String {
+    use LogEvent::*;
+    match event {
+        LinkReady { count } => format!("Connection {count} to {host} now ready for action"),
+        HostReachable => format!("Host {host} is reachable again"),
+        HostMarkedDead => format!("Host marked DEAD: {host}"),
+        ConnectFailed {
+            reason,
+            retries_left,
+        } => format!(
+            "Failed to make a connection with lond on {host} ({reason}); {retries_left} retries \
+             left"
+        ),
+        ProbeFailed {
+            reason,
+            next_within,
+        } => format!(
+            "Probe of dead host {host} failed ({reason}); next probe within {} s",
+            next_within.as_secs_f64().ceil()
+        ),
+        Probing => format!("Probing dead host {host}"),
+        HostReset => format!("Host {host} reset: retrying connections"),
+        ClosingAll => format!("Closing all connections to {host}"),
+        CloseConnectionExit => format!(
+            "Request Close Connection: closing every connection to {host} and failing waiting \
+             requests"
+        ),
+        IdleLinkClosed { reason } => format!("Idle connection to {host} closed: {reason}"),
+        LinkLost { reason } => format!("Connection to {host} lost: {reason}"),
+        FailingTransaction { request } => {
+            format!("Failing transaction {}", loggable(request))
+        }
+        QueueFull {
+            requests,
+            bytes,
+            request,
+        } => format!(
+            "Queue for {host} full ({requests} requests, {bytes} bytes): failing transaction {}",
+            loggable(request)
+        ),
+        DelayedLeftForLater { left } => {
+            format!("Queue for {host} full: {left} delayed file(s) left for a later replay")
+        }
+        DelayedCompleted => "A delayed transaction was completed".to_owned(),
+        IdleLinkPruned { left } => format!("Closing an idle connection to {host}: {left} left"),
+        BadDelayedName { name, error } => format!("Ignoring delayed file {name:?}: {error}"),
+        ForeignDelayed { name, owner } => {
+            format!("Ignoring delayed file {name:?}: it is for {owner:?}, not {host}")
+        }
+        ShortSessionKey => "Host ids and build key are shorter than the 32 key characters; the \
+                            session key assumes the build key's newline is stripped"
+            .to_owned(),
+        ClientLineTooLong { max } => {
+            format!("A client sent a line longer than {max} bytes: answered con_lost")
+        }
+        LinkMisused { link, error } => format!("Link {link}: {error}"),
+        StartOnUnknownLink { link } => {
+            format!("Scheduler started a transaction on unknown link {link}")
+        }
+        StartFailed { link, error } => {
+            format!("Link {link} could not start a transaction: {error}")
+        }
+        HostUnavailable { request } => format!(
+            "Host not available, answering con_lost to {}",
+            loggable(request)
+        ),
+        ClientHungUp {
+            client,
+            dropped,
+            orphaned,
+        } => format!(
+            "Client {} hung up: {dropped} queued request(s) dropped, {orphaned} in flight",
+            client.0
+        ),
+        StaleReady { link } => format!("Ignoring stale ready event for link {link}"),
+        StaleReply { link } => format!("Ignoring stale reply on link {link}"),
+        StaleClose { link, reason } => format!("Ignoring close of unknown link {link} ({reason})"),
+        DelayedWhileUnavailable { count } => {
+            format!("Host not available: {count} delayed file(s) left for later")
+        }
+        DelayedAlreadyQueued { name } => format!("Delayed file {name} already queued"),
+        ReplyDiscarded => "Discarding the reply for a client that hung up".to_owned(),
+        Starting => crate::daemon::STARTING_MESSAGE.to_owned(),
+        StartingHost { id, addr } => format!("Starting host {id} at {addr}"),
+        Serving { hosts, own_id } => format!("Serving {hosts} remote hosts as {own_id}"),
+        HostsTabProblem(problem) => problem.to_string(),
+        SelfMissing { own_id } => {
+            format!("This server's id {own_id} (lonHostID) is not in hosts.tab")
+        }
+        ShutdownGraceOver { grace } => format!(
+            "Shutdown grace of {} s is over: closing the remaining links and answering waiting \
+             clients con_lost",
+            grace.as_secs_f64()
+        ),
+        DebugLogging { on, signal } => format!(
+            "Debug logging {} ({signal})",
+            if *on { "on" } else { "off" }
+        ),
+        SignalDuringShutdown { signal } => {
+            format!("{signal} during shutdown: not waiting any longer")
+        }
+        IgnoredWhileShuttingDown { signal } => format!("{signal} ignored: shutting down"),
+        ShuttingDown { signal, grace } => format!(
+            "Shutting down on {signal}: no new clients, answering waiting clients for at most {} s",
+            grace.as_secs_f64()
+        ),
+        StatusAndReset { signal } => {
+            format!("Status report and reset of dead hosts on {signal}")
+        }
+        IgnoredWhileReloading { signal } => {
+            format!("{signal} ignored: a reload is already under way")
+        }
+        Reloading { signal } => format!("Reloading the configuration and hosts.tab on {signal}"),
+        AllAnswered => "Every waiting client was answered".to_owned(),
+        ReloadRefused { kept } => format!(
+            "Reload refused: hosts.tab has no usable remote host; keeping the {kept} current hosts"
+        ),
+        HostRemoved { id } => format!("Host {id} removed"),
+        HostMoved { id, from, to } => format!("Host {id} moved from {from} to {to}: restarting it"),
+        HostAdded { id, addr } => format!("Host {id} added at {addr}"),
+        Reloaded {
+            added,
+            removed,
+            changed,
+            unchanged,
+        } => format!(
+            "Reloaded: {added} added, {removed} removed, {changed} changed, {unchanged} unchanged"
+        ),
+        ReloadFailed { reason } => {
+            format!("Reload failed, keeping the current configuration: {reason}")
+        }
+        Exiting => "Master process exiting".to_owned(),
+    }
 }
 
 /// loncnew's `DEFAULT` format for a severity it did not know (` %s `, the message between two
@@ -209,6 +355,37 @@ pub fn status_header(time: &LocalTime, parent_pid: u32) -> String {
 /// The last log line is given as logged; its trailing `\n` (if any) is dropped.
 pub fn status_host_line(pid: u32, host: &str, status: &str, last_log_line: &str) -> String {
     format!("{pid}\t{host}\t{status}\t{}\n", chomp(last_log_line))
+}
+
+/// One served host as `loncstatus.txt` lists it: its id and its state (what its status string
+/// shows after the time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostStatus {
+    /// The host id.
+    pub host: String,
+    /// The host's state, e.g. `msul3 Connection count: 1 Retries remaining: 5`.
+    pub state: String,
+}
+
+/// The whole `loncstatus.txt` as loncnew wrote it on SIGUSR1: the header, then one line per
+/// host in the order given, each served by the process `pid` (lonc serves every host itself),
+/// with its status string at `time` and its last `lonc.log` line (`last_line`).
+pub fn status_file(
+    time: &LocalTime,
+    pid: u32,
+    hosts: &[HostStatus],
+    last_line: impl Fn(&str) -> String,
+) -> String {
+    let mut text = status_header(time, pid);
+    for h in hosts {
+        text.push_str(&status_host_line(
+            pid,
+            &h.host,
+            &status_string(time, &h.state),
+            &last_line(&h.host),
+        ));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -288,9 +465,11 @@ mod tests {
             LocalTime::from_unix(1_118_259_062 - 7200, 7200).to_string(),
             "Wed Jun  8 19:31:02 2005"
         );
-        // Extremes do not panic.
+        // Extremes do not panic; their years are clamped.
         let _ = LocalTime::from_unix(i64::MAX, i32::MAX).to_string();
         let _ = LocalTime::from_unix(i64::MIN, i32::MIN).to_string();
+        assert_eq!(LocalTime::from_unix(i64::MAX, 0).year, i32::MAX);
+        assert_eq!(LocalTime::from_unix(i64::MIN, 0).year, i32::MIN);
     }
 
     #[test]
@@ -317,10 +496,17 @@ mod tests {
 
     #[test]
     fn log_event_line_is_log_line() {
-        let ev = LogEvent::new(Severity::Warning, "Failing transaction get:put");
+        let ev = LogEvent::FailingTransaction {
+            request: bytes::Bytes::from_static(b"get:put:secret"),
+        };
         assert_eq!(
-            log_event_line(&t0(), 1, "Parent Server", "", &ev),
-            "Wed Jun  8 19:31:02 2005 (1) [Parent Server] [] WARNING: Failing transaction get:put\n"
+            log_event_line(&t0(), 1, "msul3", "", &ev),
+            "Wed Jun  8 19:31:02 2005 (1) [msul3] [] WARNING: Failing transaction get:put\n"
+        );
+        let ev = LogEvent::HostMarkedDead;
+        assert_eq!(
+            log_event_line(&t0(), 1, "msul3", "s", &ev),
+            "Wed Jun  8 19:31:02 2005 (1) [msul3] [s] CRITICAL: Host marked DEAD: msul3\n"
         );
     }
 
@@ -377,5 +563,34 @@ mod tests {
             "99\tmsul3\ts\tWed Jun  8 19:31:02 2005 (99) [msul3] [s] INFO: hello\n"
         );
         assert_eq!(status_host_line(1, "a", "b", ""), "1\ta\tb\t\n");
+    }
+
+    #[test]
+    fn the_status_file_is_byte_exact() {
+        let hosts = [
+            HostStatus {
+                host: "msul2".into(),
+                state: "msul2 >>> DEAD !!!! <<<".into(),
+            },
+            HostStatus {
+                host: "msul3".into(),
+                state: "msul3 Connection count: 1 Retries remaining: 5".into(),
+            },
+        ];
+        let last = |h: &str| match h {
+            "msul3" => "Wed Jun  8 19:31:02 2005 (42) [msul3] [x] INFO: hi\n".to_owned(),
+            _ => String::new(),
+        };
+        assert_eq!(
+            status_file(&t0(), 42, &hosts, last),
+            "LONC status Wed Jun  8 19:31:02 2005 - parent 42 \n\n\
+             42\tmsul2\tWed Jun  8 19:31:02 2005: msul2 >>> DEAD !!!! <<<\t\n\
+             42\tmsul3\tWed Jun  8 19:31:02 2005: msul3 Connection count: 1 Retries remaining: 5\t\
+             Wed Jun  8 19:31:02 2005 (42) [msul3] [x] INFO: hi\n"
+        );
+        assert_eq!(
+            status_file(&t0(), 7, &[], |_| unreachable!()),
+            "LONC status Wed Jun  8 19:31:02 2005 - parent 7 \n\n"
+        );
     }
 }

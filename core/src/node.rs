@@ -1,139 +1,168 @@
-//! The whole daemon as one sans-IO state machine: the parent's [`Daemon`] decisions composed
-//! with one [`Peer`] per remote host. A runtime owns the sockets, files, clock and signals,
-//! and nothing else: every decision both runtimes share lives here.
+//! The whole daemon as one sans-IO state machine, and the only one a runtime drives: the
+//! parent's [`Daemon`] decisions, one [`Host`] scheduler per remote host with the [`Link`]s it
+//! opens, and one [`ClientConn`] per lonnet connection. A runtime owns the sockets, files,
+//! clock and signals, and nothing else.
 //!
-//! # Driving a node
+//! The crate root documents how a node is driven (the drive loop); [`Output`] says what each
+//! output asks of the runtime.
 //!
-//! * Create it with [`Node::new`] once the settings are resolved and `hosts.tab` is parsed.
-//! * **Drain rule:** after creating it and after every call (`submit`, `handle_*`,
-//!   `offer_delayed`, `reload`, `status_report`, ...) drain [`Node::poll_action`] until `None`,
-//!   carrying the actions out in order; then wait for a socket, a signal or
-//!   [`Node::poll_timeout`], and call [`Node::handle_timeout`] with the clock read then.
-//! * Hosts are addressed by [`HostKey`], handed out with [`NodeAction::Listen`] and valid until
-//!   [`NodeAction::Unlisten`]; links by the host's key and the [`LinkId`] of
-//!   [`NodeAction::Connect`]. Calls for keys or links that are gone are ignored (a request for
-//!   a host that is gone is answered `con_lost`).
-//! * Signals: record them in the handler, call [`Node::handle_signal`] from the loop.
+//! # Routing
+//!
+//! Everything a runtime and the node share is named by a flat handle: a [`HostKey`] per served
+//! host (from [`Output::Listen`] to [`Output::Unlisten`]), a [`LinkId`] per link (from
+//! [`Output::Connect`] to [`Output::CloseLink`]; it carries its host's key), a [`ClientId`] per
+//! client connection (from [`Node::accept`] to [`Output::CloseClient`]). Calls about a handle
+//! that is gone are ignored.
+//!
+//! One request: the client's bytes ([`Node::handle_client_input`]) are framed by its
+//! [`ClientConn`] and submitted to its host's scheduler; the scheduler starts it on a link
+//! ([`HostAction::Start`]) and the node hands the link's bytes out at once
+//! ([`Output::Transmit`]); the lond's reply ([`Node::handle_link_input`]) comes back through
+//! the link to the scheduler, which answers the client ([`Output::Answer`]).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::client_conn::ClientConn;
 use crate::conf::Settings;
-use crate::daemon::{
-    Action, Daemon, DaemonConfig, HostDiff, HostReport, HostSpec, PARENT_LOG_HOST, Signal,
-};
-use crate::host::DelayedFile;
+use crate::daemon::{Action, Daemon, DaemonConfig, HostDiff, HostSpec, PARENT_LOG_HOST, Signal};
+use crate::host::{DelayedFile, Host, HostAction, HostConfig};
 use crate::hosts_tab::{HostEntry, LineProblem};
-use crate::ids::{ClientId, LinkId};
-use crate::log::{LogEvent, Severity};
-use crate::logfmt::{LocalTime, status_string};
-use crate::peer::{Peer, PeerAction, PeerConfig};
+pub use crate::ids::{ClientId, HostKey, IdMap, LinkId};
+use crate::link::{Link, LinkConfig, LinkEvent};
+use crate::log::LogEvent;
+use crate::logfmt::HostStatus;
 use crate::request::CON_LOST;
+use crate::timer::Deadlines;
 
-/// A served host, as the node and its runtime name it. Keys are never reused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct HostKey(pub u32);
-
-/// Tunables of the whole daemon.
+/// Tunables of the whole daemon. `link.max_line` bounds the lines of lonnet clients too.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NodeConfig {
     pub daemon: DaemonConfig,
-    pub peer: PeerConfig,
+    pub host: HostConfig,
+    pub link: LinkConfig,
 }
 
-/// What the node asks its runtime to do.
+/// What the node asks its runtime to do, in order. Every variant must be carried out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
-pub enum NodeAction {
-    /// Listen on the host's UNIX socket (`spec.socket_path`, replacing a stale file) and submit
-    /// what its clients send under `key`.
-    Listen { key: HostKey, spec: HostSpec },
-    /// Stop listening on the host's socket and remove the file. Its waiting clients have been
-    /// answered; later requests under `key` are answered `con_lost`.
-    Unlisten { key: HostKey, spec: HostSpec },
+pub enum Output {
+    /// Listen on the host's UNIX socket (`spec.socket_path`, replacing a stale file) and report
+    /// each connection with [`Node::accept`].
+    Listen { host: HostKey, spec: HostSpec },
+    /// Stop listening on the host's socket and remove the file.
+    Unlisten { host: HostKey, spec: HostSpec },
     /// Orderly shutdown: stop accepting on every socket; keep serving connected clients.
     StopAccepting,
-    /// Open a TCP connection for this link to `addr`; report `handle_connected` or
-    /// `handle_connect_failed`. Set TCP_NODELAY and keep-alive.
-    Connect {
-        key: HostKey,
-        link: LinkId,
-        addr: SocketAddr,
-    },
-    /// The link has bytes to send: take them with [`Node::poll_transmit`].
-    Send { key: HostKey, link: LinkId },
-    /// Close the link's socket (or abandon its connect), writing `farewell` first, best effort.
-    Disconnect {
-        key: HostKey,
-        link: LinkId,
-        farewell: Bytes,
-    },
-    /// Write `line` plus one `\n` to the client.
-    Answer { client: ClientId, line: Bytes },
-    /// Read the delayed directory ([`Settings::delayed_dir`]) for files of `host_id` and call
-    /// [`Node::offer_delayed`] with their names and first lines.
-    ListDelayed { key: HostKey, host_id: String },
-    /// Delete this file of the delayed directory.
+    /// Open a TCP connection to `addr` for this link (TCP_NODELAY, keep-alive); report
+    /// [`Node::handle_connected`] or [`Node::handle_connect_failed`]. The connect timeout is
+    /// the node's.
+    Connect { link: LinkId, addr: SocketAddr },
+    /// Write these bytes to the link's socket, after any not yet written; report every write,
+    /// partial or whole, with [`Node::handle_written`].
+    Transmit { link: LinkId, bytes: Bytes },
+    /// Close the link's socket now (or abandon its connect), after writing `farewell` (if any)
+    /// best effort, without waiting. The link is forgotten.
+    CloseLink { link: LinkId, farewell: Bytes },
+    /// Write these bytes (one answer line, LF included) to the client, after any not yet
+    /// written.
+    Answer { client: ClientId, bytes: Bytes },
+    /// Close the client's connection once everything answered is written (or writing fails).
+    /// The client is forgotten.
+    CloseClient { client: ClientId },
+    /// List the delayed directory ([`Settings::delayed_dir`]) for the files of `host_id` and
+    /// call [`Node::offer_delayed`] with their names and first lines.
+    ListDelayed { host: HostKey, host_id: String },
+    /// Delete this file of the delayed directory (it was delivered).
     DeleteDelayed(String),
     /// Append this record to `lonnet.perm.log` ([`crate::logfmt::perm_log_line`]).
     PermLog(String),
-    /// Write a `lonc.log` line ([`crate::logfmt::log_event_line`]) with this host and status
-    /// field. Keep the host's last line for the status report.
+    /// Write a `lonc.log` line ([`crate::logfmt::log_event_line`]) with this host field and
+    /// state (the status string is `<localtime>: <state>`); keep the host's last line for the
+    /// status file.
     Log {
         host: String,
-        status: String,
+        state: String,
         event: LogEvent,
     },
-    /// The parent's state changed: the process title becomes `lonc: <state> <time>`.
-    SetState(String),
-    /// Call [`Node::status_report`] now, before any other call, with each host's last
-    /// `lonc.log` line. The daemon's next decisions (the reset of dead hosts) wait for it.
-    CollectStatus,
-    /// Truncate `loncstatus.txt` ([`Settings::status_file`]) and write this text.
-    WriteStatus(String),
+    /// Replace `loncstatus.txt` ([`Settings::status_file`]) with
+    /// [`crate::logfmt::status_file`] of these hosts.
+    WriteStatus(Vec<HostStatus>),
     /// Re-read the configuration and `hosts.tab`; call [`Node::reload`] or
     /// [`Node::reload_failed`].
     ReloadConfig,
-    /// Debug logging was toggled (debug lines already come filtered).
-    SetDebug(bool),
     /// Remove these files, ignoring those already gone.
     RemoveFiles(Vec<PathBuf>),
-    /// Flush what was answered, then exit with this code.
+    /// Write what was answered (for a bounded time), then exit with this code.
     Exit(i32),
 }
 
+/// One remote host: its scheduler and the links it opened.
 struct Served {
     spec: HostSpec,
-    peer: Peer,
-    /// The peer's deadline as entered in `deadlines`.
+    host: Host,
+    links: Vec<LinkSlot>,
+    /// The earliest deadline of the host and its links, as filed in `deadlines`.
     deadline: Option<Instant>,
 }
 
-/// The daemon: decisions of the parent plus one peer per remote host.
+struct LinkSlot {
+    id: LinkId,
+    link: Link,
+}
+
+impl Served {
+    fn link_mut(&mut self, id: LinkId) -> Option<&mut Link> {
+        self.links
+            .iter_mut()
+            .find(|s| s.id == id)
+            .map(|s| &mut s.link)
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.links
+            .iter()
+            .filter_map(|s| s.link.poll_timeout())
+            .chain(self.host.poll_timeout())
+            .min()
+    }
+}
+
+struct ClientSlot {
+    host: HostKey,
+    conn: ClientConn,
+}
+
+/// The daemon. See the module and crate documentation.
 pub struct Node {
     daemon: Daemon,
-    config: PeerConfig,
-    served: HashMap<HostKey, Served>,
+    host_config: HostConfig,
+    link_config: LinkConfig,
+    served: IdMap<HostKey, Served>,
     by_id: HashMap<String, HostKey>,
-    deadlines: BTreeSet<(Instant, HostKey)>,
+    clients: IdMap<ClientId, ClientSlot>,
+    next_client: u64,
+    deadlines: Deadlines<HostKey>,
     next_key: u32,
     seed: u64,
     draining: bool,
-    /// A `CollectStatus` is out: the daemon's later actions wait for [`Node::status_report`],
-    /// so that the report shows the hosts as they were when it was asked for.
-    awaiting_status: bool,
-    actions: VecDeque<NodeAction>,
+    /// The parent's state as of the daemon's last `SetState`: the state of its log lines.
+    parent_state: String,
+    /// Where transmits and answers are put together before they are handed out.
+    scratch: BytesMut,
+    out: VecDeque<Output>,
 }
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Node")
             .field("hosts", &self.served.len())
+            .field("clients", &self.clients.len())
             .field("phase", &self.daemon.phase())
             .finish_non_exhaustive()
     }
@@ -141,7 +170,7 @@ impl std::fmt::Debug for Node {
 
 impl Node {
     /// Starts the daemon for `settings` and the parsed `hosts.tab`; `seed` feeds the hosts'
-    /// probe jitter. The first actions listen on every remote host's socket.
+    /// probe jitter. The first outputs listen on every remote host's socket.
     pub fn new(
         config: NodeConfig,
         settings: Settings,
@@ -152,15 +181,19 @@ impl Node {
     ) -> Node {
         let mut node = Node {
             daemon: Daemon::new(config.daemon, settings, hosts, problems),
-            config: config.peer,
-            served: HashMap::new(),
+            host_config: config.host,
+            link_config: config.link,
+            served: IdMap::default(),
             by_id: HashMap::new(),
-            deadlines: BTreeSet::new(),
+            clients: IdMap::default(),
+            next_client: 0,
+            deadlines: Deadlines::default(),
             next_key: 0,
             seed,
             draining: false,
-            awaiting_status: false,
-            actions: VecDeque::new(),
+            parent_state: String::new(),
+            scratch: BytesMut::new(),
+            out: VecDeque::new(),
         };
         node.settle(now);
         node
@@ -181,139 +214,224 @@ impl Node {
         self.by_id.get(host_id).copied()
     }
 
-    /// A served host's peer, for inspection.
-    pub fn peer(&self, key: HostKey) -> Option<&Peer> {
-        self.served.get(&key).map(|s| &s.peer)
+    /// A served host's scheduler, for inspection.
+    pub fn host(&self, key: HostKey) -> Option<&Host> {
+        self.served.get(&key).map(|s| &s.host)
     }
 
-    /// The served hosts' keys and specs, in no particular order.
-    pub fn hosts(&self) -> impl Iterator<Item = (HostKey, &HostSpec)> {
-        self.served.iter().map(|(k, s)| (*k, &s.spec))
+    /// The number of client connections open.
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
     }
 
-    /// A request line (no LF) from a client of the host `key`.
-    pub fn submit(&mut self, now: Instant, key: HostKey, client: ClientId, request: Bytes) {
-        match self.served.get_mut(&key) {
-            Some(s) if !self.draining => s.peer.submit(now, client, request),
-            _ => self.actions.push_back(NodeAction::Answer {
-                client,
-                line: Bytes::from_static(CON_LOST),
-            }),
+    // ------------------------------------------------------------------ clients
+
+    /// A lonnet client connected to the socket of `host`: its id, or `None` when the host
+    /// takes no new connections (gone, or shutting down); then drop the connection.
+    pub fn accept(&mut self, _now: Instant, host: HostKey) -> Option<ClientId> {
+        if self.draining || self.daemon.is_shutting_down() || !self.served.contains_key(&host) {
+            return None;
         }
-        self.after_peer(now, key);
+        let id = ClientId(self.next_client);
+        self.next_client += 1;
+        let conn = ClientConn::new(self.link_config.max_line);
+        self.clients.insert(id, ClientSlot { host, conn });
+        Some(id)
     }
 
-    /// A client of the host `key` hung up.
-    pub fn client_gone(&mut self, now: Instant, key: HostKey, client: ClientId) {
-        self.on_peer(now, key, |p| p.client_gone(now, client));
+    /// True when the runtime should read more from the client (see
+    /// [`ClientConn::wants_input`]); false for a client that is gone.
+    pub fn client_wants_input(&self, client: ClientId) -> bool {
+        self.clients
+            .get(&client)
+            .is_some_and(|c| c.conn.wants_input())
     }
 
-    /// The answer to [`NodeAction::ListDelayed`].
-    pub fn offer_delayed(&mut self, now: Instant, key: HostKey, files: Vec<DelayedFile>) {
-        self.on_peer(now, key, |p| p.offer_delayed(now, files));
+    /// True while the client has a request out whose answer is not given yet; false for a
+    /// client that is gone. Until then a runtime need not watch the client's socket: its next
+    /// output is that answer (or [`Output::CloseClient`]).
+    pub fn client_waiting(&self, client: ClientId) -> bool {
+        self.clients
+            .get(&client)
+            .is_some_and(|c| c.conn.is_waiting())
     }
+
+    /// Bytes read from the client.
+    pub fn handle_client_input(&mut self, now: Instant, client: ClientId, data: &[u8]) {
+        let Some(c) = self.clients.get_mut(&client) else {
+            return;
+        };
+        if c.conn.handle_input(data).is_err() {
+            let (key, waiting) = (c.host, c.conn.is_waiting());
+            let max = self.link_config.max_line;
+            self.log_host(key, LogEvent::ClientLineTooLong { max });
+            if waiting {
+                // Gone, as far as its request is concerned.
+                return self.client_gone(now, client);
+            }
+            self.out.push_back(Output::Answer {
+                client,
+                bytes: answer_bytes(&mut self.scratch, CON_LOST),
+            });
+            self.close_client(client);
+            return;
+        }
+        self.client_step(now, client);
+    }
+
+    /// The client closed its side (read returned 0). Lines it sent complete are still
+    /// answered, unless it was waiting for an answer: then it has hung up.
+    pub fn handle_client_eof(&mut self, now: Instant, client: ClientId) {
+        let Some(c) = self.clients.get_mut(&client) else {
+            return;
+        };
+        c.conn.handle_eof();
+        if c.conn.is_waiting() {
+            self.client_gone(now, client);
+        } else {
+            self.client_step(now, client);
+        }
+    }
+
+    /// Reading from or writing to the client failed: it is gone.
+    pub fn handle_client_error(&mut self, now: Instant, client: ClientId, _kind: io::ErrorKind) {
+        self.client_gone(now, client);
+    }
+
+    /// Submits the client's next request, or closes it once nothing more can come.
+    fn client_step(&mut self, now: Instant, client: ClientId) {
+        loop {
+            let Some(c) = self.clients.get_mut(&client) else {
+                return;
+            };
+            let key = c.host;
+            let Some(request) = c.conn.next_request() else {
+                if c.conn.is_finished() {
+                    self.close_client(client);
+                }
+                return;
+            };
+            match self.served.get_mut(&key) {
+                Some(s) if !self.draining => {
+                    s.host.submit(now, client, request);
+                    return self.pump(now, key);
+                }
+                // Its host is no longer served, or the daemon is shutting down.
+                _ => {
+                    c.conn.answered();
+                    self.out.push_back(Output::Answer {
+                        client,
+                        bytes: answer_bytes(&mut self.scratch, CON_LOST),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The client is gone: its host drops its queued request (or discards the reply of the one
+    /// on a link) and the connection is closed.
+    fn client_gone(&mut self, now: Instant, client: ClientId) {
+        let Some(c) = self.clients.get(&client) else {
+            return;
+        };
+        let (key, waiting) = (c.host, c.conn.is_waiting());
+        self.close_client(client);
+        if waiting && let Some(s) = self.served.get_mut(&key) {
+            s.host.client_gone(now, client);
+            self.pump(now, key);
+        }
+    }
+
+    fn close_client(&mut self, client: ClientId) {
+        self.clients.remove(&client);
+        self.out.push_back(Output::CloseClient { client });
+        if self.clients.capacity() > 64 && self.clients.len() < self.clients.capacity() / 8 {
+            self.clients.shrink_to(self.clients.len() * 2);
+        }
+    }
+
+    // ------------------------------------------------------------------ links
 
     /// The link's TCP connection is established.
-    pub fn handle_connected(&mut self, now: Instant, key: HostKey, link: LinkId) {
-        self.on_peer(now, key, |p| p.handle_connected(now, link));
+    pub fn handle_connected(&mut self, now: Instant, link: LinkId) {
+        self.on_link(now, link, |l| l.handle_connected(now));
     }
 
     /// The link's TCP connection could not be established.
-    pub fn handle_connect_failed(
-        &mut self,
-        now: Instant,
-        key: HostKey,
-        link: LinkId,
-        kind: io::ErrorKind,
-    ) {
-        self.on_peer(now, key, |p| p.handle_connect_failed(now, link, kind));
+    pub fn handle_connect_failed(&mut self, now: Instant, link: LinkId, kind: io::ErrorKind) {
+        self.on_link(now, link, |l| l.handle_connect_failed(now, kind));
     }
 
     /// Bytes read from the link's socket.
-    pub fn handle_input(&mut self, now: Instant, key: HostKey, link: LinkId, data: &[u8]) {
-        self.on_peer(now, key, |p| p.handle_input(now, link, data));
+    pub fn handle_link_input(&mut self, now: Instant, link: LinkId, data: &[u8]) {
+        self.on_link(now, link, |l| l.handle_input(now, data));
     }
 
     /// The lond closed the link's connection.
-    pub fn handle_eof(&mut self, now: Instant, key: HostKey, link: LinkId) {
-        self.on_peer(now, key, |p| p.handle_eof(now, link));
+    pub fn handle_link_eof(&mut self, now: Instant, link: LinkId) {
+        self.on_link(now, link, |l| l.handle_eof(now));
     }
 
     /// Reading from the link's socket failed.
-    pub fn handle_read_error(
-        &mut self,
-        now: Instant,
-        key: HostKey,
-        link: LinkId,
-        kind: io::ErrorKind,
-    ) {
-        self.on_peer(now, key, |p| p.handle_read_error(now, link, kind));
+    pub fn handle_read_error(&mut self, now: Instant, link: LinkId, kind: io::ErrorKind) {
+        self.on_link(now, link, |l| l.handle_read_error(now, kind));
     }
 
-    /// Writing to the link's socket failed.
-    pub fn handle_write_error(
-        &mut self,
-        now: Instant,
-        key: HostKey,
-        link: LinkId,
-        kind: io::ErrorKind,
-    ) {
-        self.on_peer(now, key, |p| p.handle_write_error(now, link, kind));
+    /// Writing to the link's socket failed (a write of 0 bytes included).
+    pub fn handle_write_error(&mut self, now: Instant, link: LinkId, kind: io::ErrorKind) {
+        self.on_link(now, link, |l| l.handle_write_error(now, kind));
     }
 
-    /// Moves the link's bytes to send into `out`; returns how many.
-    pub fn poll_transmit(&mut self, key: HostKey, link: LinkId, out: &mut BytesMut) -> usize {
-        match self.served.get_mut(&key) {
-            Some(s) => s.peer.poll_transmit(link, out),
-            None => 0,
+    /// `n` bytes handed out with [`Output::Transmit`] were written to the link's socket. A
+    /// report beyond what was handed out is a runtime bug: the link is closed and the fact
+    /// logged.
+    pub fn handle_written(&mut self, now: Instant, link: LinkId, n: usize) {
+        let mut misuse = None;
+        self.on_link(now, link, |l| {
+            if let Err(e) = l.handle_written(now, n) {
+                l.close(now);
+                misuse = Some(e);
+            }
+        });
+        if let Some(e) = misuse {
+            let link_n = link.number();
+            self.log_host(
+                link.host(),
+                LogEvent::LinkMisused {
+                    link: link_n,
+                    error: e,
+                },
+            );
         }
     }
 
-    /// `n` bytes taken with [`Node::poll_transmit`] were written to the link's socket.
-    pub fn handle_written(&mut self, now: Instant, key: HostKey, link: LinkId, n: usize) {
-        self.on_peer(now, key, |p| p.handle_written(now, link, n));
+    fn on_link(&mut self, now: Instant, link: LinkId, f: impl FnOnce(&mut Link)) {
+        let key = link.host();
+        let Some(l) = self.served.get_mut(&key).and_then(|s| s.link_mut(link)) else {
+            // A socket event for a link already closed and forgotten: nothing to do.
+            return;
+        };
+        f(l);
+        self.pump(now, key);
     }
+
+    // ------------------------------------------------------------------ daemon
 
     /// A signal arrived.
     pub fn handle_signal(&mut self, now: Instant, signal: Signal) {
-        if self.awaiting_status {
-            // The runtime never answered the last CollectStatus: do not hold everything up.
-            self.awaiting_status = false;
-            self.actions.push_back(NodeAction::Log {
-                host: PARENT_LOG_HOST.to_owned(),
-                status: self.daemon.state().to_owned(),
-                event: LogEvent::new(Severity::Warning, "Status report skipped"),
-            });
-        }
         self.daemon.handle_signal(now, signal);
         self.settle(now);
     }
 
-    /// Fires every expired timer of the daemon and the hosts.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        // Each expired host fires once per call, whatever deadline it files next.
-        let expired: Vec<HostKey> = self
-            .deadlines
-            .iter()
-            .take_while(|(t, _)| *t <= now)
-            .map(|(_, k)| *k)
-            .collect();
-        for key in expired {
-            self.on_peer(now, key, |p| p.handle_timeout(now));
+    /// The answer to [`Output::ListDelayed`].
+    pub fn offer_delayed(&mut self, now: Instant, host: HostKey, files: Vec<DelayedFile>) {
+        if let Some(s) = self.served.get_mut(&host) {
+            s.host.offer_delayed(now, files);
+            self.pump(now, host);
         }
-        if self.daemon.poll_timeout().is_some_and(|t| t <= now) {
-            self.daemon.handle_timeout(now);
-        }
-        self.settle(now);
     }
 
-    /// The next instant at which [`Node::handle_timeout`] has work.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let hosts = self.deadlines.first().map(|(t, _)| *t);
-        hosts.into_iter().chain(self.daemon.poll_timeout()).min()
-    }
-
-    /// The configuration was re-read after [`NodeAction::ReloadConfig`].
+    /// The configuration was re-read after [`Output::ReloadConfig`].
     pub fn reload(
         &mut self,
         now: Instant,
@@ -332,104 +450,203 @@ impl Node {
         self.settle(now);
     }
 
-    /// The answer to [`NodeAction::CollectStatus`]: `time` is the local time now, `pid` ours,
-    /// `last_line` gives a host's last `lonc.log` line.
-    pub fn status_report(
-        &mut self,
-        now: Instant,
-        time: &LocalTime,
-        pid: u32,
-        last_line: impl Fn(&str) -> String,
-    ) {
-        let reports: Vec<HostReport> = self
-            .served
-            .values()
-            .map(|s| HostReport {
-                host: s.spec.id().to_owned(),
-                pid,
-                status: status_string(time, &s.peer.status()),
-                last_log_line: last_line(s.spec.id()),
-            })
-            .collect();
-        self.awaiting_status = false;
-        self.daemon.status_report(time, pid, &reports);
+    /// Fires every expired timer of the daemon, the hosts and their links.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for key in self.deadlines.due(now) {
+            // A host's timer may answer the last client of a shutdown: then nothing follows.
+            if self.daemon.has_exited() {
+                return;
+            }
+            let Some(s) = self.served.get_mut(&key) else {
+                continue;
+            };
+            if s.host.poll_timeout().is_some_and(|t| t <= now) {
+                s.host.handle_timeout(now);
+            }
+            for slot in &mut s.links {
+                if slot.link.poll_timeout().is_some_and(|t| t <= now) {
+                    slot.link.handle_timeout(now);
+                }
+            }
+            self.pump(now, key);
+        }
+        if self.daemon.poll_timeout().is_some_and(|t| t <= now) {
+            self.daemon.handle_timeout(now);
+        }
         self.settle(now);
     }
 
-    /// The next action, in order.
-    pub fn poll_action(&mut self) -> Option<NodeAction> {
-        self.actions.pop_front()
+    /// The next instant at which [`Node::handle_timeout`] has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines
+            .next()
+            .into_iter()
+            .chain(self.daemon.poll_timeout())
+            .min()
     }
 
-    /// True once [`NodeAction::Exit`] was emitted.
+    /// The next output, in order. Drain until `None` after every call.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// True once [`Output::Exit`] was emitted.
     pub fn has_exited(&self) -> bool {
         self.daemon.has_exited()
     }
 
-    fn on_peer(&mut self, now: Instant, key: HostKey, f: impl FnOnce(&mut Peer)) {
-        if let Some(s) = self.served.get_mut(&key) {
-            f(&mut s.peer);
-            self.after_peer(now, key);
-        }
-    }
+    // ------------------------------------------------------------------ internals
 
-    /// Moves a peer's actions out and re-files its deadline; checks the shutdown drain.
-    fn after_peer(&mut self, now: Instant, key: HostKey) {
-        if let Some(s) = self.served.get_mut(&key) {
-            let debug = self.daemon.debug();
-            while let Some(action) = s.peer.poll_action() {
-                let action = match action {
-                    PeerAction::Connect(link) => NodeAction::Connect {
-                        key,
-                        link,
-                        addr: s.spec.addr,
-                    },
-                    PeerAction::Send(link) => NodeAction::Send { key, link },
-                    PeerAction::Disconnect { link, farewell } => NodeAction::Disconnect {
-                        key,
-                        link,
-                        farewell,
-                    },
-                    PeerAction::Answer { client, line } => NodeAction::Answer { client, line },
-                    PeerAction::ListDelayed => NodeAction::ListDelayed {
-                        key,
-                        host_id: s.spec.id().to_owned(),
-                    },
-                    PeerAction::DeleteDelayed(name) => NodeAction::DeleteDelayed(name),
-                    PeerAction::PermLog(record) => NodeAction::PermLog(record),
-                    PeerAction::Log(event) if event.severity == Severity::Debug && !debug => {
-                        continue;
+    /// Runs the host `key` until it is quiet: its links' events go to its scheduler, the
+    /// scheduler's actions to its links, clients and the runtime. Then files its deadline.
+    fn pump(&mut self, now: Instant, key: HostKey) {
+        let Node {
+            daemon,
+            link_config,
+            served,
+            clients,
+            deadlines,
+            scratch,
+            out,
+            draining,
+            ..
+        } = self;
+        let Some(s) = served.get_mut(&key) else {
+            return;
+        };
+        let debug = daemon.debug();
+        loop {
+            let mut moved = false;
+            let mut i = 0;
+            while i < s.links.len() {
+                let id = s.links[i].id;
+                let mut closed = false;
+                while let Some(event) = s.links[i].link.poll_event() {
+                    moved = true;
+                    match event {
+                        LinkEvent::Ready => s.host.handle_link_ready(now, id),
+                        LinkEvent::Reply(reply) => s.host.handle_reply(now, id, reply),
+                        LinkEvent::Closed { reason, .. } => {
+                            s.host.handle_link_closed(now, id, reason);
+                            closed = true;
+                        }
+                        LinkEvent::Log(e) => host_log(out, &s.spec, &s.host, debug, e),
                     }
-                    PeerAction::Log(event) => NodeAction::Log {
-                        host: s.spec.id().to_owned(),
-                        status: s.peer.status(),
-                        event,
-                    },
-                };
-                self.actions.push_back(action);
+                }
+                if closed {
+                    s.links.swap_remove(i);
+                    out.push_back(Output::CloseLink {
+                        link: id,
+                        farewell: Bytes::new(),
+                    });
+                } else {
+                    transmit(out, scratch, &mut s.links[i]);
+                    i += 1;
+                }
             }
-            let deadline = s.peer.poll_timeout();
-            if deadline != s.deadline {
-                if let Some(old) = s.deadline {
-                    self.deadlines.remove(&(old, key));
+            while let Some(action) = s.host.poll_action() {
+                moved = true;
+                match action {
+                    HostAction::OpenLink(id) => {
+                        let own_id = &daemon.settings().host_id;
+                        let link = Link::new(now, link_config.clone(), s.spec.id(), own_id);
+                        s.links.push(LinkSlot { id, link });
+                        out.push_back(Output::Connect {
+                            link: id,
+                            addr: s.spec.addr,
+                        });
+                    }
+                    HostAction::Start { link, request } => {
+                        let Some(slot) = s.links.iter_mut().find(|l| l.id == link) else {
+                            let e = LogEvent::StartOnUnknownLink {
+                                link: link.number(),
+                            };
+                            host_log(out, &s.spec, &s.host, debug, e);
+                            continue;
+                        };
+                        match slot.link.start(now, &request) {
+                            Ok(()) => transmit(out, scratch, slot),
+                            // A link that closed a moment ago still holds its Closed event,
+                            // which fails the transaction; anything else is a bug worth a
+                            // close and a log line.
+                            Err(_) if slot.link.is_closed() => {}
+                            Err(e) => {
+                                slot.link.close(now);
+                                let e = LogEvent::StartFailed {
+                                    link: link.number(),
+                                    error: e,
+                                };
+                                host_log(out, &s.spec, &s.host, debug, e);
+                            }
+                        }
+                    }
+                    HostAction::CloseLink(id) => {
+                        if let Some(i) = s.links.iter().position(|l| l.id == id) {
+                            let mut slot = s.links.swap_remove(i);
+                            slot.link.close(now);
+                            // The scheduler has forgotten this link: its last events go nowhere.
+                            while slot.link.poll_event().is_some() {}
+                            let mut farewell = BytesMut::new();
+                            slot.link.poll_transmit(&mut farewell);
+                            out.push_back(Output::CloseLink {
+                                link: id,
+                                farewell: farewell.freeze(),
+                            });
+                        }
+                    }
+                    HostAction::Answer { client, line } => {
+                        let Some(c) = clients.get_mut(&client) else {
+                            continue;
+                        };
+                        c.conn.answered();
+                        out.push_back(Output::Answer {
+                            client,
+                            bytes: answer_bytes(scratch, &line),
+                        });
+                        // The next pipelined line, if any: no new work once the shutdown
+                        // began, so those are answered `con_lost`.
+                        loop {
+                            match c.conn.next_request() {
+                                Some(_) if *draining => {
+                                    c.conn.answered();
+                                    out.push_back(Output::Answer {
+                                        client,
+                                        bytes: answer_bytes(scratch, CON_LOST),
+                                    });
+                                }
+                                Some(next) => break s.host.submit(now, client, next),
+                                None => {
+                                    if c.conn.is_finished() {
+                                        clients.remove(&client);
+                                        out.push_back(Output::CloseClient { client });
+                                    }
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    HostAction::ListDelayed => out.push_back(Output::ListDelayed {
+                        host: key,
+                        host_id: s.spec.id().to_owned(),
+                    }),
+                    HostAction::DeleteDelayed(name) => out.push_back(Output::DeleteDelayed(name)),
+                    HostAction::PermLog(record) => out.push_back(Output::PermLog(record)),
+                    HostAction::Log(e) => host_log(out, &s.spec, &s.host, debug, e),
                 }
-                if let Some(new) = deadline {
-                    self.deadlines.insert((new, key));
-                }
-                s.deadline = deadline;
+            }
+            if !moved {
+                break;
             }
         }
-        if self.draining {
+        s.deadline = deadlines.refile(key, s.deadline, s.next_deadline());
+        if *draining {
             self.check_drained(now);
         }
     }
 
     fn check_drained(&mut self, now: Instant) {
-        if self
-            .served
-            .values()
-            .all(|s| s.peer.host().waiting_clients() == 0)
-        {
+        if self.served.values().all(|s| s.host.waiting_clients() == 0) {
             self.draining = false;
             self.daemon.handle_shutdown_drained(now);
             self.settle(now);
@@ -438,48 +655,55 @@ impl Node {
 
     /// Carries out the daemon's actions that concern the hosts and passes the rest on.
     fn settle(&mut self, now: Instant) {
-        while !self.awaiting_status
-            && let Some(action) = self.daemon.poll_action()
-        {
+        while let Some(action) = self.daemon.poll_action() {
             match action {
-                Action::Log(event) => self.actions.push_back(NodeAction::Log {
+                Action::Log(event) => self.out.push_back(Output::Log {
                     host: PARENT_LOG_HOST.to_owned(),
-                    status: self.daemon.state().to_owned(),
+                    state: self.parent_state.clone(),
                     event,
                 }),
-                Action::SetState(state) => self.actions.push_back(NodeAction::SetState(state)),
+                Action::SetState(state) => self.parent_state = state,
                 Action::StartHost(spec) => self.start_host(now, spec),
                 Action::StopHost(spec) => self.stop_host(now, spec),
-                Action::ResetHosts => self.for_each_peer(now, |p| p.reset(now)),
-                Action::CollectStatus => {
-                    self.awaiting_status = true;
-                    self.actions.push_back(NodeAction::CollectStatus);
+                Action::ResetHosts => self.for_each_host(now, |h| h.reset(now)),
+                Action::WriteStatus => {
+                    let hosts = self
+                        .daemon
+                        .hosts()
+                        .filter_map(|spec| {
+                            let s = self.served.get(self.by_id.get(spec.id())?)?;
+                            Some(HostStatus {
+                                host: spec.id().to_owned(),
+                                state: s.host.status(),
+                            })
+                        })
+                        .collect();
+                    self.out.push_back(Output::WriteStatus(hosts));
                 }
-                Action::WriteStatus(text) => self.actions.push_back(NodeAction::WriteStatus(text)),
-                Action::ReloadConfig => self.actions.push_back(NodeAction::ReloadConfig),
-                Action::SetDebug(on) => self.actions.push_back(NodeAction::SetDebug(on)),
+                Action::ReloadConfig => self.out.push_back(Output::ReloadConfig),
                 Action::BeginShutdown => {
-                    self.actions.push_back(NodeAction::StopAccepting);
+                    self.out.push_back(Output::StopAccepting);
                     self.draining = true;
                     self.check_drained(now);
                 }
                 Action::ForceClose => {
                     self.draining = false;
-                    self.for_each_peer(now, |p| p.close_all(now));
+                    self.for_each_host(now, |h| h.close_all(now));
                 }
-                Action::RemoveFiles(files) => {
-                    self.actions.push_back(NodeAction::RemoveFiles(files))
-                }
-                Action::Exit(code) => self.actions.push_back(NodeAction::Exit(code)),
+                Action::RemoveFiles(files) => self.out.push_back(Output::RemoveFiles(files)),
+                Action::Exit(code) => self.out.push_back(Output::Exit(code)),
             }
         }
     }
 
-    fn for_each_peer(&mut self, now: Instant, f: impl Fn(&mut Peer)) {
+    fn for_each_host(&mut self, now: Instant, f: impl Fn(&mut Host)) {
         let mut keys: Vec<HostKey> = self.served.keys().copied().collect();
         keys.sort();
         for key in keys {
-            self.on_peer(now, key, &f);
+            if let Some(s) = self.served.get_mut(&key) {
+                f(&mut s.host);
+                self.pump(now, key);
+            }
         }
     }
 
@@ -487,18 +711,18 @@ impl Node {
         let key = HostKey(self.next_key);
         self.next_key += 1;
         let seed = self.seed ^ u64::from(key.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let own_id = self.daemon.settings().host_id.clone();
-        let peer = Peer::new(spec.id(), &own_id, self.config.clone(), now, seed);
+        let host = Host::new(key, spec.id(), self.host_config.clone(), now, seed);
         self.by_id.insert(spec.id().to_owned(), key);
-        self.actions.push_back(NodeAction::Listen {
-            key,
+        self.out.push_back(Output::Listen {
+            host: key,
             spec: spec.clone(),
         });
         self.served.insert(
             key,
             Served {
                 spec,
-                peer,
+                host,
+                links: Vec::new(),
                 deadline: None,
             },
         );
@@ -508,13 +732,59 @@ impl Node {
         let Some(key) = self.by_id.remove(spec.id()) else {
             return;
         };
-        self.on_peer(now, key, |p| p.close_all(now));
+        if let Some(s) = self.served.get_mut(&key) {
+            s.host.close_all(now);
+            self.pump(now, key);
+        }
         if let Some(s) = self.served.remove(&key) {
-            if let Some(d) = s.deadline {
-                self.deadlines.remove(&(d, key));
-            }
-            self.actions
-                .push_back(NodeAction::Unlisten { key, spec: s.spec });
+            self.deadlines.refile(key, s.deadline, None);
+            self.out.push_back(Output::Unlisten {
+                host: key,
+                spec: s.spec,
+            });
         }
     }
+
+    fn log_host(&mut self, key: HostKey, event: LogEvent) {
+        if let Some(s) = self.served.get(&key) {
+            host_log(&mut self.out, &s.spec, &s.host, self.daemon.debug(), event);
+        }
+    }
+}
+
+/// A host's log line, unless it is a debug line and debug logging is off.
+fn host_log(
+    out: &mut VecDeque<Output>,
+    spec: &HostSpec,
+    host: &Host,
+    debug: bool,
+    event: LogEvent,
+) {
+    if event.is_debug() && !debug {
+        return;
+    }
+    out.push_back(Output::Log {
+        host: spec.id().to_owned(),
+        state: host.status(),
+        event,
+    });
+}
+
+/// Hands out what the link has to send, if anything.
+fn transmit(out: &mut VecDeque<Output>, scratch: &mut BytesMut, slot: &mut LinkSlot) {
+    if slot.link.wants_write() {
+        slot.link.poll_transmit(scratch);
+        out.push_back(Output::Transmit {
+            link: slot.id,
+            bytes: scratch.split().freeze(),
+        });
+    }
+}
+
+/// `line` and its LF, as the bytes of an [`Output::Answer`].
+fn answer_bytes(scratch: &mut BytesMut, line: &[u8]) -> Bytes {
+    scratch.reserve(line.len() + 1);
+    scratch.put_slice(line);
+    scratch.put_u8(b'\n');
+    scratch.split().freeze()
 }

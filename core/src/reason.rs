@@ -20,6 +20,9 @@ pub enum CloseReason {
     BadEnc(EncError),
     /// The peer sent a line longer than the configured maximum.
     LineTooLong,
+    /// An `enc:` reply decrypted to more than one line: handed on, it would answer a client
+    /// with two lines and put every later answer of that connection out of step.
+    ReplyHasLineFeed,
     /// The peer sent bytes while no reply was due.
     UnsolicitedData,
     /// The peer closed the connection.
@@ -52,12 +55,68 @@ impl fmt::Display for CloseReason {
             }
             CloseReason::BadEnc(e) => write!(f, "bad encrypted line from peer: {e}"),
             CloseReason::LineTooLong => f.write_str("line from peer too long"),
+            CloseReason::ReplyHasLineFeed => f.write_str("decrypted reply holds a line feed"),
             CloseReason::UnsolicitedData => f.write_str("data from peer when no reply was due"),
             CloseReason::Eof => f.write_str("connection closed by peer"),
             CloseReason::ReadError(kind) => write!(f, "read error: {kind}"),
             CloseReason::WriteError(kind) => write!(f, "write error: {kind}"),
             CloseReason::StepTimeout => f.write_str("timed out waiting for peer"),
             CloseReason::Local => f.write_str("closed locally"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::ErrorKind;
+
+    #[test]
+    fn only_a_local_close_is_not_remote() {
+        assert!(!CloseReason::Local.is_remote());
+        assert!(CloseReason::Eof.is_remote());
+        assert!(CloseReason::StepTimeout.is_remote());
+    }
+
+    #[test]
+    fn every_reason_reads_as_in_lonc_log() {
+        // The text ends lonc.log lines such as `Connection to msul1 lost: <reason>`.
+        let cases = [
+            (
+                CloseReason::ConnectFailed(ErrorKind::ConnectionRefused),
+                "connect failed: connection refused",
+            ),
+            (CloseReason::ConnectTimeout, "connect timed out"),
+            (CloseReason::Refused, "refused by peer"),
+            (
+                CloseReason::UnexpectedLine {
+                    state: "Initialized",
+                },
+                "unexpected line from peer in state Initialized",
+            ),
+            (
+                CloseReason::BadEnc(EncError::NotHex),
+                "bad encrypted line from peer: enc: body is not hexadecimal",
+            ),
+            (CloseReason::LineTooLong, "line from peer too long"),
+            (
+                CloseReason::UnsolicitedData,
+                "data from peer when no reply was due",
+            ),
+            (CloseReason::Eof, "connection closed by peer"),
+            (
+                CloseReason::ReadError(ErrorKind::ConnectionReset),
+                "read error: connection reset",
+            ),
+            (
+                CloseReason::WriteError(ErrorKind::BrokenPipe),
+                "write error: broken pipe",
+            ),
+            (CloseReason::StepTimeout, "timed out waiting for peer"),
+            (CloseReason::Local, "closed locally"),
+        ];
+        for (reason, text) in cases {
+            assert_eq!(reason.to_string(), text, "{reason:?}");
         }
     }
 }

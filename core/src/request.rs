@@ -111,6 +111,13 @@ mod tests {
         let long = vec![b'a'; 1000];
         let l = loggable(&long);
         assert_eq!(l.len(), MAX_LOGGABLE + 3);
+        // Cut only beyond the limit: exactly MAX_LOGGABLE bytes are shown whole.
+        let exact = "a".repeat(MAX_LOGGABLE);
+        assert_eq!(loggable(exact.as_bytes()), exact);
+        assert_eq!(
+            loggable(format!("{exact}b").as_bytes()),
+            format!("{exact}...")
+        );
         assert_eq!(loggable(b"bad\r\x1b[2J:x\xff:y"), "bad??[2J:x?");
     }
 

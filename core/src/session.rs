@@ -8,9 +8,9 @@
 //! ```
 //!
 //! The caller supplies every number lond would draw (pid, time, random numbers); the session
-//! draws none. The driving rule is [`Link`](crate::link::Link)'s: after any input or command,
-//! drain [`Session::poll_transmit`] and [`Session::poll_event`], then wait for input or
-//! [`Session::poll_timeout`].
+//! draws none. It is driven by the crate's drive contract (see the crate root), as a
+//! [`Link`](crate::link::Link) is: its outputs are [`Session::poll_transmit`] and
+//! [`Session::poll_event`].
 
 use std::collections::VecDeque;
 use std::io;
@@ -23,6 +23,7 @@ use crate::enc::{self, ENC_PREFIX};
 use crate::framing::DEFAULT_MAX_LINE;
 use crate::key::{KeySeed, SessionKey, build_key};
 use crate::reason::CloseReason;
+use crate::timer::{TimerKind, Timers};
 use crate::wire::{Wire, WrittenTooMuch};
 
 /// Timeouts and bounds of one session.
@@ -106,6 +107,20 @@ pub enum SessionEvent {
     Closed(CloseReason),
 }
 
+/// The session's one timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// The current handshake step must make progress by then.
+    Step,
+}
+
+impl TimerKind for Timer {
+    const ALL: &'static [Timer] = &[Timer::Step];
+    fn slot(self) -> usize {
+        0
+    }
+}
+
 /// The server half of one lonc↔lond connection.
 pub struct Session<C: BlockCipher = IdeaCipher> {
     state: SessionState,
@@ -116,7 +131,7 @@ pub struct Session<C: BlockCipher = IdeaCipher> {
     challenge: Box<[u8]>,
     wire: Wire,
     cipher: Option<C>,
-    step_deadline: Option<Instant>,
+    timers: Timers<Timer, 1>,
     events: VecDeque<SessionEvent>,
 }
 
@@ -139,7 +154,8 @@ impl<C: BlockCipher> Session<C> {
         client_id: &str,
         seed: KeySeed,
     ) -> Self {
-        let step_deadline = Some(now + config.step_timeout);
+        let mut timers = Timers::new();
+        timers.set_after(Timer::Step, now, config.step_timeout);
         Session {
             state: SessionState::AwaitingInit,
             wire: Wire::new(config.max_line),
@@ -149,7 +165,7 @@ impl<C: BlockCipher> Session<C> {
             challenge: format!("{}{}", seed.pid, seed.time).into_bytes().into(),
             seed,
             cipher: None,
-            step_deadline,
+            timers,
             events: VecDeque::new(),
         }
     }
@@ -182,9 +198,7 @@ impl<C: BlockCipher> Session<C> {
         if self.wire.push(data).is_err() {
             return self.fail(CloseReason::LineTooLong);
         }
-        if self.step_deadline.is_some() {
-            self.step_deadline = Some(now + self.config.step_timeout);
-        }
+        self.progress(now);
         self.process_lines(now);
         if !self.state.expects_line() && self.wire.framer.buffered() > self.config.max_line {
             self.fail(CloseReason::UnsolicitedData);
@@ -217,8 +231,8 @@ impl<C: BlockCipher> Session<C> {
             return Ok(());
         }
         let all_sent = self.wire.written(n)?;
-        if n > 0 && self.step_deadline.is_some() {
-            self.step_deadline = Some(now + self.config.step_timeout);
+        if n > 0 {
+            self.progress(now);
         }
         if all_sent && let Some(next) = self.state.after_send() {
             if next == SessionState::Closed {
@@ -258,14 +272,14 @@ impl<C: BlockCipher> Session<C> {
 
     /// Fires the step timeout if it is due.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.step_deadline.is_some_and(|t| t <= now) {
+        while let Some(Timer::Step) = self.timers.pop_expired(now) {
             self.fail(CloseReason::StepTimeout);
         }
     }
 
     /// The next instant at which [`Session::handle_timeout`] has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.step_deadline
+        self.timers.next()
     }
 
     /// The next event for the owner.
@@ -276,10 +290,18 @@ impl<C: BlockCipher> Session<C> {
 
     fn enter(&mut self, now: Instant, state: SessionState) {
         self.state = state;
-        self.step_deadline = match state {
-            SessionState::Ready | SessionState::Closed => None,
-            _ => Some(now + self.config.step_timeout),
-        };
+        match state {
+            SessionState::Ready | SessionState::Closed => self.timers.clear(Timer::Step),
+            _ => self
+                .timers
+                .set_after(Timer::Step, now, self.config.step_timeout),
+        }
+    }
+
+    /// A byte of progress in either direction restarts a running step timeout.
+    fn progress(&mut self, now: Instant) {
+        self.timers
+            .restart(Timer::Step, now, self.config.step_timeout);
     }
 
     fn process_lines(&mut self, now: Instant) {
@@ -339,7 +361,7 @@ impl<C: BlockCipher> Session<C> {
             return;
         }
         self.state = SessionState::Closed;
-        self.step_deadline = None;
+        self.timers.clear_all();
         self.wire.reset();
         self.cipher = None;
         self.events.push_back(SessionEvent::Closed(reason));

@@ -191,6 +191,39 @@ mod tests {
     }
 
     #[test]
+    fn limits_of_the_middle_and_host_parts() {
+        // A middle of exactly MIDDLE_LEN word characters is lonnet's longest.
+        let n = DelayedName::parse("1.2.3.abcdefghijklmnop.h").unwrap();
+        assert_eq!(n.middle.len(), MIDDLE_LEN);
+        // Every control byte is refused in the host part, DEL included; a space is not one.
+        for bad in ["1.2.3.cmd.a\x01b", "1.2.3.cmd.a\x1fb", "1.2.3.cmd.a\x7fb"] {
+            assert_eq!(
+                DelayedName::parse(bad),
+                Err(SpoolNameError::BadHost),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(DelayedName::parse("1.2.3.cmd.a b").unwrap().host, "a b");
+    }
+
+    #[test]
+    fn errors_read_as_in_lonc_log() {
+        // The text ends the WARNING `Ignoring delayed file "<name>": <error>`.
+        use SpoolNameError::*;
+        for (error, text) in [
+            (
+                MissingPart,
+                "not of the form <time>.<count>.<pid>.<cmd>.<host>",
+            ),
+            (BadNumber, "time, count or pid is not a decimal number"),
+            (BadMiddle, "command part is not made of word characters"),
+            (BadHost, "host part is empty or malformed"),
+        ] {
+            assert_eq!(error.to_string(), text);
+        }
+    }
+
+    #[test]
     fn middle_name_truncates_then_strips() {
         // 16 bytes first: "put:msu:jdoe:env" then the colons go: 13 characters remain.
         assert_eq!(middle_name(b"put:msu:jdoe:environment"), "putmsujdoeenv");

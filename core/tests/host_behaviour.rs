@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use host_common::*;
 use lonc_core::host::{HostAction, HostConfig};
-use lonc_core::ids::LinkId;
+use lonc_core::ids::{HostKey, LinkId};
 use lonc_core::log::Severity;
 use lonc_core::reason::CloseReason;
 
@@ -339,7 +339,7 @@ fn probe_delays_spread_over_the_whole_back_off_range() {
     let mut delays = vec![];
     for seed in 0..64u64 {
         let t0 = Instant::now();
-        let mut h = lonc_core::host::Host::new(HOST, cfg.clone(), t0, seed);
+        let mut h = lonc_core::host::Host::new(HostKey(0), HOST, cfg.clone(), t0, seed);
         let _ = kill(&mut h, t0, 1);
         let mut now = t0;
         for _ in 0..STEP {
@@ -832,7 +832,7 @@ fn stale_events_are_ignored() {
     assert!(
         a.iter()
             .filter_map(|x| match x {
-                HostAction::Log(e) => Some(e.severity),
+                HostAction::Log(e) => Some(e.severity()),
                 _ => None,
             })
             .all(|s| s == Severity::Debug || s == Severity::Info)

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use lonc_core::enc::EncError;
 use lonc_core::link::{Link, LinkConfig, LinkEvent, LinkMisuse, LinkState};
-use lonc_core::log::Severity;
+use lonc_core::log::{LogEvent, Severity};
 use lonc_core::reason::CloseReason;
 
 const BUILD_KEY: &[u8] = b"777A0E0000000DBDBCACC712\n";
@@ -189,6 +189,27 @@ fn a_partial_write_keeps_the_state_and_restarts_the_step_timer() {
 }
 
 #[test]
+fn a_zero_byte_write_is_no_progress() {
+    let mut d = Drive::new();
+    d.link.handle_connected(d.now);
+    let mut out = BytesMut::new();
+    assert_eq!(d.link.poll_transmit(&mut out), 5);
+    let t = d.at(10.0);
+    d.link.handle_written(t, 2).unwrap();
+    assert_eq!(d.link.poll_timeout(), Some(d.t0 + Duration::from_secs(40)));
+    let t = d.at(20.0);
+    d.link.handle_written(t, 0).unwrap();
+    assert_eq!(
+        d.link.poll_timeout(),
+        Some(d.t0 + Duration::from_secs(40)),
+        "the deadline stays where the last byte put it"
+    );
+    let t = d.at(40.0);
+    d.link.handle_timeout(t);
+    d.assert_closed(CloseReason::StepTimeout, false);
+}
+
+#[test]
 fn every_byte_of_reply_restarts_the_step_timeout() {
     let mut d = Drive::idle();
     d.link.start(d.now, b"ping").unwrap();
@@ -229,8 +250,30 @@ fn short_ids_give_a_warning_about_the_key() {
         link.handle_input(t0, input);
     }
     let events: Vec<_> = std::iter::from_fn(|| link.poll_event()).collect();
-    assert!(matches!(&events[0], LinkEvent::Log(l) if l.severity == Severity::Warning));
+    assert_eq!(events[0], LinkEvent::Log(LogEvent::ShortSessionKey));
+    assert_eq!(LogEvent::ShortSessionKey.severity(), Severity::Warning);
     assert_eq!(events[1], LinkEvent::Ready);
+}
+
+#[test]
+fn a_reply_that_is_the_word_refused_is_a_reply() {
+    // `refused` closes a link only during the handshake; on a ready link it is lond's answer.
+    let mut d = Drive::idle();
+    d.link.start(d.now, b"ping").unwrap();
+    d.sent();
+    d.feed(b"refused\n");
+    assert_eq!(d.events(), vec![LinkEvent::Reply("refused".into())]);
+    assert!(d.link.is_idle());
+
+    // Also when it arrives before the request is reported written.
+    d.link.start(d.now, b"ping").unwrap();
+    let mut out = BytesMut::new();
+    d.link.poll_transmit(&mut out);
+    d.feed(b"refused\n");
+    assert_eq!(d.events(), vec![]);
+    d.link.handle_written(d.now, out.len()).unwrap();
+    assert_eq!(d.events(), vec![LinkEvent::Reply("refused".into())]);
+    assert!(d.link.is_idle());
 }
 
 // ---- failure reasons ----
@@ -522,5 +565,27 @@ fn closing_during_a_transaction_fails_it_and_sends_nothing_more() {
     assert_eq!(
         d.link.start(d.now, b"ping"),
         Err(LinkMisuse::NotIdle(LinkState::Disconnected))
+    );
+}
+
+#[test]
+fn misuse_is_described_in_words() {
+    // The text goes into lonc.log (`Link <id>: <misuse>`).
+    assert_eq!(
+        LinkMisuse::NotIdle(LinkState::ReceivingReply).to_string(),
+        "link is ReceivingReply, not Idle"
+    );
+    assert_eq!(
+        LinkMisuse::RequestHasNewline.to_string(),
+        "request contains a newline"
+    );
+    let mut d = Drive::new();
+    d.link.handle_connected(d.now);
+    let mut out = BytesMut::new();
+    d.link.poll_transmit(&mut out);
+    let err = d.link.handle_written(d.now, 6).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "driver reported 6 bytes written but only 5 were handed out"
     );
 }

@@ -1,5 +1,6 @@
 //! The lond side of set-up driven by hand.
 
+use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -18,16 +19,33 @@ const SEED: KeySeed = KeySeed {
 
 struct Drive {
     s: Session,
+    t0: Instant,
     now: Instant,
 }
 
 impl Drive {
     fn new() -> Self {
-        let now = Instant::now();
+        Self::with_config(SessionConfig::default())
+    }
+
+    fn with_config(config: SessionConfig) -> Self {
+        let t0 = Instant::now();
         Drive {
-            s: Session::new(now, SessionConfig::default(), "msul1", "msul2", SEED),
-            now,
+            s: Session::new(t0, config, "msul1", "msul2", SEED),
+            t0,
+            now: t0,
         }
+    }
+
+    /// Moves the virtual clock to `secs` after the session was created.
+    fn at(&mut self, secs: u64) -> Instant {
+        self.now = self.t0 + Duration::from_secs(secs);
+        self.now
+    }
+
+    /// The step deadline, in seconds after the session was created.
+    fn deadline(&self) -> Option<u64> {
+        self.s.poll_timeout().map(|t| (t - self.t0).as_secs())
     }
 
     fn sent(&mut self) -> Vec<u8> {
@@ -204,4 +222,173 @@ fn lines_piling_up_while_the_session_sends_are_bounded() {
         events,
         vec![SessionEvent::Closed(CloseReason::UnsolicitedData)]
     );
+}
+
+#[test]
+fn read_and_write_errors_close_with_their_kind() {
+    let mut d = Drive::ready();
+    d.s.handle_read_error(d.now, ErrorKind::ConnectionReset);
+    assert_eq!(d.s.state(), SessionState::Closed);
+    assert_eq!(
+        d.events(),
+        vec![SessionEvent::Closed(CloseReason::ReadError(
+            ErrorKind::ConnectionReset
+        ))]
+    );
+
+    let mut d = Drive::new();
+    d.feed(b"init\n");
+    d.s.handle_write_error(d.now, ErrorKind::BrokenPipe);
+    assert_eq!(d.s.state(), SessionState::Closed);
+    assert_eq!(
+        d.events(),
+        vec![SessionEvent::Closed(CloseReason::WriteError(
+            ErrorKind::BrokenPipe
+        ))]
+    );
+    assert_eq!(d.s.poll_timeout(), None);
+}
+
+// ---- the step timeout ----
+
+#[test]
+fn each_handshake_state_gets_a_fresh_step_deadline_and_ready_none() {
+    let mut d = Drive::new();
+    assert_eq!(d.deadline(), Some(30));
+    d.at(10);
+    d.feed(b"init\n");
+    assert_eq!(d.s.state(), SessionState::SendingChallenge);
+    assert_eq!(d.deadline(), Some(40));
+    d.at(20);
+    d.sent();
+    assert_eq!(d.s.state(), SessionState::AwaitingEcho);
+    assert_eq!(d.deadline(), Some(50));
+    d.at(30);
+    d.feed(b"42421050000000\n");
+    assert_eq!(d.s.state(), SessionState::SendingOk);
+    assert_eq!(d.deadline(), Some(60));
+    d.at(40);
+    d.sent();
+    assert_eq!(d.s.state(), SessionState::AwaitingEkey);
+    assert_eq!(d.deadline(), Some(70));
+    d.at(50);
+    d.feed(b"ekey\n");
+    assert_eq!(d.s.state(), SessionState::SendingKey);
+    assert_eq!(d.deadline(), Some(80));
+    d.at(60);
+    d.sent();
+    assert_eq!(d.s.state(), SessionState::Ready);
+    assert_eq!(d.deadline(), None);
+}
+
+#[test]
+fn input_that_completes_no_line_pushes_the_step_deadline_back() {
+    let mut d = Drive::new();
+    d.at(10);
+    d.feed(b"in");
+    assert_eq!(d.s.state(), SessionState::AwaitingInit);
+    assert_eq!(d.deadline(), Some(40));
+    let t = d.at(39);
+    d.s.handle_timeout(t);
+    assert_eq!(d.events(), vec![]);
+    let t = d.at(40);
+    d.s.handle_timeout(t);
+    assert_eq!(
+        d.events(),
+        vec![SessionEvent::Closed(CloseReason::StepTimeout)]
+    );
+}
+
+#[test]
+fn a_partial_write_pushes_the_step_deadline_back_and_a_zero_byte_write_does_not() {
+    let mut d = Drive::new();
+    d.feed(b"init\n");
+    let mut out = BytesMut::new();
+    assert_eq!(d.s.poll_transmit(&mut out), 15);
+    let t = d.at(10);
+    d.s.handle_written(t, 3).unwrap();
+    assert_eq!(d.s.state(), SessionState::SendingChallenge);
+    assert_eq!(d.deadline(), Some(40));
+    let t = d.at(20);
+    d.s.handle_written(t, 0).unwrap();
+    assert_eq!(d.s.state(), SessionState::SendingChallenge);
+    assert_eq!(d.deadline(), Some(40), "writing nothing is no progress");
+    let t = d.at(30);
+    d.s.handle_written(t, 12).unwrap();
+    assert_eq!(d.s.state(), SessionState::AwaitingEcho);
+    assert_eq!(d.deadline(), Some(60));
+}
+
+#[test]
+fn a_ready_session_has_no_step_deadline_while_it_writes_replies() {
+    let mut d = Drive::ready();
+    d.at(10);
+    d.feed(b"ping\n");
+    d.s.reply(b"msul1");
+    let mut out = BytesMut::new();
+    assert_eq!(d.s.poll_transmit(&mut out), 6);
+    let t = d.at(20);
+    d.s.handle_written(t, 2).unwrap();
+    assert_eq!(d.deadline(), None);
+    let t = d.at(30);
+    d.s.handle_written(t, 4).unwrap();
+    assert_eq!(d.deadline(), None);
+    d.s.handle_timeout(d.t0 + Duration::from_secs(100_000));
+    assert_eq!(
+        d.events(),
+        vec![SessionEvent::Request {
+            line: "ping".into(),
+            encrypted: false
+        }]
+    );
+    assert_eq!(d.s.state(), SessionState::Ready);
+}
+
+// ---- input when no line is due ----
+
+#[test]
+fn input_while_refusing_and_after_the_close_is_ignored() {
+    let mut d = Drive::new();
+    d.s.refuse(d.now);
+    d.at(10);
+    d.feed(b"init\n");
+    assert_eq!(d.s.buffered_input(), 0);
+    assert_eq!(
+        d.deadline(),
+        Some(30),
+        "input is no progress while refusing"
+    );
+    assert_eq!(d.sent(), b"refused\n");
+    assert_eq!(d.events(), vec![SessionEvent::Closed(CloseReason::Local)]);
+    d.feed(b"init\n42");
+    assert_eq!(d.s.buffered_input(), 0);
+    assert_eq!(d.s.state(), SessionState::Closed);
+    assert_eq!(d.events(), vec![]);
+}
+
+#[test]
+fn exactly_max_line_bytes_may_wait_while_the_session_sends() {
+    let mut d = Drive::with_config(SessionConfig {
+        max_line: 16,
+        ..SessionConfig::default()
+    });
+    d.feed(b"init\n0123456789abcdef");
+    assert_eq!(d.s.state(), SessionState::SendingChallenge);
+    assert_eq!(d.s.buffered_input(), 16);
+    assert_eq!(d.events(), vec![]);
+    d.feed(b"\n");
+    assert_eq!(
+        d.events(),
+        vec![SessionEvent::Closed(CloseReason::UnsolicitedData)]
+    );
+}
+
+#[test]
+fn raw_lines_go_out_until_the_session_closes() {
+    let mut d = Drive::ready();
+    d.s.send_raw_line(b"enc:zz:not-hex");
+    assert_eq!(d.sent(), b"enc:zz:not-hex\n");
+    d.s.handle_eof(d.now);
+    d.s.send_raw_line(b"late");
+    assert_eq!(d.sent(), b"");
 }

@@ -2,14 +2,14 @@
 //! `lonc`'s command line.
 
 use clap::Parser;
-use lonc_blocking::cli::{Cli, Command};
+use lonc_edge::cli::{Cli, Command};
 
 fn main() {
     let cli = Cli::parse();
     let code = match &cli.command {
         None => lonc_blocking::serve::run(&cli.config, &cli.run),
-        Some(Command::Send(args)) => lonc_blocking::send::run(&cli.config, args),
-        Some(Command::Demo(args)) => lonc_blocking::demo::run(args),
+        Some(Command::Send(args)) => lonc_edge::send::run(&cli.config, args),
+        Some(Command::Demo(args)) => lonc_edge::demo::run(args),
     };
     std::process::exit(code);
 }

@@ -5,6 +5,10 @@
 //! * **The event loop** (the main thread) owns every socket (the host listeners, the clients,
 //!   the lond links), all non-blocking and registered with one `polling::Poller`,
 //!   level-triggered: readable while input is wanted, writable only while output is pending.
+//!   A client is registered only once the loop has to wait for it: its request is read at
+//!   accept, it is not watched while the request is out, and once its answer is written it is
+//!   read again at the end of the loop's turn, when lonnet has most often closed (or sent its
+//!   next line); only if that read finds nothing is it added to the poller.
 //!   The interest is changed only when the source's state changes it, so a busy link or
 //!   client costs no `epoll_ctl` per event; a source that wants nothing is left disarmed
 //!   (oneshot, no interest), so a hang-up it cannot act on yet does not wake the loop
@@ -16,7 +20,6 @@
 //!   asks, and hand the result back the same way. Log lines, the permanent log, the status
 //!   file and deleting delivered files are small writes done on the loop.
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -24,19 +27,18 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BytesMut};
 use lonc_core::daemon::Signal;
-use lonc_core::framing::LineFramer;
 use lonc_core::host::DelayedFile;
-use lonc_core::ids::{ClientId, LinkId};
+use lonc_core::ids::{ClientId, HostKey, IdMap, LinkId};
 use lonc_core::log::Severity;
-use lonc_core::node::{HostKey, Node, NodeAction};
+use lonc_core::node::{Node, Output};
 use polling::{Event, Events, PollMode, Poller};
 
-use crate::cli::{ConfigArgs, ConfigError, RunArgs};
-use crate::files::{self, Logger};
-use crate::startup::{self, Startup};
-use crate::sys;
+use lonc_edge::cli::{ConfigArgs, ConfigError, RunArgs};
+use lonc_edge::files::{self, Logger};
+use lonc_edge::startup::{self, Startup};
+use lonc_edge::sys;
 
 /// Most connections accepted per listener event, so one busy socket cannot starve the rest.
 const ACCEPTS_PER_EVENT: usize = 64;
@@ -67,14 +69,14 @@ fn event_loop(startup: Startup, config: &ConfigArgs, run: &RunArgs) -> Result<i3
         config: config.clone(),
         socket_mode: run.socket_mode,
         max_line: run.max_line,
-        sources: HashMap::new(),
+        sources: IdMap::default(),
+        look: Vec::new(),
         ready: Vec::new(),
-        resting: HashMap::new(),
+        resting: IdMap::default(),
         next_key: 0,
-        listeners: HashMap::new(),
-        links: HashMap::new(),
-        clients: HashMap::new(),
-        next_client: 0,
+        listeners: IdMap::default(),
+        links: IdMap::default(),
+        clients: IdMap::default(),
         exit: None,
         signals,
         fs_tx,
@@ -111,15 +113,15 @@ fn spawn_signal_thread(poller: Arc<Poller>, tx: Sender<Signal>) -> io::Result<()
 
 /// A delayed-directory listing done on a file-system thread.
 struct Listing {
-    key: HostKey,
+    host: HostKey,
     files: Vec<DelayedFile>,
     problems: Vec<String>,
 }
 
 enum Source {
     Listener(HostKey, UnixListener),
-    Client(Client),
-    Link(Link),
+    Client(ClientSocket),
+    Link(LinkSocket),
 }
 
 /// What a source is registered for.
@@ -153,21 +155,22 @@ impl Interest {
     }
 }
 
-struct Client {
+/// A lonnet connection: the socket and the answer bytes it has not taken yet.
+struct ClientSocket {
     id: ClientId,
-    host: HostKey,
     stream: UnixStream,
-    framer: LineFramer,
-    /// Answer bytes not yet written.
     out: BytesMut,
-    /// A request was submitted and its answer has not come yet.
-    waiting: bool,
-    /// The client will send nothing more (EOF, error, or an over-long line).
-    done_reading: bool,
+    /// The node closed the client: the socket closes once `out` is written.
+    closing: bool,
+    /// In the poller. A client is added only when the loop has to wait for it (see
+    /// [`Loop::look_clients`]); most never are.
+    watched: bool,
+    /// In [`Loop::look`].
+    looking: bool,
 }
 
-struct Link {
-    host: HostKey,
+/// A lond link: the socket and the bytes it has not taken yet.
+struct LinkSocket {
     link: LinkId,
     stream: TcpStream,
     connecting: bool,
@@ -181,17 +184,20 @@ struct Loop {
     config: ConfigArgs,
     socket_mode: u32,
     max_line: usize,
-    /// Every registered socket and the interest it is registered with.
-    sources: HashMap<usize, (Source, Interest)>,
+    /// Every socket and the interest it is registered with (a client not yet in the poller:
+    /// none).
+    sources: IdMap<usize, (Source, Interest)>,
+    /// Clients to read once this turn's events are handled, before they are watched: their
+    /// answer was written, and lonnet most often closes (or sends its next line) at once.
+    look: Vec<usize>,
     /// The keys and readiness of the last wait's events (kept to reuse its allocation).
     ready: Vec<(usize, bool, bool)>,
     /// Listeners left disarmed after a failed `accept`, and until when ([`ACCEPT_REST`]).
-    resting: HashMap<usize, Instant>,
+    resting: IdMap<usize, Instant>,
     next_key: usize,
-    listeners: HashMap<HostKey, usize>,
-    links: HashMap<(HostKey, LinkId), usize>,
-    clients: HashMap<ClientId, usize>,
-    next_client: u64,
+    listeners: IdMap<HostKey, usize>,
+    links: IdMap<LinkId, usize>,
+    clients: IdMap<ClientId, usize>,
     exit: Option<i32>,
     signals: Receiver<Signal>,
     fs_tx: Sender<Listing>,
@@ -214,6 +220,12 @@ impl Loop {
                 .flatten()
                 .min()
                 .map(|t| t.saturating_duration_since(Instant::now()));
+            // Clients left to look at: see what else is ready, without waiting.
+            let timeout = if self.look.is_empty() {
+                timeout
+            } else {
+                Some(Duration::ZERO)
+            };
             events.clear();
             if let Err(e) = self.poller.wait(&mut events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
@@ -239,7 +251,7 @@ impl Loop {
                     self.logger.parent(Severity::Warning, p);
                 }
                 self.node
-                    .offer_delayed(Instant::now(), listing.key, listing.files);
+                    .offer_delayed(Instant::now(), listing.host, listing.files);
                 self.drain();
             }
             let now = Instant::now();
@@ -258,17 +270,14 @@ impl Loop {
                     self.rearm(key);
                 }
             }
+            self.look_clients();
         }
     }
 
-    /// Carries out every action the node has, in order.
+    /// Carries out every output the node has, in order.
     fn drain(&mut self) {
-        while let Some(action) = self.node.poll_action() {
-            if let Some(action) =
-                startup::file_action(&mut self.node, &mut self.logger, &self.config, action)
-            {
-                self.act(action);
-            }
+        while let Some(output) = self.node.poll_output() {
+            self.act(output);
         }
     }
 
@@ -302,7 +311,8 @@ impl Loop {
         self.resting.remove(&key);
         let _ = match &source {
             Source::Listener(_, l) => self.poller.delete(l),
-            Source::Client(c) => self.poller.delete(&c.stream),
+            Source::Client(c) if c.watched => self.poller.delete(&c.stream),
+            Source::Client(_) => Ok(()),
             Source::Link(l) => self.poller.delete(&l.stream),
         };
         Some(source)
@@ -310,7 +320,6 @@ impl Loop {
 
     /// Brings a source's registration in line with its state, if that changed it.
     fn rearm(&mut self, key: usize) {
-        let max_line = self.max_line;
         let Some((source, armed)) = self.sources.get_mut(&key) else {
             return;
         };
@@ -318,7 +327,7 @@ impl Loop {
             Source::Listener(..) if self.resting.contains_key(&key) => Interest::NONE,
             Source::Listener(..) => Interest::READ,
             Source::Client(c) => Interest {
-                read: !c.done_reading && (!c.waiting || c.framer.buffered() <= max_line),
+                read: !c.closing && self.node.client_wants_input(c.id),
                 write: !c.out.is_empty(),
             },
             Source::Link(l) if l.connecting => Interest::WRITE,
@@ -327,6 +336,20 @@ impl Loop {
                 write: !l.out.is_empty(),
             },
         };
+        if let Source::Client(c) = source
+            && !c.watched
+        {
+            // Not in the poller: added only for output the socket did not take, or to wait
+            // for input once a look found none.
+            if wanted.write {
+                return self.watch(key);
+            }
+            if wanted.read && !c.looking && !self.node.client_waiting(c.id) {
+                c.looking = true;
+                self.look.push(key);
+            }
+            return;
+        }
         if wanted == *armed {
             return;
         }
@@ -343,6 +366,70 @@ impl Loop {
         }
     }
 
+    /// Adds a client to the poller, with the interest its state calls for.
+    fn watch(&mut self, key: usize) {
+        let Some((Source::Client(c), armed)) = self.sources.get_mut(&key) else {
+            return;
+        };
+        if c.watched {
+            return;
+        }
+        let wanted = Interest {
+            read: !c.closing && self.node.client_wants_input(c.id),
+            write: !c.out.is_empty(),
+        };
+        let (event, mode) = wanted.event(key);
+        // SAFETY: the descriptor belongs to the client, which stays in `sources` until it is
+        // deleted from the poller (`unregister`, as `watched` says) and only then dropped.
+        let added = unsafe {
+            self.poller
+                .add_with_mode(sys::raw_fd(&c.stream), event, mode)
+        };
+        match added {
+            Ok(()) => {
+                c.watched = true;
+                *armed = wanted;
+            }
+            Err(e) => {
+                let id = c.id;
+                self.logger
+                    .parent(Severity::Critical, format!("cannot poll a socket: {e}"));
+                self.node
+                    .handle_client_error(Instant::now(), id, io::ErrorKind::Other);
+            }
+        }
+    }
+
+    /// Reads the clients in [`Loop::look`] that still want input and have no request out;
+    /// those with nothing to read are added to the poller.
+    fn look_clients(&mut self) {
+        let keys = std::mem::take(&mut self.look);
+        for &key in &keys {
+            let Some((Source::Client(c), _)) = self.sources.get_mut(&key) else {
+                continue;
+            };
+            c.looking = false;
+            let id = c.id;
+            if c.watched
+                || c.closing
+                || !self.node.client_wants_input(id)
+                || self.node.client_waiting(id)
+            {
+                continue;
+            }
+            if self.read_client(key) {
+                self.watch(key);
+            }
+            self.drain();
+            self.settle_client(key);
+        }
+        // Reuse the allocation, unless new looks came meanwhile.
+        if self.look.is_empty() {
+            self.look = keys;
+            self.look.clear();
+        }
+    }
+
     fn dispatch(&mut self, key: usize, readable: bool, writable: bool) {
         match self.sources.get(&key) {
             Some((Source::Listener(..), _)) => self.accept(key),
@@ -353,6 +440,7 @@ impl Loop {
                 if readable {
                     self.read_client(key);
                 }
+                self.drain();
                 self.settle_client(key);
             }
             Some((Source::Link(_), _)) => self.on_link(key, readable, writable),
@@ -360,42 +448,41 @@ impl Loop {
         }
     }
 
-    // ------------------------------------------------------------------ actions
+    // ------------------------------------------------------------------ outputs
 
-    fn act(&mut self, action: NodeAction) {
-        match action {
-            NodeAction::Listen { key, spec } => {
+    fn act(&mut self, output: Output) {
+        match output {
+            Output::Listen { host, spec } => {
                 if let Some(listener) = startup::listen(&spec, self.socket_mode, &mut self.logger)
-                    && let Some(k) = self.register(Source::Listener(key, listener), Interest::READ)
+                    && let Some(k) = self.register(Source::Listener(host, listener), Interest::READ)
                 {
-                    self.listeners.insert(key, k);
+                    self.listeners.insert(host, k);
                 }
             }
-            NodeAction::Unlisten { key, spec } => {
-                if let Some(k) = self.listeners.remove(&key) {
+            Output::Unlisten { host, spec } => {
+                if let Some(k) = self.listeners.remove(&host) {
                     self.unregister(k);
                 }
                 startup::unlisten(&spec, &mut self.logger);
             }
-            NodeAction::StopAccepting => {
+            Output::StopAccepting => {
                 let keys: Vec<usize> = self.listeners.drain().map(|(_, k)| k).collect();
                 for k in keys {
                     self.unregister(k);
                 }
             }
-            NodeAction::Connect { key, link, addr } => self.connect(key, link, addr),
-            NodeAction::Send { key, link } => {
-                if let Some(&k) = self.links.get(&(key, link)) {
+            Output::Connect { link, addr } => self.connect(link, addr),
+            Output::Transmit { link, bytes } => {
+                if let Some(&k) = self.links.get(&link) {
+                    if let Some((Source::Link(l), _)) = self.sources.get_mut(&k) {
+                        l.out.extend_from_slice(&bytes);
+                    }
                     self.flush_link(k);
                     self.rearm(k);
                 }
             }
-            NodeAction::Disconnect {
-                key,
-                link,
-                farewell,
-            } => {
-                if let Some(k) = self.links.remove(&(key, link))
+            Output::CloseLink { link, farewell } => {
+                if let Some(k) = self.links.remove(&link)
                     && let Some(Source::Link(mut l)) = self.unregister(k)
                     && !l.connecting
                     && !farewell.is_empty()
@@ -404,19 +491,24 @@ impl Loop {
                     let _ = l.stream.write(&farewell);
                 }
             }
-            NodeAction::Answer { client, line } => {
+            Output::Answer { client, bytes } => {
                 if let Some(&k) = self.clients.get(&client) {
                     if let Some((Source::Client(c), _)) = self.sources.get_mut(&k) {
-                        c.out.reserve(line.len() + 1);
-                        c.out.put_slice(&line);
-                        c.out.put_u8(b'\n');
-                        c.waiting = false;
+                        c.out.extend_from_slice(&bytes);
                     }
                     self.flush_client(k);
                     self.settle_client(k);
                 }
             }
-            NodeAction::ListDelayed { key, host_id } => {
+            Output::CloseClient { client } => {
+                if let Some(&k) = self.clients.get(&client) {
+                    if let Some((Source::Client(c), _)) = self.sources.get_mut(&k) {
+                        c.closing = true;
+                    }
+                    self.settle_client(k);
+                }
+            }
+            Output::ListDelayed { host, host_id } => {
                 let dir = self.node.settings().delayed_dir();
                 let (tx, poller, max_line) =
                     (self.fs_tx.clone(), self.poller.clone(), self.max_line);
@@ -425,7 +517,7 @@ impl Loop {
                     .spawn(move || {
                         let (files, problems) = files::list_delayed(&dir, &host_id, max_line);
                         let _ = tx.send(Listing {
-                            key,
+                            host,
                             files,
                             problems,
                         });
@@ -438,9 +530,17 @@ impl Loop {
                     );
                 }
             }
-            NodeAction::Exit(code) => self.exit = Some(code),
-            // The rest were carried out by startup::file_action.
-            _ => {}
+            Output::DeleteDelayed(name) => {
+                startup::delete_delayed(&self.node, &mut self.logger, &name)
+            }
+            Output::PermLog(record) => self.logger.perm(&record),
+            Output::Log { host, state, event } => self.logger.log(&host, &state, &event),
+            Output::WriteStatus(hosts) => {
+                startup::write_status(&self.node, &mut self.logger, &hosts)
+            }
+            Output::ReloadConfig => startup::reload(&mut self.node, &mut self.logger, &self.config),
+            Output::RemoveFiles(paths) => startup::remove_files(&mut self.logger, &paths),
+            Output::Exit(code) => self.exit = Some(code),
         }
     }
 
@@ -454,25 +554,29 @@ impl Loop {
             let host = *host;
             match sys::accept_nonblocking(listener) {
                 Ok(stream) => {
-                    let id = ClientId(self.next_client);
-                    self.next_client += 1;
-                    let client = Client {
-                        id,
-                        host,
-                        stream,
-                        framer: LineFramer::new(self.max_line),
-                        out: BytesMut::new(),
-                        waiting: false,
-                        done_reading: false,
+                    let Some(id) = self.node.accept(Instant::now(), host) else {
+                        continue;
                     };
-                    if let Some(k) = self.register(Source::Client(client), Interest::READ) {
-                        self.clients.insert(id, k);
-                        // lonnet writes its line as soon as it is connected: it is usually
-                        // here already, and reading it now saves a trip through the poller.
-                        self.read_client(k);
-                        self.settle_client(k);
-                        self.drain();
+                    let client = ClientSocket {
+                        id,
+                        stream,
+                        out: BytesMut::new(),
+                        closing: false,
+                        watched: false,
+                        looking: false,
+                    };
+                    let k = self.next_key;
+                    self.next_key += 1;
+                    self.sources
+                        .insert(k, (Source::Client(client), Interest::NONE));
+                    self.clients.insert(id, k);
+                    // lonnet writes its line as soon as it is connected: it is usually here
+                    // already, and the client is added to the poller only if it is not.
+                    if self.read_client(k) {
+                        self.watch(k);
                     }
+                    self.drain();
+                    self.settle_client(k);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -489,39 +593,29 @@ impl Loop {
         self.rearm(key);
     }
 
-    fn read_client(&mut self, key: usize) {
-        let max_line = self.max_line;
+    /// Reads once from the client into the node, if the node wants its input; true if there
+    /// was nothing to read.
+    fn read_client(&mut self, key: usize) -> bool {
         let Some((Source::Client(c), _)) = self.sources.get_mut(&key) else {
-            return;
+            return false;
         };
-        if c.waiting && c.framer.buffered() > max_line {
-            return;
+        let id = c.id;
+        if c.closing || !self.node.client_wants_input(id) {
+            return false;
         }
+        let now = Instant::now();
         match c.stream.read(&mut self.buf) {
-            Ok(0) => c.done_reading = true,
-            Ok(n) => {
-                if c.framer.push(&self.buf[..n]).is_err() {
-                    c.done_reading = true;
-                    if !c.waiting {
-                        c.out.extend_from_slice(b"con_lost\n");
-                    }
-                    self.logger.parent(
-                        Severity::Warning,
-                        format!(
-                            "A client sent a line longer than {max_line} bytes: answered con_lost"
-                        ),
-                    );
-                }
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
-            Err(_) => c.done_reading = true,
+            Ok(0) => self.node.handle_client_eof(now, id),
+            Ok(n) => self.node.handle_client_input(now, id, &self.buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => self.node.handle_client_error(now, id, e.kind()),
         }
+        false
     }
 
+    /// Writes the client's pending answers until its socket is full; a failure tells the node
+    /// the client is gone and drops what was pending.
     fn flush_client(&mut self, key: usize) {
         let Some((Source::Client(c), _)) = self.sources.get_mut(&key) else {
             return;
@@ -531,48 +625,24 @@ impl Loop {
                 Ok(n) => c.out.advance(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    // The client is gone; nothing it waits for can reach it.
+                Err(e) => {
                     c.out.clear();
-                    c.done_reading = true;
+                    c.closing = true;
+                    let id = c.id;
+                    self.node.handle_client_error(Instant::now(), id, e.kind());
                     break;
                 }
             }
         }
     }
 
-    /// After any change to a client: submit its next request, notice it has gone, close it
-    /// once nothing more is due, or re-arm it.
+    /// After any change to a client: close it once the node is done with it and its answers
+    /// are written; otherwise bring its registration in line.
     fn settle_client(&mut self, key: usize) {
-        let Some((Source::Client(c), _)) = self.sources.get_mut(&key) else {
-            return;
-        };
-        let (id, host) = (c.id, c.host);
-        if c.done_reading && c.waiting {
-            // Hung up (or misbehaved) while its request is out: the node drops or discards it.
-            c.waiting = false;
-            c.framer = LineFramer::new(0);
-            self.node.client_gone(Instant::now(), host, id);
-        }
-        let Some((Source::Client(c), _)) = self.sources.get_mut(&key) else {
-            return;
-        };
-        if !c.waiting
-            && !c.framer.is_failed()
-            && let Some(line) = c.framer.next_line()
-        {
-            c.waiting = true;
-            self.node.submit(Instant::now(), host, id, line);
-            return self.rearm_or_close(key);
-        }
-        self.rearm_or_close(key);
-    }
-
-    fn rearm_or_close(&mut self, key: usize) {
         let Some((Source::Client(c), _)) = self.sources.get(&key) else {
             return;
         };
-        if c.done_reading && !c.waiting && c.out.is_empty() {
+        if c.closing && c.out.is_empty() {
             let id = c.id;
             self.clients.remove(&id);
             self.unregister(key);
@@ -600,30 +670,25 @@ impl Loop {
 
     // ------------------------------------------------------------------ links
 
-    fn connect(&mut self, host: HostKey, link: LinkId, addr: SocketAddr) {
+    fn connect(&mut self, link: LinkId, addr: SocketAddr) {
         match sys::connect_nonblocking(addr) {
             Ok(stream) => {
-                let l = Link {
-                    host,
+                let l = LinkSocket {
                     link,
                     stream,
                     connecting: true,
                     out: BytesMut::new(),
                 };
                 if let Some(k) = self.register(Source::Link(l), Interest::WRITE) {
-                    self.links.insert((host, link), k);
+                    self.links.insert(link, k);
                 } else {
-                    self.node.handle_connect_failed(
-                        Instant::now(),
-                        host,
-                        link,
-                        io::ErrorKind::Other,
-                    );
+                    self.node
+                        .handle_connect_failed(Instant::now(), link, io::ErrorKind::Other);
                 }
             }
             Err(e) => self
                 .node
-                .handle_connect_failed(Instant::now(), host, link, e.kind()),
+                .handle_connect_failed(Instant::now(), link, e.kind()),
         }
     }
 
@@ -631,7 +696,7 @@ impl Loop {
         let Some((Source::Link(l), _)) = self.sources.get_mut(&key) else {
             return;
         };
-        let (host, link) = (l.host, l.link);
+        let link = l.link;
         if l.connecting {
             if !writable && !readable {
                 return self.rearm(key);
@@ -645,12 +710,12 @@ impl Loop {
                     l.connecting = false;
                     let _ = l.stream.set_nodelay(true);
                     sys::set_keepalive(&l.stream);
-                    self.node.handle_connected(Instant::now(), host, link);
+                    self.node.handle_connected(Instant::now(), link);
                 }
                 Err(e) => {
                     return self
                         .node
-                        .handle_connect_failed(Instant::now(), host, link, e.kind());
+                        .handle_connect_failed(Instant::now(), link, e.kind());
                 }
             }
             return self.rearm(key);
@@ -663,50 +728,47 @@ impl Loop {
                 return;
             };
             match l.stream.read(&mut self.buf) {
-                Ok(0) => self.node.handle_eof(Instant::now(), host, link),
+                Ok(0) => self.node.handle_link_eof(Instant::now(), link),
                 Ok(n) => self
                     .node
-                    .handle_input(Instant::now(), host, link, &self.buf[..n]),
+                    .handle_link_input(Instant::now(), link, &self.buf[..n]),
                 Err(e)
                     if matches!(
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
                     ) => {}
-                Err(e) => self
-                    .node
-                    .handle_read_error(Instant::now(), host, link, e.kind()),
+                Err(e) => self.node.handle_read_error(Instant::now(), link, e.kind()),
             }
         }
         self.rearm(key);
     }
 
-    /// Writes what the link has to send until the socket is full.
+    /// Writes what the link has pending until the socket is full, reporting each write.
     fn flush_link(&mut self, key: usize) {
         loop {
+            // The node may close the link on any report: look it up each time.
             let Some((Source::Link(l), _)) = self.sources.get_mut(&key) else {
                 return;
             };
-            if l.connecting {
+            if l.connecting || l.out.is_empty() {
                 return;
             }
-            let (host, link) = (l.host, l.link);
-            if l.out.is_empty() {
-                self.node.poll_transmit(host, link, &mut l.out);
-                if l.out.is_empty() {
-                    return;
-                }
-            }
+            let link = l.link;
             match l.stream.write(&l.out) {
+                Ok(0) => {
+                    l.out.clear();
+                    let kind = io::ErrorKind::WriteZero;
+                    return self.node.handle_write_error(Instant::now(), link, kind);
+                }
                 Ok(n) => {
                     l.out.advance(n);
-                    self.node.handle_written(Instant::now(), host, link, n);
+                    self.node.handle_written(Instant::now(), link, n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
-                    return self
-                        .node
-                        .handle_write_error(Instant::now(), host, link, e.kind());
+                    l.out.clear();
+                    return self.node.handle_write_error(Instant::now(), link, e.kind());
                 }
             }
         }

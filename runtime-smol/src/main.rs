@@ -1,14 +1,14 @@
 //! `lonc`: LON-CAPA's connection daemon on smol.
 
 use clap::Parser;
-use lonc_blocking::cli::{Cli, Command};
+use lonc_edge::cli::{Cli, Command};
 
 fn main() {
     let cli = Cli::parse();
     let code = match &cli.command {
         None => lonc_smol::serve::run(&cli.config, &cli.run),
-        Some(Command::Send(args)) => lonc_blocking::send::run(&cli.config, args),
-        Some(Command::Demo(args)) => lonc_blocking::demo::run(args),
+        Some(Command::Send(args)) => lonc_edge::send::run(&cli.config, args),
+        Some(Command::Demo(args)) => lonc_edge::demo::run(args),
     };
     std::process::exit(code);
 }

@@ -1,9 +1,8 @@
-//! A [`Peer`] talking to simulated londs in memory: every link the peer opens is served by a
-//! core [`Session`] that answers like lond-sim's `echo:` (or not at all, as the mode says).
-//! Virtual clock; no sockets.
+//! A whole [`Node`] in memory: lonnet clients that connect and write bytes, and behind every
+//! link the node opens a core [`Session`] that answers like lond-sim's `echo:` (or not at all,
+//! as the host's [`Lond`] mode says). Virtual clock; no sockets, no files.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::Hash;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -12,16 +11,15 @@ use lonc_core::conf::Settings;
 use lonc_core::daemon::Signal;
 use lonc_core::host::DelayedFile;
 use lonc_core::hosts_tab;
-use lonc_core::ids::{ClientId, LinkId};
+use lonc_core::ids::{ClientId, HostKey, LinkId};
 use lonc_core::log::LogEvent;
-use lonc_core::logfmt::LocalTime;
-use lonc_core::node::{HostKey, Node, NodeAction, NodeConfig};
-use lonc_core::peer::{Peer, PeerAction, PeerConfig};
+use lonc_core::logfmt::{HostStatus, LocalTime, message, status_file};
+use lonc_core::node::{Node, NodeConfig, Output};
 use lonc_core::session::{Session, SessionConfig, SessionEvent};
 
 use crate::pair::APPENDIX_SEED;
 
-/// How the simulated lond behaves towards new connections.
+/// How the simulated lond of a host behaves towards new connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lond {
     /// Accepts, handshakes and answers every request with its text.
@@ -30,28 +28,28 @@ pub enum Lond {
     Down,
     /// Connections never complete (the connect timeout decides).
     Hanging,
+    /// Accepts and handshakes, then never answers a request.
+    Silent,
 }
 
-/// In-memory londs: one core [`Session`] per open connection, answering every request with
-/// its own text.
-pub struct Londs<K> {
-    sessions: HashMap<K, Session>,
+/// In-memory londs: one core [`Session`] per open connection.
+#[derive(Default)]
+pub struct Londs {
+    sessions: HashMap<LinkId, (Session, Lond)>,
     /// Requests the londs received: the text and whether it came encrypted.
     pub saw: Vec<(Bytes, bool)>,
 }
 
-impl<K: Hash + Eq + Copy> Default for Londs<K> {
-    fn default() -> Self {
-        Londs {
-            sessions: HashMap::new(),
-            saw: Vec::new(),
-        }
-    }
-}
-
-impl<K: Hash + Eq + Copy> Londs<K> {
+impl Londs {
     /// A lond `server_id` accepts a connection from `client_id`.
-    pub fn open(&mut self, key: K, now: Instant, server_id: &str, client_id: &str) {
+    pub fn open(
+        &mut self,
+        link: LinkId,
+        now: Instant,
+        server_id: &str,
+        client_id: &str,
+        mode: Lond,
+    ) {
         let session = Session::new(
             now,
             SessionConfig::default(),
@@ -59,36 +57,40 @@ impl<K: Hash + Eq + Copy> Londs<K> {
             client_id,
             APPENDIX_SEED,
         );
-        self.sessions.insert(key, session);
+        self.sessions.insert(link, (session, mode));
     }
 
-    pub fn close(&mut self, key: K) {
-        self.sessions.remove(&key);
+    pub fn close(&mut self, link: LinkId) {
+        self.sessions.remove(&link);
     }
 
-    pub fn keys(&self) -> Vec<K> {
-        self.sessions.keys().copied().collect()
+    pub fn links(&self) -> Vec<LinkId> {
+        let mut links: Vec<LinkId> = self.sessions.keys().copied().collect();
+        links.sort();
+        links
     }
 
     /// Bytes from the client to the lond.
-    pub fn deliver(&mut self, key: K, now: Instant, bytes: &[u8]) {
-        if let Some(s) = self.sessions.get_mut(&key) {
+    pub fn deliver(&mut self, link: LinkId, now: Instant, bytes: &[u8]) {
+        if let Some((s, _)) = self.sessions.get_mut(&link) {
             s.handle_input(now, bytes);
         }
     }
 
     /// Lets the lond answer what it has; returns the bytes it sends back (empty if none) and
     /// whether anything happened.
-    pub fn pump(&mut self, key: K, now: Instant) -> (BytesMut, bool) {
+    pub fn pump(&mut self, link: LinkId, now: Instant) -> (BytesMut, bool) {
         let mut out = BytesMut::new();
-        let Some(session) = self.sessions.get_mut(&key) else {
+        let Some((session, mode)) = self.sessions.get_mut(&link) else {
             return (out, false);
         };
         let mut moved = false;
         while let Some(event) = session.poll_event() {
             moved = true;
             if let SessionEvent::Request { line, encrypted } = event {
-                session.reply(&line);
+                if *mode != Lond::Silent {
+                    session.reply(&line);
+                }
                 self.saw.push((line, encrypted));
             }
         }
@@ -98,133 +100,6 @@ impl<K: Hash + Eq + Copy> Londs<K> {
             let _ = session.handle_written(now, n);
         }
         (out, moved)
-    }
-}
-
-/// A peer, its londs and everything the peer told its driver.
-pub struct PeerHarness {
-    pub peer: Peer,
-    pub now: Instant,
-    pub lond: Lond,
-    londs: Londs<LinkId>,
-    /// Links whose socket is open (connected and not disconnected).
-    pub open_links: Vec<LinkId>,
-    pub answers: Vec<(ClientId, Bytes)>,
-    pub logs: Vec<LogEvent>,
-    pub perm_log: Vec<String>,
-    /// The delayed directory: files offered on `ListDelayed`, removed on `DeleteDelayed`.
-    pub delayed_dir: Vec<DelayedFile>,
-    pub farewells: Vec<Bytes>,
-    pub connects: usize,
-}
-
-impl PeerHarness {
-    pub fn new(config: PeerConfig) -> PeerHarness {
-        let now = Instant::now();
-        PeerHarness {
-            peer: Peer::new("msul1", "msul2", config, now, 7),
-            now,
-            lond: Lond::Up,
-            londs: Londs::default(),
-            open_links: Vec::new(),
-            answers: Vec::new(),
-            logs: Vec::new(),
-            perm_log: Vec::new(),
-            delayed_dir: Vec::new(),
-            farewells: Vec::new(),
-            connects: 0,
-        }
-    }
-
-    /// Submits a request and runs until quiet.
-    pub fn submit(&mut self, client: u64, request: &[u8]) {
-        self.peer
-            .submit(self.now, ClientId(client), Bytes::copy_from_slice(request));
-        self.run();
-    }
-
-    /// Moves the clock, fires the timers and runs until quiet.
-    pub fn advance(&mut self, by: Duration) {
-        self.now += by;
-        self.peer.handle_timeout(self.now);
-        self.run();
-    }
-
-    /// Requests the londs received: the text and whether it came encrypted.
-    pub fn lond_saw(&self) -> &[(Bytes, bool)] {
-        &self.londs.saw
-    }
-
-    /// The answers to one client.
-    pub fn answers_to(&self, client: u64) -> Vec<Bytes> {
-        self.answers
-            .iter()
-            .filter(|(c, _)| *c == ClientId(client))
-            .map(|(_, l)| l.clone())
-            .collect()
-    }
-
-    /// Carries out the peer's actions and moves bytes until nothing moves.
-    pub fn run(&mut self) {
-        loop {
-            let mut progressed = false;
-            while let Some(action) = self.peer.poll_action() {
-                progressed = true;
-                self.act(action);
-            }
-            for link in self.londs.keys() {
-                let (bytes, moved) = self.londs.pump(link, self.now);
-                progressed |= moved;
-                if !bytes.is_empty() {
-                    self.peer.handle_input(self.now, link, &bytes);
-                }
-            }
-            if !progressed {
-                return;
-            }
-        }
-    }
-
-    fn act(&mut self, action: PeerAction) {
-        match action {
-            PeerAction::Connect(link) => {
-                self.connects += 1;
-                match self.lond {
-                    Lond::Up => {
-                        self.londs.open(link, self.now, "msul1", "msul2");
-                        self.open_links.push(link);
-                        self.peer.handle_connected(self.now, link);
-                    }
-                    Lond::Down => self.peer.handle_connect_failed(
-                        self.now,
-                        link,
-                        std::io::ErrorKind::ConnectionRefused,
-                    ),
-                    Lond::Hanging => {}
-                }
-            }
-            PeerAction::Send(link) => {
-                let mut out = BytesMut::new();
-                let n = self.peer.poll_transmit(link, &mut out);
-                self.londs.deliver(link, self.now, &out);
-                self.peer.handle_written(self.now, link, n);
-            }
-            PeerAction::Disconnect { link, farewell } => {
-                self.londs.close(link);
-                self.open_links.retain(|l| *l != link);
-                if !farewell.is_empty() {
-                    self.farewells.push(farewell);
-                }
-            }
-            PeerAction::Answer { client, line } => self.answers.push((client, line)),
-            PeerAction::ListDelayed => {
-                let files = self.delayed_dir.clone();
-                self.peer.offer_delayed(self.now, files);
-            }
-            PeerAction::DeleteDelayed(name) => self.delayed_dir.retain(|f| f.name != name),
-            PeerAction::PermLog(record) => self.perm_log.push(record),
-            PeerAction::Log(e) => self.logs.push(e),
-        }
     }
 }
 
@@ -249,24 +124,41 @@ pub fn hosts_text(remote: &[&str]) -> String {
     text
 }
 
-/// A whole [`Node`] with in-memory londs behind every host and a record of what it did.
+/// The local time the harness's status files are written at.
+pub const STATUS_TIME: i64 = 1_118_259_062;
+
+/// The pid the harness's status files show.
+pub const STATUS_PID: u32 = 4242;
+
+/// A whole [`Node`] with in-memory londs behind every host, in-memory clients in front, and a
+/// record of everything it did.
 pub struct NodeHarness {
     pub node: Node,
     pub now: Instant,
     /// Per host id; hosts not listed are `Up`.
     pub lond: HashMap<String, Lond>,
-    londs: Londs<(HostKey, LinkId)>,
+    pub londs: Londs,
     pub listening: BTreeMap<String, HostKey>,
     pub accepting: bool,
+    /// Clients by the tag a test gave them.
+    pub clients: BTreeMap<u64, ClientId>,
+    /// Every answer line (without its LF), per client.
     pub answers: Vec<(ClientId, Bytes)>,
+    /// Clients the node closed.
+    pub closed_clients: Vec<ClientId>,
     /// `(host field, event)` of every log line.
     pub logs: Vec<(String, LogEvent)>,
     pub perm_log: Vec<String>,
+    /// The delayed directory: files offered on `ListDelayed`, removed on `DeleteDelayed`.
+    pub delayed_dir: Vec<DelayedFile>,
     pub status_files: Vec<String>,
     pub removed_files: Vec<PathBuf>,
     pub reload_requests: usize,
     pub exit: Option<i32>,
     pub connects: usize,
+    /// Links whose socket is open (connected and not closed).
+    pub open_links: Vec<LinkId>,
+    pub farewells: Vec<Bytes>,
 }
 
 impl NodeHarness {
@@ -282,14 +174,19 @@ impl NodeHarness {
             londs: Londs::default(),
             listening: BTreeMap::new(),
             accepting: true,
+            clients: BTreeMap::new(),
             answers: Vec::new(),
+            closed_clients: Vec::new(),
             logs: Vec::new(),
             perm_log: Vec::new(),
+            delayed_dir: Vec::new(),
             status_files: Vec::new(),
             removed_files: Vec::new(),
             reload_requests: 0,
             exit: None,
             connects: 0,
+            open_links: Vec::new(),
+            farewells: Vec::new(),
         };
         h.run();
         h
@@ -300,20 +197,58 @@ impl NodeHarness {
         self.listening[host]
     }
 
-    /// A client of `host` sends a request.
-    pub fn submit(&mut self, host: &str, client: u64, request: &[u8]) {
-        let key = self
-            .listening
-            .get(host)
-            .copied()
-            .unwrap_or(HostKey(u32::MAX));
-        self.node.submit(
-            self.now,
-            key,
-            ClientId(client),
-            Bytes::copy_from_slice(request),
-        );
+    /// A client connects to the socket of `host` and is known by `tag`; false when nothing
+    /// listens there (or the node refused it).
+    pub fn connect(&mut self, host: &str, tag: u64) -> bool {
+        let Some(key) = self.listening.get(host).copied() else {
+            return false;
+        };
+        if !self.accepting {
+            return false;
+        }
+        let Some(id) = self.node.accept(self.now, key) else {
+            return false;
+        };
+        self.clients.insert(tag, id);
         self.run();
+        true
+    }
+
+    /// The client `tag` writes `bytes`.
+    pub fn send(&mut self, tag: u64, bytes: &[u8]) {
+        let id = self.clients[&tag];
+        self.node.handle_client_input(self.now, id, bytes);
+        self.run();
+    }
+
+    /// The client `tag` closes its side.
+    pub fn hang_up(&mut self, tag: u64) {
+        let id = self.clients[&tag];
+        self.node.handle_client_eof(self.now, id);
+        self.run();
+    }
+
+    /// lonnet's `reply`: a new connection `tag` to `host` sends one request line. A host
+    /// that is not listening (or a node that does not accept) gives `con_lost`, as lonnet's
+    /// failed connect does.
+    pub fn submit(&mut self, host: &str, tag: u64, request: &[u8]) {
+        if self.connect(host, tag) {
+            self.send(tag, &[request, b"\n"].concat());
+        } else {
+            self.answers
+                .push((ClientId(u64::MAX - tag), Bytes::from_static(b"con_lost")));
+            self.clients.insert(tag, ClientId(u64::MAX - tag));
+        }
+    }
+
+    /// True while the node wants the client's input.
+    pub fn wants_input(&self, tag: u64) -> bool {
+        self.node.client_wants_input(self.clients[&tag])
+    }
+
+    /// True once the node closed the client.
+    pub fn is_closed(&self, tag: u64) -> bool {
+        self.closed_clients.contains(&self.clients[&tag])
     }
 
     pub fn signal(&mut self, signal: Signal) {
@@ -321,6 +256,7 @@ impl NodeHarness {
         self.run();
     }
 
+    /// Moves the clock, fires the timers and runs until quiet.
     pub fn advance(&mut self, by: Duration) {
         self.now += by;
         self.node.handle_timeout(self.now);
@@ -335,12 +271,21 @@ impl NodeHarness {
         self.run();
     }
 
-    pub fn answers_to(&self, client: u64) -> Vec<Bytes> {
+    /// The answer lines to the client `tag`.
+    pub fn answers_to(&self, tag: u64) -> Vec<Bytes> {
+        let Some(id) = self.clients.get(&tag) else {
+            return Vec::new();
+        };
         self.answers
             .iter()
-            .filter(|(c, _)| *c == ClientId(client))
+            .filter(|(c, _)| c == id)
             .map(|(_, l)| l.clone())
             .collect()
+    }
+
+    /// Requests the londs received: the text and whether it came encrypted.
+    pub fn lond_saw(&self) -> &[(Bytes, bool)] {
+        &self.londs.saw
     }
 
     /// Messages logged with this host field.
@@ -348,22 +293,23 @@ impl NodeHarness {
         self.logs
             .iter()
             .filter(|(h, _)| h == host)
-            .map(|(_, e)| e.message.clone())
+            .map(|(h, e)| message(e, h))
             .collect()
     }
 
+    /// Carries out the node's outputs and moves bytes until nothing moves.
     pub fn run(&mut self) {
         loop {
             let mut progressed = false;
-            while let Some(action) = self.node.poll_action() {
+            while let Some(output) = self.node.poll_output() {
                 progressed = true;
-                self.act(action);
+                self.act(output);
             }
-            for (key, link) in self.londs.keys() {
-                let (bytes, moved) = self.londs.pump((key, link), self.now);
+            for link in self.londs.links() {
+                let (bytes, moved) = self.londs.pump(link, self.now);
                 progressed |= moved;
                 if !bytes.is_empty() {
-                    self.node.handle_input(self.now, key, link, &bytes);
+                    self.node.handle_link_input(self.now, link, &bytes);
                 }
             }
             if !progressed {
@@ -380,59 +326,89 @@ impl NodeHarness {
             .unwrap_or_default()
     }
 
-    fn act(&mut self, action: NodeAction) {
-        match action {
-            NodeAction::Listen { key, spec } => {
-                self.listening.insert(spec.id().to_owned(), key);
+    fn act(&mut self, output: Output) {
+        match output {
+            Output::Listen { host, spec } => {
+                self.listening.insert(spec.id().to_owned(), host);
             }
-            NodeAction::Unlisten { spec, .. } => {
+            Output::Unlisten { spec, .. } => {
                 self.listening.remove(spec.id());
             }
-            NodeAction::StopAccepting => self.accepting = false,
-            NodeAction::Connect { key, link, .. } => {
+            Output::StopAccepting => self.accepting = false,
+            Output::Connect { link, .. } => {
                 self.connects += 1;
-                let host = self.host_of(key);
+                let host = self.host_of(link.host());
                 match self.lond.get(&host).copied().unwrap_or(Lond::Up) {
-                    Lond::Up => {
-                        self.londs.open((key, link), self.now, &host, "msul2");
-                        self.node.handle_connected(self.now, key, link);
+                    mode @ (Lond::Up | Lond::Silent) => {
+                        self.londs.open(link, self.now, &host, "msul2", mode);
+                        self.open_links.push(link);
+                        self.node.handle_connected(self.now, link);
                     }
                     Lond::Down => self.node.handle_connect_failed(
                         self.now,
-                        key,
                         link,
                         std::io::ErrorKind::ConnectionRefused,
                     ),
                     Lond::Hanging => {}
                 }
             }
-            NodeAction::Send { key, link } => {
-                let mut out = BytesMut::new();
-                let n = self.node.poll_transmit(key, link, &mut out);
-                self.londs.deliver((key, link), self.now, &out);
-                self.node.handle_written(self.now, key, link, n);
+            Output::Transmit { link, bytes } => {
+                self.londs.deliver(link, self.now, &bytes);
+                self.node.handle_written(self.now, link, bytes.len());
             }
-            NodeAction::Disconnect { key, link, .. } => self.londs.close((key, link)),
-            NodeAction::Answer { client, line } => self.answers.push((client, line)),
-            NodeAction::ListDelayed { key, .. } => self.node.offer_delayed(self.now, key, vec![]),
-            NodeAction::DeleteDelayed(_) | NodeAction::SetState(_) | NodeAction::SetDebug(_) => {}
-            NodeAction::PermLog(record) => self.perm_log.push(record),
-            NodeAction::Log { host, event, .. } => self.logs.push((host, event)),
-            NodeAction::CollectStatus => {
-                let time = LocalTime::from_unix(1_118_259_062, 0);
-                let logs = self.logs.clone();
-                self.node.status_report(self.now, &time, 4242, |host| {
-                    logs.iter()
-                        .rev()
-                        .find(|(h, _)| h == host)
-                        .map(|(_, e)| e.message.clone())
-                        .unwrap_or_default()
-                });
+            Output::CloseLink { link, farewell } => {
+                self.londs.close(link);
+                self.open_links.retain(|l| *l != link);
+                if !farewell.is_empty() {
+                    self.farewells.push(farewell);
+                }
             }
-            NodeAction::WriteStatus(text) => self.status_files.push(text),
-            NodeAction::ReloadConfig => self.reload_requests += 1,
-            NodeAction::RemoveFiles(files) => self.removed_files.extend(files),
-            NodeAction::Exit(code) => self.exit = Some(code),
+            Output::Answer { client, bytes } => {
+                let line = bytes
+                    .strip_suffix(b"\n")
+                    .expect("an answer is a line and its LF");
+                assert!(!line.contains(&b'\n'), "one line per answer: {bytes:?}");
+                self.answers.push((client, Bytes::copy_from_slice(line)));
+            }
+            Output::CloseClient { client } => self.closed_clients.push(client),
+            Output::ListDelayed { host, .. } => {
+                let files = self.delayed_dir.clone();
+                self.node.offer_delayed(self.now, host, files);
+            }
+            Output::DeleteDelayed(name) => self.delayed_dir.retain(|f| f.name != name),
+            Output::PermLog(record) => self.perm_log.push(record),
+            Output::Log { host, event, .. } => self.logs.push((host, event)),
+            Output::WriteStatus(hosts) => {
+                let time = LocalTime::from_unix(STATUS_TIME, 0);
+                let text = status_file(&time, STATUS_PID, &hosts, |host| self.last_line(host));
+                self.status_files.push(text);
+            }
+            Output::ReloadConfig => self.reload_requests += 1,
+            Output::RemoveFiles(files) => self.removed_files.extend(files),
+            Output::Exit(code) => self.exit = Some(code),
         }
+    }
+
+    /// The last message logged for `host` (what the status file shows as its last line).
+    fn last_line(&self, host: &str) -> String {
+        self.logs
+            .iter()
+            .rev()
+            .find(|(h, _)| h == host)
+            .map(|(h, e)| message(e, h))
+            .unwrap_or_default()
+    }
+
+    /// The status of every served host, as the status file would show it.
+    pub fn host_status(&self) -> Vec<HostStatus> {
+        self.listening
+            .iter()
+            .filter_map(|(id, key)| {
+                Some(HostStatus {
+                    host: id.clone(),
+                    state: self.node.host(*key)?.status(),
+                })
+            })
+            .collect()
     }
 }

@@ -13,8 +13,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use lonc_blocking::client::{Client, ReplyError};
-use lonc_blocking::sim::{Faults, Sim, SimConfig, free_port};
+use lonc_client::{Client, ReplyError};
+use lonc_edge::sim::{Faults, Sim, SimConfig, free_port};
 
 /// Instantiates every scenario as a `#[test]` for the daemon binary at `$bin`.
 #[macro_export]

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use lonc_core::conf::{Overrides, PerlVars, Settings};
-use lonc_core::daemon::{Action, Daemon, DaemonConfig, HostReport, PARENT_LOG_HOST, Signal};
+use lonc_core::daemon::{Action, Daemon, DaemonConfig, PARENT_LOG_HOST, Signal};
 use lonc_core::hosts_tab;
-use lonc_core::logfmt::{LocalTime, log_event_line, process_title, status_string};
+use lonc_core::logfmt::{
+    HostStatus, LocalTime, log_event_line, process_title, status_file, status_string,
+};
 
 const CONF: &str = "\
 <IfModule mod_perl.c>
@@ -34,7 +36,6 @@ struct Runtime {
     hosts: BTreeMap<String, String>,
     title: String,
     state: String,
-    debug: bool,
     exit: Option<i32>,
     settings: Settings,
     /// What the configuration files say when a reload happens.
@@ -74,20 +75,16 @@ impl Runtime {
                     self.hosts.remove(spec.id());
                 }
                 Action::ResetHosts => {}
-                Action::CollectStatus => {
-                    let reports: Vec<HostReport> = self
+                Action::WriteStatus => {
+                    let hosts: Vec<HostStatus> = self
                         .hosts
                         .keys()
-                        .map(|h| HostReport {
+                        .map(|h| HostStatus {
                             host: h.clone(),
-                            pid: self.pid,
-                            status: status_string(&self.time(), &format!("Connected to {h}")),
-                            last_log_line: String::new(),
+                            state: format!("Connected to {h}"),
                         })
                         .collect();
-                    d.status_report(&self.time(), self.pid, &reports);
-                }
-                Action::WriteStatus(text) => {
+                    let text = status_file(&self.time(), self.pid, &hosts, |_| String::new());
                     self.files.insert(self.settings.status_file(), text);
                 }
                 Action::ReloadConfig => {
@@ -101,7 +98,6 @@ impl Runtime {
                         Err(e) => d.reload_failed(Instant::now(), &e.to_string()),
                     }
                 }
-                Action::SetDebug(on) => self.debug = on,
                 Action::BeginShutdown => {}
                 Action::ForceClose => {}
                 Action::RemoveFiles(paths) => {
@@ -126,7 +122,6 @@ fn start() -> (Runtime, Daemon) {
         hosts: BTreeMap::new(),
         title: String::new(),
         state: String::new(),
-        debug: false,
         exit: None,
         settings: settings.clone(),
         hosts_text: HOSTS.into(),
@@ -229,8 +224,11 @@ fn usr2_toggles_debug() {
     let (mut rt, mut d) = start();
     d.handle_signal(Instant::now(), Signal::Usr2);
     rt.drain(&mut d);
-    assert!(rt.debug);
+    assert!(d.debug());
     d.handle_signal(Instant::now(), Signal::Usr2);
     rt.drain(&mut d);
-    assert!(!rt.debug);
+    assert!(!d.debug());
+    let log = &rt.files[&rt.settings.log_file()];
+    assert!(log.contains("SUCCESS: Debug logging on (SIGUSR2)\n"));
+    assert!(log.contains("SUCCESS: Debug logging off (SIGUSR2)\n"));
 }

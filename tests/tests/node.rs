@@ -50,17 +50,14 @@ fn usr1_writes_the_status_report_and_revives_dead_hosts() {
         h.submit("msul1", c, b"ping");
     }
     let key = h.key("msul1");
-    assert!(h.node.peer(key).unwrap().host().is_dead());
+    assert!(h.node.host(key).unwrap().is_dead());
     h.lond.insert("msul1".into(), Lond::Up);
     h.signal(Signal::Usr1);
     let status = h.status_files.last().expect("a status report");
     assert!(status.starts_with("LONC status Wed Jun  8 19:31:02 2005 - parent 4242 \n\n"));
     assert!(status.contains("4242\tmsul1\tWed Jun  8 19:31:02 2005: msul1 >>> DEAD !!!! <<<\t"));
     assert!(status.contains("4242\tmsul3\tWed Jun  8 19:31:02 2005: msul3 Connection count: 0"));
-    assert!(
-        !h.node.peer(key).unwrap().host().is_dead(),
-        "USR1 revived it"
-    );
+    assert!(!h.node.host(key).unwrap().is_dead(), "USR1 revived it");
     h.submit("msul1", 9, b"ping");
     assert_eq!(h.answers_to(9), vec![Bytes::from("ping")]);
 }
@@ -112,9 +109,14 @@ fn term_waits_for_waiting_clients_within_the_grace_then_answers_con_lost() {
     );
     h.lond.insert("msul1".into(), Lond::Hanging);
     h.submit("msul1", 1, b"ping");
+    assert!(
+        h.connect("msul1", 2),
+        "a client connected before the signal"
+    );
     h.signal(Signal::Int);
     assert_eq!(h.exit, None);
-    h.submit("msul1", 2, b"ping");
+    assert!(!h.connect("msul1", 3), "no new connections while draining");
+    h.send(2, b"ping\n");
     assert_eq!(
         h.answers_to(2),
         vec![Bytes::from("con_lost")],
@@ -153,7 +155,7 @@ fn usr2_toggles_debug_lines_of_the_hosts() {
     let debug_lines = |h: &NodeHarness| {
         h.logs
             .iter()
-            .filter(|(host, e)| host == "msul1" && e.severity == Severity::Debug)
+            .filter(|(host, e)| host == "msul1" && e.severity() == Severity::Debug)
             .count()
     };
     h.submit("msul1", 10, b"ping");

@@ -162,3 +162,20 @@ proptest! {
         prop_assert_eq!(replies(&events), vec![bytes::Bytes::from(cmd.clone())]);
     }
 }
+
+#[test]
+fn an_encrypted_reply_of_two_lines_closes_the_link_and_fails_the_transaction() {
+    let mut pair = Pair::new("msul1", "msul2", 0, usize::MAX);
+    pair.server = Box::new(|_, _| Answer::Encrypted(b"first\nsecond".to_vec()));
+    pair.run();
+    assert!(pair.link_ready());
+    let events = pair.transact(b"ping");
+    assert!(replies(&events).is_empty(), "no reply reaches the client");
+    assert!(
+        events.contains(&LinkEvent::Closed {
+            reason: CloseReason::ReplyHasLineFeed,
+            failed_request: true,
+        }),
+        "{events:?}"
+    );
+}

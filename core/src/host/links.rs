@@ -1,11 +1,12 @@
 //! The host's view of its links: which are connecting, idle (a LIFO stack) or busy.
 
-use crate::ids::LinkId;
+use crate::ids::{HostKey, LinkId};
 
 use super::txn::Txn;
 
+/// What the scheduler uses a link for (the link's protocol state is the node's `Link`).
 #[derive(Debug)]
-pub(crate) enum LinkState {
+pub(crate) enum LinkUse {
     /// Opened, TCP connect or handshake not finished.
     Connecting,
     /// Ready and on the idle stack.
@@ -17,19 +18,30 @@ pub(crate) enum LinkState {
 #[derive(Debug)]
 struct Slot {
     id: LinkId,
-    state: LinkState,
+    used: LinkUse,
 }
 
 /// At most `max_links` slots, so linear search is the fastest structure here.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Links {
+    host: HostKey,
     slots: Vec<Slot>,
     /// Idle links, most recently idle last (reused first).
     idle: Vec<LinkId>,
-    next_id: u64,
+    next_number: u32,
 }
 
 impl Links {
+    /// No links yet; their ids will be in the namespace of `host`.
+    pub(crate) fn new(host: HostKey) -> Self {
+        Links {
+            host,
+            slots: Vec::new(),
+            idle: Vec::new(),
+            next_number: 0,
+        }
+    }
+
     /// Number of links, connecting ones included.
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
@@ -45,7 +57,7 @@ impl Links {
     pub(crate) fn ready_count(&self) -> usize {
         self.slots
             .iter()
-            .filter(|s| !matches!(s.state, LinkState::Connecting))
+            .filter(|s| !matches!(s.used, LinkUse::Connecting))
             .count()
     }
 
@@ -56,22 +68,27 @@ impl Links {
     pub(crate) fn connecting(&self) -> bool {
         self.slots
             .iter()
-            .any(|s| matches!(s.state, LinkState::Connecting))
+            .any(|s| matches!(s.used, LinkUse::Connecting))
     }
 
-    /// Allocate a fresh id for a new connecting link.
+    /// Allocate a fresh id for a new connecting link. Numbers wrap after 2^32 links; one still
+    /// in use (a link idle all that time) is skipped.
     pub(crate) fn open(&mut self) -> LinkId {
-        let id = LinkId(self.next_id);
-        self.next_id = self.next_id.wrapping_add(1);
+        let mut id = LinkId::new(self.host, self.next_number);
+        while self.usage(id).is_some() {
+            self.next_number = self.next_number.wrapping_add(1);
+            id = LinkId::new(self.host, self.next_number);
+        }
+        self.next_number = self.next_number.wrapping_add(1);
         self.slots.push(Slot {
             id,
-            state: LinkState::Connecting,
+            used: LinkUse::Connecting,
         });
         id
     }
 
-    pub(crate) fn state(&self, id: LinkId) -> Option<&LinkState> {
-        self.slots.iter().find(|s| s.id == id).map(|s| &s.state)
+    pub(crate) fn usage(&self, id: LinkId) -> Option<&LinkUse> {
+        self.slots.iter().find(|s| s.id == id).map(|s| &s.used)
     }
 
     fn slot_mut(&mut self, id: LinkId) -> Option<&mut Slot> {
@@ -81,7 +98,7 @@ impl Links {
     /// Put a transaction on a link (which must exist and not be on the idle stack).
     pub(crate) fn set_busy(&mut self, id: LinkId, txn: Txn) {
         if let Some(slot) = self.slot_mut(id) {
-            slot.state = LinkState::Busy(txn);
+            slot.used = LinkUse::Busy(txn);
         }
     }
 
@@ -89,19 +106,19 @@ impl Links {
     /// [`set_busy`](Self::set_busy) or [`set_idle`](Self::set_idle).
     pub(crate) fn take_busy(&mut self, id: LinkId) -> Option<Txn> {
         let slot = self.slot_mut(id)?;
-        match std::mem::replace(&mut slot.state, LinkState::Idle) {
-            LinkState::Busy(txn) => Some(txn),
+        match std::mem::replace(&mut slot.used, LinkUse::Idle) {
+            LinkUse::Busy(txn) => Some(txn),
             other => {
-                slot.state = other;
+                slot.used = other;
                 None
             }
         }
     }
 
     /// Mark a link idle and push it on the idle stack; returns what it held before.
-    pub(crate) fn set_idle(&mut self, id: LinkId) -> Option<LinkState> {
+    pub(crate) fn set_idle(&mut self, id: LinkId) -> Option<LinkUse> {
         let slot = self.slot_mut(id)?;
-        let old = std::mem::replace(&mut slot.state, LinkState::Idle);
+        let old = std::mem::replace(&mut slot.used, LinkUse::Idle);
         self.idle.push(id);
         Some(old)
     }
@@ -122,33 +139,33 @@ impl Links {
     }
 
     /// Forget a link; returns its state, or `None` for an unknown id.
-    pub(crate) fn remove(&mut self, id: LinkId) -> Option<LinkState> {
+    pub(crate) fn remove(&mut self, id: LinkId) -> Option<LinkUse> {
         let pos = self.slots.iter().position(|s| s.id == id)?;
         let slot = self.slots.swap_remove(pos);
-        if matches!(slot.state, LinkState::Idle) {
+        if matches!(slot.used, LinkUse::Idle) {
             self.idle.retain(|&i| i != id);
         }
-        Some(slot.state)
+        Some(slot.used)
     }
 
     /// Forget every link; returns them with their states.
-    pub(crate) fn remove_all(&mut self) -> Vec<(LinkId, LinkState)> {
+    pub(crate) fn remove_all(&mut self) -> Vec<(LinkId, LinkUse)> {
         self.idle.clear();
-        self.slots.drain(..).map(|s| (s.id, s.state)).collect()
+        self.slots.drain(..).map(|s| (s.id, s.used)).collect()
     }
 
     /// The busy links' transactions, for a client hang-up.
     pub(crate) fn busy_txns_mut(&mut self) -> impl Iterator<Item = &mut Txn> {
-        self.slots.iter_mut().filter_map(|s| match &mut s.state {
-            LinkState::Busy(t) => Some(t),
+        self.slots.iter_mut().filter_map(|s| match &mut s.used {
+            LinkUse::Busy(t) => Some(t),
             _ => None,
         })
     }
 
     /// The busy links' transactions.
     pub(crate) fn busy_txns(&self) -> impl Iterator<Item = &Txn> {
-        self.slots.iter().filter_map(|s| match &s.state {
-            LinkState::Busy(t) => Some(t),
+        self.slots.iter().filter_map(|s| match &s.used {
+            LinkUse::Busy(t) => Some(t),
             _ => None,
         })
     }

@@ -10,7 +10,6 @@ mod config;
 mod links;
 mod queue;
 mod rng;
-mod timers;
 mod txn;
 
 use std::collections::{BTreeSet, VecDeque};
@@ -21,16 +20,32 @@ use bytes::Bytes;
 pub use action::{DelayedFile, HostAction};
 pub use config::HostConfig;
 
-use crate::ids::{ClientId, LinkId};
-use crate::log::{LogEvent, Severity};
+use crate::ids::{ClientId, HostKey, LinkId};
+use crate::log::LogEvent;
 use crate::reason::CloseReason;
 use crate::request;
 use crate::spool::DelayedName;
-use links::{LinkState, Links};
+use crate::timer::{TimerKind, Timers};
+use links::{LinkUse, Links};
 use queue::WorkQueue;
 use rng::SplitMix64;
-use timers::{Timer, Timers};
 use txn::{Origin, Txn};
+
+/// The host's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// Close one idle link.
+    Prune,
+    /// Probe a dead host.
+    Probe,
+}
+
+impl TimerKind for Timer {
+    const ALL: &'static [Timer] = &[Timer::Prune, Timer::Probe];
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
 
 /// Life of the host as a whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,15 +61,10 @@ enum Health {
 
 /// The scheduler of one remote host (one loncnew child).
 ///
-/// # Driving it (the drain rule)
+/// # Driving it
 ///
-/// After **every** call of an input (`handle_*`, `offer_delayed`) or command (`submit`,
-/// `client_gone`, `reset`, `close_all`), the driver drains [`poll_action`](Host::poll_action)
-/// until it returns `None` and carries the actions out in order; then it sleeps until
-/// [`poll_timeout`](Host::poll_timeout) (or new input) and calls
-/// [`handle_timeout`](Host::handle_timeout) with the current time.
-///
-/// The driver owns one link per [`LinkId`] the host asked for with
+/// By the crate's drive contract (see the crate root), with [`poll_action`](Host::poll_action)
+/// as its output. The driver (the node) owns one link per [`LinkId`] the host asked for with
 /// [`HostAction::OpenLink`], and reports: `handle_link_ready` when its handshake is done,
 /// `handle_reply` when a transaction started with [`HostAction::Start`] has its reply, and
 /// `handle_link_closed` on any failure or close, before or after the handshake. After
@@ -93,7 +103,7 @@ pub struct Host {
     delayed: BTreeSet<Box<str>>,
     retries_left: u32,
     health: Health,
-    timers: Timers,
+    timers: Timers<Timer, 2>,
     actions: VecDeque<HostAction>,
 }
 
@@ -102,18 +112,25 @@ fn con_lost() -> Bytes {
 }
 
 impl Host {
-    /// A host scheduler for the peer `host_id`, with no links yet.
-    pub fn new(host_id: &str, mut config: HostConfig, now: Instant, seed: u64) -> Host {
+    /// A host scheduler for the peer `host_id`, with no links yet; the node knows it as `key`
+    /// (the namespace of its [`LinkId`]s).
+    pub fn new(
+        key: HostKey,
+        host_id: &str,
+        mut config: HostConfig,
+        now: Instant,
+        seed: u64,
+    ) -> Host {
         config.max_links = config.max_links.max(1);
         Host {
             id: host_id.into(),
             rng: SplitMix64::new(seed),
-            links: Links::default(),
+            links: Links::new(key),
             queue: WorkQueue::new(config.max_queue_len, config.max_queue_bytes),
             delayed: BTreeSet::new(),
             retries_left: config.retries,
             health: Health::Alive,
-            timers: Timers::new(now, config.tick),
+            timers: Timers::with_tick(now, config.tick),
             actions: VecDeque::new(),
             config,
         }
@@ -141,10 +158,9 @@ impl Host {
         match self.health {
             Health::Alive => {}
             Health::Dead { .. } | Health::Closed => {
-                self.debug(format!(
-                    "Host not available, answering con_lost to {}",
-                    request::loggable(&request)
-                ));
+                self.log(LogEvent::HostUnavailable {
+                    request: request.clone(),
+                });
                 self.answer(client, con_lost());
                 return;
             }
@@ -158,16 +174,11 @@ impl Host {
         } else if self.queue.fits(txn.request.len()) {
             self.queue.push(txn);
         } else {
-            self.log(
-                Severity::Warning,
-                format!(
-                    "Queue for {} full ({} requests, {} bytes): failing transaction {}",
-                    self.id,
-                    self.queue.len(),
-                    self.queue.bytes(),
-                    request::loggable(&txn.request)
-                ),
-            );
+            self.log(LogEvent::QueueFull {
+                requests: self.queue.len(),
+                bytes: self.queue.bytes(),
+                request: txn.request,
+            });
             self.answer(client, con_lost());
         }
         self.settle(now);
@@ -186,10 +197,11 @@ impl Host {
             }
         }
         if dropped + orphaned > 0 {
-            self.debug(format!(
-                "Client {} hung up: {dropped} queued request(s) dropped, {orphaned} in flight",
-                client.0
-            ));
+            self.log(LogEvent::ClientHungUp {
+                client,
+                dropped,
+                orphaned,
+            });
         }
         self.settle(now);
     }
@@ -204,10 +216,7 @@ impl Host {
         if let Health::Dead { .. } = self.health {
             self.health = Health::Alive;
             self.timers.clear(Timer::Probe);
-            self.log(
-                Severity::Info,
-                format!("Host {} reset: retrying connections", self.id),
-            );
+            self.log(LogEvent::HostReset);
             if !self.links.connecting() && self.links.len() < self.config.max_links {
                 self.open_link();
             }
@@ -220,10 +229,7 @@ impl Host {
     /// ever opened again.
     pub fn close_all(&mut self, now: Instant) {
         if self.health != Health::Closed {
-            self.log(
-                Severity::Info,
-                format!("Closing all connections to {}", self.id),
-            );
+            self.log(LogEvent::ClosingAll);
         }
         self.health = Health::Closed;
         self.drop_everything();
@@ -233,27 +239,21 @@ impl Host {
 
     /// The link finished its handshake and is Idle.
     pub fn handle_link_ready(&mut self, now: Instant, link: LinkId) {
-        if !matches!(self.links.state(link), Some(LinkState::Connecting)) {
-            self.debug(format!("Ignoring stale ready event for link {}", link.0));
+        if !matches!(self.links.usage(link), Some(LinkUse::Connecting)) {
+            self.log(LogEvent::StaleReady {
+                link: link.number(),
+            });
             return;
         }
         let first = self.links.ready_count() == 0;
         if let Health::Dead { .. } = self.health {
             self.health = Health::Alive;
             self.timers.clear(Timer::Probe);
-            self.log(
-                Severity::Success,
-                format!("Host {} is reachable again", self.id),
-            );
+            self.log(LogEvent::HostReachable);
         }
-        self.log(
-            Severity::Success,
-            format!(
-                "Connection {} to {} now ready for action",
-                self.links.ready_count() + 1,
-                self.id
-            ),
-        );
+        self.log(LogEvent::LinkReady {
+            count: self.links.ready_count() + 1,
+        });
         self.link_idle(link);
         if first {
             self.actions.push_back(HostAction::ListDelayed);
@@ -263,8 +263,10 @@ impl Host {
 
     /// The transaction on `link` completed with `reply`; the link is Idle again.
     pub fn handle_reply(&mut self, now: Instant, link: LinkId, reply: Bytes) {
-        if !matches!(self.links.state(link), Some(LinkState::Busy(_))) {
-            self.debug(format!("Ignoring stale reply on link {}", link.0));
+        if !matches!(self.links.usage(link), Some(LinkUse::Busy(_))) {
+            self.log(LogEvent::StaleReply {
+                link: link.number(),
+            });
             return;
         }
         if let Some(txn) = self.links.take_busy(link) {
@@ -279,22 +281,16 @@ impl Host {
     pub fn handle_link_closed(&mut self, now: Instant, link: LinkId, reason: CloseReason) {
         match self.links.remove(link) {
             None => {
-                self.debug(format!(
-                    "Ignoring close of unknown link {} ({reason})",
-                    link.0
-                ));
+                self.log(LogEvent::StaleClose {
+                    link: link.number(),
+                    reason,
+                });
                 return;
             }
-            Some(LinkState::Connecting) => self.connect_failed(now, &reason),
-            Some(LinkState::Idle) => self.log(
-                Severity::Info,
-                format!("Idle connection to {} closed: {reason}", self.id),
-            ),
-            Some(LinkState::Busy(txn)) => {
-                self.log(
-                    Severity::Warning,
-                    format!("Connection to {} lost: {reason}", self.id),
-                );
+            Some(LinkUse::Connecting) => self.connect_failed(now, &reason),
+            Some(LinkUse::Idle) => self.log(LogEvent::IdleLinkClosed { reason }),
+            Some(LinkUse::Busy(txn)) => {
+                self.log(LogEvent::LinkLost { reason });
                 self.fail(txn);
             }
         }
@@ -309,28 +305,22 @@ impl Host {
     /// stay on disk for a later first link).
     pub fn offer_delayed(&mut self, now: Instant, files: Vec<DelayedFile>) {
         if self.health != Health::Alive {
-            self.debug(format!(
-                "Host not available: {} delayed file(s) left for later",
-                files.len()
-            ));
+            self.log(LogEvent::DelayedWhileUnavailable { count: files.len() });
             return;
         }
         let mut wanted: Vec<(DelayedName, DelayedFile)> = Vec::with_capacity(files.len());
         for file in files {
             match DelayedName::parse(&file.name) {
-                Err(e) => self.log(
-                    Severity::Warning,
-                    format!("Ignoring delayed file {:?}: {e}", file.name),
-                ),
-                Ok(n) if *n.host != *self.id => self.log(
-                    Severity::Warning,
-                    format!(
-                        "Ignoring delayed file {:?}: it is for {:?}, not {}",
-                        file.name, n.host, self.id
-                    ),
-                ),
+                Err(error) => self.log(LogEvent::BadDelayedName {
+                    name: file.name,
+                    error,
+                }),
+                Ok(n) if *n.host != *self.id => self.log(LogEvent::ForeignDelayed {
+                    name: file.name,
+                    owner: n.host,
+                }),
                 Ok(_) if self.delayed.contains(file.name.as_str()) => {
-                    self.debug(format!("Delayed file {} already queued", file.name));
+                    self.log(LogEvent::DelayedAlreadyQueued { name: file.name });
                 }
                 Ok(n) => wanted.push((n, file)),
             }
@@ -342,14 +332,7 @@ impl Host {
                 continue; // the same name twice in one offer
             }
             if !self.queue.fits(file.request.len()) {
-                self.log(
-                    Severity::Warning,
-                    format!(
-                        "Queue for {} full: {} delayed file(s) left for a later replay",
-                        self.id,
-                        total - i
-                    ),
-                );
+                self.log(LogEvent::DelayedLeftForLater { left: total - i });
                 break;
             }
             self.delayed.insert(file.name.as_str().into());
@@ -364,24 +347,27 @@ impl Host {
 
     /// Fire every expired timer.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.timers.take_expired(Timer::Probe, now)
-            && matches!(self.health, Health::Dead { .. })
-            && !self.links.connecting()
-        {
-            self.log(Severity::Info, format!("Probing dead host {}", self.id));
-            self.open_link();
-        }
-        let prune = self.timers.take_expired(Timer::Prune, now) && self.queue.is_empty();
-        if let Some(link) = prune.then(|| self.links.remove_oldest_idle()).flatten() {
-            self.log(
-                Severity::Info,
-                format!(
-                    "Closing an idle connection to {}: {} left",
-                    self.id,
-                    self.links.len()
-                ),
-            );
-            self.actions.push_back(HostAction::CloseLink(link));
+        while let Some(timer) = self.timers.pop_expired(now) {
+            match timer {
+                Timer::Probe => {
+                    if matches!(self.health, Health::Dead { .. }) && !self.links.connecting() {
+                        self.log(LogEvent::Probing);
+                        self.open_link();
+                    }
+                }
+                Timer::Prune => {
+                    let idle = self
+                        .queue
+                        .is_empty()
+                        .then(|| self.links.remove_oldest_idle());
+                    if let Some(link) = idle.flatten() {
+                        self.log(LogEvent::IdleLinkPruned {
+                            left: self.links.len(),
+                        });
+                        self.actions.push_back(HostAction::CloseLink(link));
+                    }
+                }
+            }
         }
         self.settle(now);
     }
@@ -440,13 +426,7 @@ impl Host {
     // ----- internals -----
 
     fn close_connection_exit(&mut self, now: Instant, client: ClientId) {
-        self.log(
-            Severity::Critical,
-            format!(
-                "Request Close Connection: closing every connection to {} and failing waiting requests",
-                self.id
-            ),
-        );
+        self.log(LogEvent::CloseConnectionExit);
         if self.health == Health::Closed {
             self.answer(client, con_lost());
             return;
@@ -463,7 +443,7 @@ impl Host {
     fn drop_everything(&mut self) {
         for (link, state) in self.links.remove_all() {
             self.actions.push_back(HostAction::CloseLink(link));
-            if let LinkState::Busy(txn) = state {
+            if let LinkUse::Busy(txn) = state {
                 self.fail(txn);
             }
         }
@@ -484,25 +464,18 @@ impl Host {
                 let probes = probes.saturating_add(1);
                 self.health = Health::Dead { probes };
                 let delay = self.probe_delay(probes);
-                self.timers.set(Timer::Probe, now, delay);
-                self.log(
-                    Severity::Info,
-                    format!(
-                        "Probe of dead host {} failed ({reason}); next probe within {} s",
-                        self.id,
-                        delay.as_secs_f64().ceil()
-                    ),
-                );
+                self.timers.set_after(Timer::Probe, now, delay);
+                self.log(LogEvent::ProbeFailed {
+                    reason: reason.clone(),
+                    next_within: delay,
+                });
             }
             Health::Alive => {
                 self.retries_left = self.retries_left.saturating_sub(1);
-                self.log(
-                    Severity::Critical,
-                    format!(
-                        "Failed to make a connection with lond on {} ({reason}); {} retries left",
-                        self.id, self.retries_left
-                    ),
-                );
+                self.log(LogEvent::ConnectFailed {
+                    reason: reason.clone(),
+                    retries_left: self.retries_left,
+                });
                 self.flush_queue();
                 if self.retries_left == 0 {
                     self.mark_dead(now);
@@ -512,11 +485,11 @@ impl Host {
     }
 
     fn mark_dead(&mut self, now: Instant) {
-        self.log(Severity::Critical, format!("Host marked DEAD: {}", self.id));
+        self.log(LogEvent::HostMarkedDead);
         self.drop_everything();
         self.health = Health::Dead { probes: 0 };
         let delay = self.probe_delay(0);
-        self.timers.set(Timer::Probe, now, delay);
+        self.timers.set_after(Timer::Probe, now, delay);
     }
 
     /// Exponential back-off with full jitter: uniform in `[probe_min, min(probe_max,
@@ -573,7 +546,7 @@ impl Host {
             Origin::Client(client) => self.answer(client, reply),
             Origin::Delayed(name) => {
                 self.delayed.remove(&name);
-                self.log(Severity::Success, "A delayed transaction was completed");
+                self.log(LogEvent::DelayedCompleted);
                 self.actions.push_back(HostAction::PermLog(format!(
                     "S:{}:{}",
                     self.id,
@@ -582,7 +555,7 @@ impl Host {
                 self.actions
                     .push_back(HostAction::DeleteDelayed(name.into_string()));
             }
-            Origin::Gone => self.debug("Discarding the reply for a client that hung up"),
+            Origin::Gone => self.log(LogEvent::ReplyDiscarded),
         }
     }
 
@@ -590,10 +563,9 @@ impl Host {
     fn fail(&mut self, txn: Txn) {
         let dead = matches!(self.health, Health::Dead { .. });
         if !dead {
-            self.log(
-                Severity::Warning,
-                format!("Failing transaction {}", request::loggable(&txn.request)),
-            );
+            self.log(LogEvent::FailingTransaction {
+                request: txn.request.clone(),
+            });
         }
         match txn.origin {
             Origin::Client(client) => self.answer(client, con_lost()),
@@ -622,7 +594,8 @@ impl Host {
         if !prunable {
             self.timers.clear(Timer::Prune);
         } else if !self.timers.is_set(Timer::Prune) {
-            self.timers.set(Timer::Prune, now, self.config.idle_timeout);
+            self.timers
+                .set_after(Timer::Prune, now, self.config.idle_timeout);
         }
     }
 
@@ -640,12 +613,7 @@ impl Host {
         self.actions.push_back(HostAction::Answer { client, line });
     }
 
-    fn log(&mut self, severity: Severity, message: impl Into<String>) {
-        self.actions
-            .push_back(HostAction::Log(LogEvent::new(severity, message)));
-    }
-
-    fn debug(&mut self, message: impl Into<String>) {
-        self.log(Severity::Debug, message);
+    fn log(&mut self, event: LogEvent) {
+        self.actions.push_back(HostAction::Log(event));
     }
 }

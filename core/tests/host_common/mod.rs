@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lonc_core::host::{DelayedFile, Host, HostAction, HostConfig};
-use lonc_core::ids::{ClientId, LinkId};
+use lonc_core::ids::{ClientId, HostKey, LinkId};
 use lonc_core::log::Severity;
+use lonc_core::logfmt::message;
 
 pub const HOST: &str = "msul1";
 
@@ -23,7 +24,7 @@ pub fn c(n: u64) -> ClientId {
 }
 
 pub fn host(config: HostConfig, t0: Instant) -> Host {
-    Host::new(HOST, config, t0, 7)
+    Host::new(HostKey(0), HOST, config, t0, 7)
 }
 
 /// Everything the host wants done, in order.
@@ -74,7 +75,7 @@ pub fn answers(a: &[HostAction]) -> Vec<(u64, String)> {
 pub fn logs(a: &[HostAction], sev: Severity) -> Vec<String> {
     a.iter()
         .filter_map(|x| match x {
-            HostAction::Log(e) if e.severity == sev => Some(e.message.clone()),
+            HostAction::Log(e) if e.severity() == sev => Some(message(e, HOST)),
             _ => None,
         })
         .collect()
@@ -83,7 +84,7 @@ pub fn logs(a: &[HostAction], sev: Severity) -> Vec<String> {
 pub fn all_logs(a: &[HostAction]) -> Vec<String> {
     a.iter()
         .filter_map(|x| match x {
-            HostAction::Log(e) => Some(e.message.clone()),
+            HostAction::Log(e) => Some(message(e, HOST)),
             HostAction::PermLog(m) => Some(m.clone()),
             _ => None,
         })

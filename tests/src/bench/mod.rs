@@ -1,12 +1,12 @@
 //! `lonc-bench`, the load tool: throughput, latency, memory and fail-fast of the daemons
 //! against two floors, on one machine in one run.
 //!
-//! Set-ups, all against the same simulated lond ([`lonc_blocking::sim::Sim`]):
+//! Set-ups, all against the same simulated lond ([`lonc_edge::sim::Sim`]):
 //!
 //! * (a) *direct*: the bench speaks the lond protocol itself over persistent TCP links
 //!   ([`link::SyncLink`], the core's `Link` driven with blocking I/O): the network floor;
 //! * (b) *null relay* ([`relay::NullRelay`]): the simplest UNIX→TCP relay, the ceiling for any
-//!   daemon with lonc's socket model;
+//!   daemon with lonc's socket model, run as a process of its own ([`relay::RelayProcess`]);
 //! * (c) `lonc` (smol) and (d) `lonc-blocking`, started as child processes on a temporary
 //!   LON-CAPA layout ([`daemon`]).
 //!
@@ -18,17 +18,26 @@ pub mod link;
 pub mod load;
 pub mod relay;
 pub mod standard;
+pub mod syscalls;
 
 /// Runs the smoke version of the standard comparison against the daemon binaries given (and
 /// only those: a daemon not given is not asked for) and returns its report; panics if any
 /// set-up was skipped or failed to answer. For a `#[test]`: the figures are never asserted.
-pub fn smoke(lonc: Option<&std::path::Path>, lonc_blocking: Option<&std::path::Path>) -> String {
+/// `relay` starts the null relay's process: in a test binary,
+/// [`relay::Launcher::test_binary`] naming an `#[ignore]`d test that calls
+/// [`relay::serve_if_asked`].
+pub fn smoke(
+    lonc: Option<&std::path::Path>,
+    lonc_blocking: Option<&std::path::Path>,
+    relay: relay::Launcher,
+) -> String {
     let mut only = vec!["direct".to_string(), "relay".to_string()];
     only.extend(lonc.map(|_| "lonc".to_string()));
     only.extend(lonc_blocking.map(|_| "blocking".to_string()));
     let options = standard::Options {
         lonc: lonc.map(Into::into),
         lonc_blocking: lonc_blocking.map(Into::into),
+        relay: Some(relay),
         only,
         ..standard::Options::smoke()
     };

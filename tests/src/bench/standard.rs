@@ -7,12 +7,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lonc_blocking::sim::{Faults, Sim, SimConfig, free_port};
+use lonc_edge::sim::{Faults, Sim, SimConfig, free_port};
 
 use super::cpu::{CpuSample, PerRequest};
 use super::daemon::{Daemon, Layout, OWN_ID};
 use super::load::{Load, Outcome, Target, closed_loop, open_loop};
-use super::relay::NullRelay;
+use super::relay::{Launcher, RelayProcess, RelaySpec};
 
 /// What to run and for how long.
 #[derive(Clone, Debug)]
@@ -23,6 +23,11 @@ pub struct Options {
     pub lonc: Option<PathBuf>,
     /// The blocking daemon, set-up (d); `None` or a missing file is reported "not built".
     pub lonc_blocking: Option<PathBuf>,
+    /// More daemon binaries, by name, measured in the interleaved rounds only (e.g. the
+    /// daemons of an older commit, for a before/after comparison in one run).
+    pub also: Vec<(String, PathBuf)>,
+    /// How the null relay's process is started; `None`: set-up (b) is skipped.
+    pub relay: Option<Launcher>,
     /// `--max-links` of the daemons and the null relay's link bound.
     pub max_links: usize,
     /// Closed-loop concurrencies.
@@ -42,14 +47,18 @@ pub struct Options {
     pub only: Vec<String>,
     /// Skip the memory and fail-fast figures.
     pub no_memory: bool,
+    /// Run the interleaved rounds only: no table of single points, no memory and fail-fast
+    /// figures. The open loop runs at `rate` (default 10,000/s: no relay point sets it).
+    pub rounds_only: bool,
     /// Hosts configured for the idle-memory figure.
     pub idle_hosts: usize,
     /// Extra idle links opened for the per-link memory figure.
     pub extra_links: usize,
     /// Requests timed against a dead host, and against a refusing one.
     pub fail_samples: usize,
-    /// Interleaved rounds of the headline points (64 clients plain and `encrypt:`, the open
-    /// loop) for the goals, which use each point's median; 0: the goals use the table's points.
+    /// Interleaved rounds of the headline points (64 clients plain, `encrypt:` and with kept
+    /// connections, the open loop) for the goals, which use each point's median; 0: the goals
+    /// use the table's points.
     pub rounds: usize,
 }
 
@@ -59,6 +68,8 @@ impl Options {
             smoke: false,
             lonc: None,
             lonc_blocking: None,
+            also: Vec::new(),
+            relay: None,
             max_links: 10,
             clients: vec![1, 16, 64, 256],
             warmup: Duration::from_millis(500),
@@ -67,6 +78,7 @@ impl Options {
             rate: None,
             only: Vec::new(),
             no_memory: false,
+            rounds_only: false,
             size: 100,
             idle_hosts: 500,
             extra_links: 400,
@@ -211,42 +223,21 @@ pub fn run(options: &Options) -> io::Result<Report> {
     };
     let max_c = options.clients.iter().copied().max().unwrap_or(1);
 
+    if options.rounds_only {
+        report.rate = options.rate.unwrap_or(10_000.0);
+        goal_rounds(&mut report, alpha.addr(), port)?;
+        report.secs = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
     // (b) first: its rate at 64 clients sets the open-loop rate of every set-up.
     if options.wants(RELAY) {
-        let dir = tempfile::Builder::new().prefix("lonc-bench-").tempdir()?;
-        let path = dir.path().join("alpha");
-        let _relay = NullRelay::start(
-            &path,
-            alpha.addr(),
-            "alpha",
-            OWN_ID,
-            max_c.max(HEADLINE_C) + 8,
-            options.max_links,
-        )?;
-        measure_setup(&mut report, RELAY, Target::Unix(path.clone()), true)?;
-        if options.rate.is_none() {
-            let headline = report
-                .rate_of(RELAY, PLAIN, HEADLINE_C)
-                .or_else(|| {
-                    report
-                        .rows
-                        .iter()
-                        .find(|r| r.mode == PLAIN)
-                        .map(|r| r.out.rate())
-                })
-                .unwrap_or(1000.0);
-            report.rate = (headline / 2.0).max(100.0);
-        }
-        let row = open_point(&report, RELAY, Target::Unix(path))?;
-        report.rows.push(row);
-        if !options.no_memory {
-            let dead_path = dir.path().join("dead");
-            let _dead = NullRelay::start(&dead_path, alpha.addr(), "alpha", OWN_ID, 2, 0)?;
-            report.relay_dead = Some(timed_requests(
-                &dead_path,
-                options.fail_samples,
-                b"con_lost",
-            )?);
+        match &options.relay {
+            Some(launcher) => measure_relay(&mut report, launcher, alpha.addr(), max_c)?,
+            None => {
+                let why = "no way to start its process was given".to_string();
+                say(format!("{RELAY}: {why}"));
+                report.skipped.push((RELAY, why));
+            }
         }
     }
 
@@ -286,6 +277,70 @@ pub fn run(options: &Options) -> io::Result<Report> {
     goal_rounds(&mut report, alpha.addr(), port)?;
     report.secs = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The null relay's points, run as its own process; then its dead-host floor.
+fn measure_relay(
+    report: &mut Report,
+    launcher: &Launcher,
+    alpha: SocketAddr,
+    max_c: usize,
+) -> io::Result<()> {
+    let options = report.options.clone();
+    let dir = tempfile::Builder::new().prefix("lonc-bench-").tempdir()?;
+    let path = dir.path().join("alpha");
+    let relay = RelayProcess::start(
+        launcher,
+        &relay_spec(
+            path.clone(),
+            alpha,
+            max_c.max(HEADLINE_C) + 8,
+            options.max_links,
+        ),
+    )?;
+    report.daemon_pid = Some(relay.pid());
+    let measured = measure_setup(report, RELAY, Target::Unix(path.clone()), true);
+    report.daemon_pid = None;
+    measured?;
+    if options.rate.is_none() {
+        let headline = report
+            .rate_of(RELAY, PLAIN, HEADLINE_C)
+            .or_else(|| {
+                report
+                    .rows
+                    .iter()
+                    .find(|r| r.mode == PLAIN)
+                    .map(|r| r.out.rate())
+            })
+            .unwrap_or(1000.0);
+        report.rate = (headline / 2.0).max(100.0);
+    }
+    report.daemon_pid = Some(relay.pid());
+    let row = open_point(report, RELAY, Target::Unix(path));
+    report.daemon_pid = None;
+    report.rows.push(row?);
+    drop(relay);
+    if !options.no_memory {
+        let dead_path = dir.path().join("dead");
+        let _dead = RelayProcess::start(launcher, &relay_spec(dead_path.clone(), alpha, 2, 0))?;
+        report.relay_dead = Some(timed_requests(
+            &dead_path,
+            options.fail_samples,
+            b"con_lost",
+        )?);
+    }
+    Ok(())
+}
+
+fn relay_spec(socket: PathBuf, lond: SocketAddr, threads: usize, max_links: usize) -> RelaySpec {
+    RelaySpec {
+        socket,
+        lond,
+        peer_id: "alpha".into(),
+        own_id: OWN_ID.into(),
+        threads,
+        max_links,
+    }
 }
 
 fn point(
@@ -395,44 +450,55 @@ fn goal_rounds(report: &mut Report, alpha: SocketAddr, port: u16) -> io::Result<
     }
     let dir = tempfile::Builder::new().prefix("lonc-bench-").tempdir()?;
     let relay_path = dir.path().join("alpha");
-    let relay = if o.wants(RELAY) {
-        let threads = HEADLINE_C + 8;
-        Some(NullRelay::start(
-            &relay_path,
-            alpha,
-            "alpha",
-            OWN_ID,
-            threads,
-            o.max_links,
-        )?)
-    } else {
-        None
+    let relay = match (&o.relay, o.wants(RELAY)) {
+        (Some(launcher), true) => Some(RelayProcess::start(
+            launcher,
+            &relay_spec(relay_path.clone(), alpha, HEADLINE_C + 8, o.max_links),
+        )?),
+        _ => None,
     };
     let hosts = [("alpha".to_string(), Ipv4Addr::from(ALPHA))];
     let args = ["--max-links".to_string(), o.max_links.to_string()];
-    let mut daemons = Vec::new();
+    let mut bins: Vec<(&'static str, PathBuf)> = Vec::new();
     for (name, bin) in [(LONC, &o.lonc), (BLOCKING, &o.lonc_blocking)] {
         if let (true, Ok(bin)) = (o.wants(name), daemon_bin(bin)) {
-            daemons.push((
-                name,
-                Daemon::start(&bin, Layout::new(port, &hosts)?, &args)?,
-            ));
+            bins.push((name, bin));
         }
     }
-    let mut setups: Vec<(&'static str, Target, Option<u32>)> = Vec::new();
-    if relay.is_some() {
-        setups.push((RELAY, Target::Unix(relay_path.clone()), None));
+    for (name, bin) in &o.also {
+        match daemon_bin(&Some(bin.clone())) {
+            Ok(bin) => bins.push((also_name(name), bin)),
+            Err(why) => {
+                say(format!("{name}: {why}"));
+                report.skipped.push((also_name(name), why));
+            }
+        }
+    }
+    let mut daemons = Vec::new();
+    for (name, bin) in bins {
+        daemons.push((
+            name,
+            Daemon::start(&bin, Layout::new(port, &hosts)?, &args)?,
+        ));
+    }
+    let mut setups: Vec<(&'static str, Target, u32)> = Vec::new();
+    if let Some(relay) = &relay {
+        setups.push((RELAY, Target::Unix(relay_path.clone()), relay.pid()));
     }
     for (name, daemon) in &daemons {
         let target = Target::Unix(daemon.layout.socket("alpha"));
-        setups.push((name, target, Some(daemon.pid())));
+        setups.push((name, target, daemon.pid()));
     }
     for round in 1..=o.rounds {
         say(format!("goal round {round} of {}", o.rounds));
         for (name, target, pid) in &setups {
-            report.daemon_pid = *pid;
-            for (mode, encrypt) in [(PLAIN, false), (ENCRYPT, true)] {
-                let load = Load::echo(target.clone(), o.size, encrypt, false);
+            report.daemon_pid = Some(*pid);
+            for (mode, encrypt, keep) in [
+                (PLAIN, false, false),
+                (ENCRYPT, true, false),
+                (KEEP, false, true),
+            ] {
+                let load = Load::echo(target.clone(), o.size, encrypt, keep);
                 let row = point(report, name, mode, HEADLINE_C, &load);
                 row.map(|row| report.rounds.push(row))?;
             }
@@ -442,6 +508,12 @@ fn goal_rounds(report: &mut Report, alpha: SocketAddr, port: u16) -> io::Result<
     }
     report.daemon_pid = None;
     Ok(())
+}
+
+/// The set-up name of a daemon given with `--also`.
+fn also_name(name: &str) -> &'static str {
+    // A handful per run, for the report's lifetime.
+    Box::leak(format!("(e) {name}").into_boxed_str())
 }
 
 /// Throughput, latency, memory and fail-fast of one daemon binary.
@@ -658,7 +730,7 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "{}{} set-ups, one simulated lond (`lonc_blocking::sim::Sim`, thread per link), \
+            "{}{} set-ups, one simulated lond (`lonc_edge::sim::Sim`, thread per link), \
              {}-byte requests (`echo:…`, `encrypt:echo:…`), closed loop {} s per point after \
              {} s warm-up; daemons and null relay with at most {} links; {} cores; whole run {:.0} s.\n",
             if o.smoke {
@@ -677,61 +749,63 @@ impl Report {
         let _ = writeln!(
             s,
             "*other load*: share of the machine's CPU time used by processes other than the \
-             bench and the daemon under test during the point (anything above a few % makes \
-             that point unreliable). *daemon CPU*: the daemon's user and system time over the \
-             point divided by the requests sent, warm-up included: the figure least moved by \
-             the machine's noise. *bench CPU*: the same for this process (the load, the \
-             simulated lond and, for (b), the relay), which shares the machine with the daemon: \
-             at N cores a rate R leaves the daemon at most N × 10⁶ / R − bench CPU µs per \
-             request.\n"
+             bench and the process under test during the point (anything above a few % makes \
+             that point unreliable). *daemon CPU*: the user and system time of the process \
+             under test (the daemon, or for (b) the relay, which runs as a process of its own) \
+             over the point divided by the requests sent, warm-up included: the figure least \
+             moved by the machine's noise. *bench CPU*: the same for this process (the load and \
+             the simulated lond), which shares the machine with the daemon: at N cores a rate R \
+             leaves the daemon at most N × 10⁶ / R − bench CPU µs per request.\n"
         );
         for (name, why) in &self.skipped {
             let _ = writeln!(s, "{name}: {why}.\n");
         }
-        let _ = writeln!(
-            s,
-            "| set-up | requests | C | req/s | p50 µs | p99 µs | p99.9 µs | max µs | errors | × (b) | × (a) | daemon CPU | bench CPU | other load |"
-        );
-        let _ = writeln!(
-            s,
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-        );
-        for r in &self.rows {
-            let (vs_b, vs_a) = if r.mode == OPEN {
-                let p99 = r.out.quantile_us(0.99);
-                (
-                    self.open_p99(RELAY)
-                        .map_or("–".into(), |b| format!("p99 {}", ratio(p99, b))),
-                    self.open_p99(DIRECT)
-                        .map_or("–".into(), |a| format!("p99 {}", ratio(p99, a))),
-                )
-            } else {
-                let direct_mode = if r.mode == KEEP { PLAIN } else { r.mode };
-                (
-                    find(&self.rows, RELAY, r.mode, &r.clients)
-                        .map_or("–".into(), |b| ratio(r.out.rate(), b.out.rate())),
-                    find(&self.rows, DIRECT, direct_mode, &r.clients)
-                        .map_or("–".into(), |a| ratio(r.out.rate(), a.out.rate())),
-                )
-            };
+        if !self.rows.is_empty() {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {:.0} % |",
-                r.setup,
-                r.mode,
-                r.clients,
-                r.out.rate(),
-                r.out.quantile_us(0.5),
-                r.out.quantile_us(0.99),
-                r.out.quantile_us(0.999),
-                r.out.max_us(),
-                r.out.errors,
-                vs_b,
-                vs_a,
-                cpu_text(r.cpu.daemon_us),
-                cpu_text(Some(r.cpu.bench_us)),
-                r.foreign_pct
+                "| set-up | requests | C | req/s | p50 µs | p99 µs | p99.9 µs | max µs | errors | × (b) | × (a) | daemon CPU | bench CPU | other load |"
             );
+            let _ = writeln!(
+                s,
+                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            );
+            for r in &self.rows {
+                let (vs_b, vs_a) = if r.mode == OPEN {
+                    let p99 = r.out.quantile_us(0.99);
+                    (
+                        self.open_p99(RELAY)
+                            .map_or("–".into(), |b| format!("p99 {}", ratio(p99, b))),
+                        self.open_p99(DIRECT)
+                            .map_or("–".into(), |a| format!("p99 {}", ratio(p99, a))),
+                    )
+                } else {
+                    let direct_mode = if r.mode == KEEP { PLAIN } else { r.mode };
+                    (
+                        find(&self.rows, RELAY, r.mode, &r.clients)
+                            .map_or("–".into(), |b| ratio(r.out.rate(), b.out.rate())),
+                        find(&self.rows, DIRECT, direct_mode, &r.clients)
+                            .map_or("–".into(), |a| ratio(r.out.rate(), a.out.rate())),
+                    )
+                };
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {:.0} % |",
+                    r.setup,
+                    r.mode,
+                    r.clients,
+                    r.out.rate(),
+                    r.out.quantile_us(0.5),
+                    r.out.quantile_us(0.99),
+                    r.out.quantile_us(0.999),
+                    r.out.max_us(),
+                    r.out.errors,
+                    vs_b,
+                    vs_a,
+                    cpu_text(r.cpu.daemon_us),
+                    cpu_text(Some(r.cpu.bench_us)),
+                    r.foreign_pct
+                );
+            }
         }
         if !self.daemons.is_empty() {
             let _ = writeln!(
@@ -794,6 +868,62 @@ impl Report {
         values.get(values.len() / 2).copied()
     }
 
+    /// The set-ups of the rounds, in the order they ran.
+    fn round_setups(&self) -> Vec<&'static str> {
+        let mut setups: Vec<&'static str> = Vec::new();
+        for r in &self.rounds {
+            if !setups.contains(&r.setup) {
+                setups.push(r.setup);
+            }
+        }
+        setups
+    }
+
+    /// Each set-up's medians over the rounds, one line each.
+    fn medians(&self) -> String {
+        let mut s = format!(
+            "\nMedians of the {} rounds ({HEADLINE_C} clients; daemon CPU in µs per request; \
+             other load: the largest of the set-up's points):\n\n\
+             | set-up | plain req/s | CPU | `encrypt:` req/s | CPU | kept conn req/s | CPU | \
+             open loop {:.0}/s p50 / p99 µs | CPU | other load |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            self.options.rounds, self.rate
+        );
+        let rate = |r: &Row| Some(r.out.rate());
+        let cpu = |r: &Row| r.cpu.daemon_us;
+        let num = |v: Option<f64>, digits: usize| {
+            v.map_or("–".to_string(), |v| format!("{v:.digits$}"))
+        };
+        for setup in self.round_setups() {
+            let foreign = self
+                .rounds
+                .iter()
+                .filter(|r| r.setup == setup)
+                .map(|r| r.foreign_pct)
+                .fold(0.0, f64::max);
+            let _ = writeln!(
+                s,
+                "| {setup} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {foreign:.0} % |",
+                num(self.goal_figure(setup, PLAIN, rate), 0),
+                num(self.goal_figure(setup, PLAIN, cpu), 1),
+                num(self.goal_figure(setup, ENCRYPT, rate), 0),
+                num(self.goal_figure(setup, ENCRYPT, cpu), 1),
+                num(self.goal_figure(setup, KEEP, rate), 0),
+                num(self.goal_figure(setup, KEEP, cpu), 1),
+                num(
+                    self.goal_figure(setup, OPEN, |r| Some(r.out.quantile_us(0.5))),
+                    0
+                ),
+                num(
+                    self.goal_figure(setup, OPEN, |r| Some(r.out.quantile_us(0.99))),
+                    0
+                ),
+                num(self.goal_figure(setup, OPEN, cpu), 1),
+            );
+        }
+        s
+    }
+
     fn goals(&self) -> String {
         let mut s = String::new();
         if !self.rounds.is_empty() {
@@ -820,6 +950,7 @@ impl Report {
                     r.foreign_pct
                 );
             }
+            s.push_str(&self.medians());
         }
         s.push_str("\n| goal | measured | |\n|---|---|---|\n");
         let mut goal = |what: String, measured: String, met: Option<bool>| {
@@ -899,6 +1030,36 @@ impl Report {
                     format!("{rate:.0} vs {smol:.0} req/s = {:.3}×", rate / smol),
                     Some(rate >= 0.75 * smol),
                 );
+            }
+            let cpu = self.goal_figure(name, PLAIN, |r| r.cpu.daemon_us);
+            if let (Some(cpu), Some(relay_cpu)) =
+                (cpu, self.goal_figure(RELAY, PLAIN, |r| r.cpu.daemon_us))
+            {
+                goal(
+                    format!("{name} CPU per request ≤ the null relay's, {c} clients, plain"),
+                    format!("{cpu:.1} vs {relay_cpu:.1} µs = {:.3}×", cpu / relay_cpu),
+                    Some(cpu <= relay_cpu),
+                );
+            }
+            if name == LONC {
+                let blocking_rate = self.goal_figure(BLOCKING, PLAIN, req_s);
+                let blocking_cpu = self.goal_figure(BLOCKING, PLAIN, |r| r.cpu.daemon_us);
+                if let Some(b) = blocking_rate {
+                    goal(
+                        format!("{name} rate within 10 % of lonc-blocking's, {c} clients, plain"),
+                        format!("{rate:.0} vs {b:.0} req/s = {:.3}×", rate / b),
+                        Some(rate >= 0.9 * b),
+                    );
+                }
+                if let (Some(cpu), Some(b)) = (cpu, blocking_cpu) {
+                    goal(
+                        format!(
+                            "{name} CPU per request within 10 % of lonc-blocking's, {c} clients, plain"
+                        ),
+                        format!("{cpu:.1} vs {b:.1} µs = {:.3}×", cpu / b),
+                        Some(cpu <= 1.1 * b),
+                    );
+                }
             }
             if let Some((_, d)) = self.daemons.iter().find(|(n, _)| *n == name) {
                 goal(

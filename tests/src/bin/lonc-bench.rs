@@ -1,12 +1,16 @@
 //! `lonc-bench`: the load tool. `lonc-bench standard` runs the standard comparison (set-ups
 //! (a) direct, (b) null relay, (c) lonc, (d) lonc-blocking when built) and prints a markdown
-//! report; `bench/run.sh` builds the release daemons first and runs it.
+//! report; `bench/run.sh` builds the release daemons first and runs it. `lonc-bench syscalls`
+//! counts the system calls per request of the relay and the daemons. `lonc-bench relay` (hidden)
+//! is the null relay's process, which the other two start.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use lonc_tests::bench::relay::{self, Launcher};
 use lonc_tests::bench::standard::{self, Options};
+use lonc_tests::bench::syscalls;
 
 #[derive(Parser)]
 #[command(
@@ -23,6 +27,53 @@ enum Cmd {
     /// The standard comparison, every set-up in one run; the report goes to standard output
     /// (progress to standard error).
     Standard(StandardArgs),
+    /// System calls per request of the null relay and each daemon, counted with `perf stat`
+    /// on the syscall tracepoints during a closed-loop, a kept-connection and an open-loop
+    /// point; a markdown table goes to standard output.
+    Syscalls(SyscallsArgs),
+    /// The null relay's process, as the other commands start it (settings in the environment).
+    #[command(hide = true)]
+    Relay,
+}
+
+/// A daemon given as `NAME=PATH`.
+fn named_path(arg: &str) -> Result<(String, PathBuf), String> {
+    match arg.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(path)))
+        }
+        _ => Err(format!("expected NAME=PATH, got {arg:?}")),
+    }
+}
+
+#[derive(clap::Args)]
+struct SyscallsArgs {
+    /// The smol daemon (default: `lonc` beside this binary).
+    #[arg(long, value_name = "PATH")]
+    lonc: Option<PathBuf>,
+    /// The blocking daemon (default: `lonc-blocking` beside this binary).
+    #[arg(long, value_name = "PATH")]
+    lonc_blocking: Option<PathBuf>,
+    /// One more daemon binary to count, as NAME=PATH; may be repeated.
+    #[arg(long, value_name = "NAME=PATH", value_parser = named_path)]
+    also: Vec<(String, PathBuf)>,
+    /// Leave out the null relay.
+    #[arg(long)]
+    no_relay: bool,
+    /// Closed-loop clients (and open-loop workers).
+    #[arg(long, value_name = "C", default_value_t = 64)]
+    clients: usize,
+    /// Seconds counted per point.
+    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    secs: f64,
+    /// Open-loop rates in requests per second, comma-separated, one point each: by default
+    /// about half the daemons' saturation here, and a sparse load like a real LON-CAPA
+    /// server's, where every request finds the daemon asleep.
+    #[arg(long, value_name = "REQ/S,...", value_delimiter = ',', default_values_t = [10_000.0, 200.0])]
+    rate: Vec<f64>,
+    /// Most links per host for the daemons (`--max-links`) and the null relay.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    max_links: usize,
 }
 
 #[derive(clap::Args)]
@@ -49,12 +100,20 @@ struct StandardArgs {
     /// clients).
     #[arg(long, value_name = "REQ/S")]
     rate: Option<f64>,
+    /// One more daemon binary for the interleaved rounds, as NAME=PATH (e.g. an older build,
+    /// for a before/after comparison measured the same way); may be repeated.
+    #[arg(long, value_name = "NAME=PATH", value_parser = named_path)]
+    also: Vec<(String, PathBuf)>,
     /// Only the set-ups named (direct, relay, lonc, blocking), comma-separated.
     #[arg(long, value_name = "SETUP,...", value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// Skip the memory and fail-fast measurements.
     #[arg(long)]
     no_memory: bool,
+    /// Only the interleaved rounds (and the goals they decide): no table of single points, no
+    /// memory or fail-fast figures; the open loop at --rate (default 10,000/s).
+    #[arg(long)]
+    rounds_only: bool,
     /// Interleaved rounds of the headline points whose medians the goals use (default 5; 0:
     /// the goals use the single points of the table).
     #[arg(long, value_name = "N")]
@@ -70,7 +129,15 @@ fn beside_me(name: &str) -> Option<PathBuf> {
 }
 
 fn main() {
-    let Cmd::Standard(args) = Cli::parse().command;
+    let args = match Cli::parse().command {
+        Cmd::Standard(args) => args,
+        Cmd::Syscalls(args) => return syscalls_main(args),
+        Cmd::Relay => {
+            relay::serve_if_asked();
+            eprintln!("lonc-bench relay: {} is not set", relay::SPEC_VAR);
+            std::process::exit(2);
+        }
+    };
     let mut options = if args.smoke {
         Options::smoke()
     } else {
@@ -78,6 +145,8 @@ fn main() {
     };
     options.lonc = args.lonc.or_else(|| beside_me("lonc"));
     options.lonc_blocking = args.lonc_blocking.or_else(|| beside_me("lonc-blocking"));
+    options.also = args.also;
+    options.relay = relay_launcher();
     if let Some(n) = args.max_links {
         options.max_links = n;
     }
@@ -91,6 +160,7 @@ fn main() {
         options.only = only;
     }
     options.no_memory |= args.no_memory;
+    options.rounds_only |= args.rounds_only;
     if let Some(n) = args.rounds {
         options.rounds = n;
     }
@@ -108,6 +178,53 @@ fn main() {
                 std::process::exit(1);
             }
         }
+        Err(e) => {
+            eprintln!("lonc-bench: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn relay_launcher() -> Option<Launcher> {
+    match Launcher::bench_subcommand() {
+        Ok(launcher) => Some(launcher),
+        Err(e) => {
+            eprintln!("lonc-bench: cannot find my own executable for the null relay: {e}");
+            None
+        }
+    }
+}
+
+fn syscalls_main(args: SyscallsArgs) {
+    let mut daemons = Vec::new();
+    for (name, path) in [
+        ("(c) lonc", args.lonc.or_else(|| beside_me("lonc"))),
+        (
+            "(d) lonc-blocking",
+            args.lonc_blocking.or_else(|| beside_me("lonc-blocking")),
+        ),
+    ] {
+        match path {
+            Some(path) if path.is_file() => daemons.push((name.to_string(), path)),
+            _ => eprintln!("lonc-bench: {name}: not built"),
+        }
+    }
+    daemons.extend(args.also.into_iter().map(|(n, p)| (format!("(e) {n}"), p)));
+    let options = syscalls::Options {
+        daemons,
+        relay: if args.no_relay {
+            None
+        } else {
+            relay_launcher()
+        },
+        clients: args.clients,
+        secs: args.secs,
+        rates: args.rate,
+        max_links: args.max_links,
+        size: 100,
+    };
+    match syscalls::run(&options) {
+        Ok(report) => print!("{report}"),
         Err(e) => {
             eprintln!("lonc-bench: {e}");
             std::process::exit(1);

@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lonc_core::host::{DelayedFile, Host, HostAction, HostConfig};
-use lonc_core::ids::{ClientId, LinkId};
-use lonc_core::log::Severity;
+use lonc_core::ids::{ClientId, HostKey, LinkId};
+use lonc_core::log::{LogEvent, Severity};
+use lonc_core::logfmt::message;
 use lonc_core::reason::CloseReason;
 use lonc_core::request::CON_LOST;
 
@@ -143,7 +144,7 @@ impl HostDriver {
         let now = Instant::now();
         HostDriver {
             model: Model::new(&config),
-            host: Host::new(HOST, config, now, seed),
+            host: Host::new(HostKey(0), HOST, config, now, seed),
             now,
             clients: BTreeMap::new(),
             next_client: 0,
@@ -385,13 +386,12 @@ impl HostDriver {
                 HostAction::PermLog(m) => files.push(FileAction::PermLog(m)),
                 HostAction::DeleteDelayed(n) => files.push(FileAction::Delete(n)),
                 HostAction::Log(e) => {
-                    if e.severity == Severity::Critical
-                        && e.message == format!("Host marked DEAD: {HOST}")
-                    {
+                    if e == LogEvent::HostMarkedDead && e.severity() == Severity::Critical {
                         dead_logs += 1;
                     }
-                    if !self.secret_in_clear && e.message.contains(SECRET) {
-                        return Err(format!("a log shows a password: {:?}", e.message));
+                    let text = message(&e, HOST);
+                    if !self.secret_in_clear && text.contains(SECRET) {
+                        return Err(format!("a log shows a password: {text:?}"));
                     }
                 }
             }

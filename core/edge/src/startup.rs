@@ -8,12 +8,13 @@ use lonc_core::conf::Settings;
 use lonc_core::daemon::HostSpec;
 use lonc_core::hosts_tab::{HostEntry, LineProblem};
 use lonc_core::log::Severity;
-use lonc_core::node::{Node, NodeAction, NodeConfig};
+use lonc_core::logfmt::{HostStatus, status_file};
+use lonc_core::node::{Node, NodeConfig};
 
 use crate::cli::{ConfigArgs, ConfigError, RunArgs};
 use crate::files::{self, Logger};
-use crate::localtime::now_local;
 use crate::sys;
+use lonc_client::localtime::now_local;
 
 /// How long a daemon that has decided to exit still lets answers reach their clients.
 pub const FLUSH_BOUND: Duration = Duration::from_secs(1);
@@ -107,72 +108,59 @@ fn read_config(config: &ConfigArgs) -> Result<(Settings, Vec<String>, HostsTable
     Ok((settings, warnings, hosts))
 }
 
-/// Carries out the actions that only touch files and logs (logs, the permanent log, the status
-/// report, deleting delivered delayed files, the reload, removing files); returns every other
-/// action for the runtime's own sockets.
-pub fn file_action(
-    node: &mut Node,
-    logger: &mut Logger,
-    config: &ConfigArgs,
-    action: NodeAction,
-) -> Option<NodeAction> {
-    match action {
-        NodeAction::Log {
-            host,
-            status,
-            event,
-        } => logger.log(&host, &status, &event),
-        NodeAction::PermLog(record) => logger.perm(&record),
-        NodeAction::CollectStatus => {
-            let (_, time) = now_local();
-            node.status_report(Instant::now(), &time, std::process::id(), |host| {
-                logger.last_line(host)
-            });
-        }
-        NodeAction::WriteStatus(text) => {
-            let path = node.settings().status_file();
-            if let Err(e) = files::write_status(&path, &text) {
-                logger.parent(
-                    Severity::Critical,
-                    format!("Cannot write {}: {e}", path.display()),
-                );
-            }
-        }
-        NodeAction::DeleteDelayed(name) => {
-            let path = node.settings().delayed_dir().join(&name);
-            if let Err(e) = files::remove_file(&path) {
-                logger.parent(
-                    Severity::Critical,
-                    format!("Cannot delete delivered delayed file {name}: {e}"),
-                );
-            }
-        }
-        NodeAction::ReloadConfig => {
-            let now = Instant::now();
-            match read_config(config) {
-                Ok((settings, warnings, (entries, problems))) => {
-                    for w in warnings {
-                        logger.parent(Severity::Warning, w);
-                    }
-                    node.reload(now, settings, &entries, &problems);
-                }
-                Err(e) => node.reload_failed(now, &e.0),
-            }
-        }
-        NodeAction::RemoveFiles(paths) => {
-            for p in paths {
-                if let Err(e) = files::remove_file(&p) {
-                    logger.parent(
-                        Severity::Warning,
-                        format!("Cannot remove {}: {e}", p.display()),
-                    );
-                }
-            }
-        }
-        NodeAction::SetState(_) | NodeAction::SetDebug(_) => {}
-        other => return Some(other),
+/// [`lonc_core::node::Output::WriteStatus`]: replaces `loncstatus.txt` with the status of `hosts` now, each with
+/// its last `lonc.log` line; a failure is logged.
+pub fn write_status(node: &Node, logger: &mut Logger, hosts: &[HostStatus]) {
+    let (_, time) = now_local();
+    let text = status_file(&time, std::process::id(), hosts, |host| {
+        logger.last_line(host)
+    });
+    let path = node.settings().status_file();
+    if let Err(e) = files::write_status(&path, &text) {
+        logger.parent(
+            Severity::Critical,
+            format!("Cannot write {}: {e}", path.display()),
+        );
     }
-    None
+}
+
+/// [`lonc_core::node::Output::DeleteDelayed`]: deletes a delivered delayed file; a failure is logged.
+pub fn delete_delayed(node: &Node, logger: &mut Logger, name: &str) {
+    let path = node.settings().delayed_dir().join(name);
+    if let Err(e) = files::remove_file(&path) {
+        logger.parent(
+            Severity::Critical,
+            format!("Cannot delete delivered delayed file {name}: {e}"),
+        );
+    }
+}
+
+/// [`lonc_core::node::Output::ReloadConfig`]: re-reads the configuration and `hosts.tab` and hands them to the
+/// node ([`Node::reload`], or [`Node::reload_failed`] with the reason).
+pub fn reload(node: &mut Node, logger: &mut Logger, config: &ConfigArgs) {
+    let now = Instant::now();
+    match read_config(config) {
+        Ok((settings, warnings, (entries, problems))) => {
+            for w in warnings {
+                logger.parent(Severity::Warning, w);
+            }
+            node.reload(now, settings, &entries, &problems);
+        }
+        Err(e) => node.reload_failed(now, &e.0),
+    }
+}
+
+/// [`lonc_core::node::Output::RemoveFiles`]: removes the files, ignoring those already gone; a failure is
+/// logged.
+pub fn remove_files(logger: &mut Logger, paths: &[std::path::PathBuf]) {
+    for p in paths {
+        if let Err(e) = files::remove_file(p) {
+            logger.parent(
+                Severity::Warning,
+                format!("Cannot remove {}: {e}", p.display()),
+            );
+        }
+    }
 }
 
 /// Binds the socket of a host the node listens for (non-blocking, replacing a stale file, with

@@ -1,25 +1,32 @@
-//! The scheduler and its links composed: requests through real handshakes with in-memory londs.
+//! One remote host through the whole node: requests through real handshakes with in-memory
+//! londs, dead hosts, delayed files, idle links.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use lonc_core::host::{DelayedFile, HostConfig};
-use lonc_core::log::Severity;
-use lonc_core::peer::PeerConfig;
-use lonc_tests::cluster::{Lond, PeerHarness};
+use lonc_core::log::{LogEvent, Severity};
+use lonc_core::node::NodeConfig;
+use lonc_tests::cluster::{Lond, NodeHarness};
 
-fn harness() -> PeerHarness {
-    PeerHarness::new(PeerConfig::default())
+const HOST: &str = "msul1";
+
+fn harness() -> NodeHarness {
+    NodeHarness::new(NodeConfig::default(), &[HOST])
+}
+
+fn set_lond(h: &mut NodeHarness, mode: Lond) {
+    h.lond.insert(HOST.into(), mode);
 }
 
 #[test]
 fn a_request_opens_a_link_handshakes_and_is_answered() {
     let mut h = harness();
-    h.submit(1, b"echo:hello");
+    h.submit(HOST, 1, b"echo:hello");
     assert_eq!(h.answers_to(1), vec![Bytes::from("echo:hello")]);
     assert_eq!(h.connects, 1);
-    assert_eq!(h.peer.host().link_count(), 1);
-    h.submit(2, b"ping");
+    assert_eq!(h.node.host(h.key(HOST)).unwrap().link_count(), 1);
+    h.submit(HOST, 2, b"ping");
     assert_eq!(h.connects, 1, "the idle link is reused");
     assert_eq!(h.answers_to(2), vec![Bytes::from("ping")]);
 }
@@ -27,7 +34,7 @@ fn a_request_opens_a_link_handshakes_and_is_answered() {
 #[test]
 fn encrypt_requests_reach_the_lond_decrypted_and_marked() {
     let mut h = harness();
-    h.submit(1, b"encrypt:passwd:msu:jdoe:old:new");
+    h.submit(HOST, 1, b"encrypt:passwd:msu:jdoe:old:new");
     assert_eq!(
         h.lond_saw(),
         vec![(Bytes::from("passwd:msu:jdoe:old:new"), true)]
@@ -41,50 +48,53 @@ fn encrypt_requests_reach_the_lond_decrypted_and_marked() {
 #[test]
 fn a_down_lond_answers_con_lost_then_the_host_dies_and_stops_connecting() {
     let mut h = harness();
-    h.lond = Lond::Down;
+    set_lond(&mut h, Lond::Down);
     for client in 0..5 {
-        h.submit(client, b"ping");
+        h.submit(HOST, client, b"ping");
         assert_eq!(h.answers_to(client), vec![Bytes::from("con_lost")]);
     }
     assert_eq!(h.connects, 5);
-    assert!(h.peer.host().is_dead());
-    assert_eq!(h.peer.status(), "msul1 >>> DEAD !!!! <<<");
-    h.submit(9, b"ping");
+    assert!(h.node.host(h.key(HOST)).unwrap().is_dead());
+    assert_eq!(
+        h.node.host(h.key(HOST)).unwrap().status(),
+        "msul1 >>> DEAD !!!! <<<"
+    );
+    h.submit(HOST, 9, b"ping");
     assert_eq!(h.answers_to(9), vec![Bytes::from("con_lost")]);
     assert_eq!(h.connects, 5, "a dead host touches no network");
     assert!(
         h.logs
             .iter()
-            .any(|l| l.severity == Severity::Critical && l.message.contains("DEAD"))
+            .any(|(_, l)| *l == LogEvent::HostMarkedDead && l.severity() == Severity::Critical)
     );
 }
 
 #[test]
 fn a_dead_host_comes_back_through_a_probe() {
     let mut h = harness();
-    h.lond = Lond::Down;
+    set_lond(&mut h, Lond::Down);
     for client in 0..5 {
-        h.submit(client, b"ping");
+        h.submit(HOST, client, b"ping");
     }
-    assert!(h.peer.host().is_dead());
-    h.lond = Lond::Up;
+    assert!(h.node.host(h.key(HOST)).unwrap().is_dead());
+    set_lond(&mut h, Lond::Up);
     h.advance(Duration::from_secs(2));
     assert!(
-        !h.peer.host().is_dead(),
+        !h.node.host(h.key(HOST)).unwrap().is_dead(),
         "the first probe after 1 s revived it"
     );
-    h.submit(10, b"ping");
+    h.submit(HOST, 10, b"ping");
     assert_eq!(h.answers_to(10), vec![Bytes::from("ping")]);
 }
 
 #[test]
 fn a_hanging_connect_is_given_up_after_the_connect_timeout() {
     let mut h = harness();
-    h.lond = Lond::Hanging;
-    h.submit(1, b"ping");
-    assert!(h.answers.is_empty());
+    set_lond(&mut h, Lond::Hanging);
+    h.submit(HOST, 1, b"ping");
+    assert!(h.answers_to(1).is_empty());
     h.advance(Duration::from_millis(4_999));
-    assert!(h.answers.is_empty());
+    assert!(h.answers_to(1).is_empty());
     h.advance(Duration::from_millis(1));
     assert_eq!(h.answers_to(1), vec![Bytes::from("con_lost")]);
 }
@@ -102,7 +112,7 @@ fn delayed_files_are_replayed_on_the_first_link_deleted_and_logged() {
             request: Bytes::from("put:a:1"),
         },
     ];
-    h.submit(1, b"ping");
+    h.submit(HOST, 1, b"ping");
     let seen: Vec<Bytes> = h.lond_saw().iter().map(|(l, _)| l.clone()).collect();
     assert_eq!(seen, vec!["ping", "put:a:1", "put:b:2"]);
     assert!(h.delayed_dir.is_empty());
@@ -111,14 +121,17 @@ fn delayed_files_are_replayed_on_the_first_link_deleted_and_logged() {
 
 #[test]
 fn pruning_an_idle_link_says_exit_and_closes_its_socket() {
-    let mut h = PeerHarness::new(PeerConfig {
-        host: HostConfig {
-            idle_timeout: Duration::from_secs(10),
-            ..HostConfig::default()
+    let mut h = NodeHarness::new(
+        NodeConfig {
+            host: HostConfig {
+                idle_timeout: Duration::from_secs(10),
+                ..HostConfig::default()
+            },
+            ..NodeConfig::default()
         },
-        ..PeerConfig::default()
-    });
-    h.submit(1, b"ping");
+        &[HOST],
+    );
+    h.submit(HOST, 1, b"ping");
     assert_eq!(h.open_links.len(), 1);
     h.advance(Duration::from_secs(11));
     assert!(h.open_links.is_empty());

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use lonc_blocking::sim::{Faults, Sim, SimConfig};
+use lonc_edge::sim::{Faults, Sim, SimConfig};
 
 /// A simulated LON-CAPA lond: the profile-A handshake, `enc:` requests, and the commands
 /// `ping`, `echo:<text>`, `put:<key>:<value>`, `get:<key>` (anything else: `unknown_cmd`).

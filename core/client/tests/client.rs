@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lonc_blocking::{
+use lonc_client::{
     CON_DELAYED, CON_FAILED, CON_LOST, Client, ClientError, Critical, ReplyError, Spool, critical,
     critical_detailed,
 };

@@ -10,7 +10,6 @@ use lonc_core::framing::DEFAULT_MAX_LINE;
 use lonc_core::host::HostConfig;
 use lonc_core::link::LinkConfig;
 use lonc_core::node::NodeConfig;
-use lonc_core::peer::PeerConfig;
 
 /// The default configuration file of a LON-CAPA server.
 pub const DEFAULT_CONF: &str = "/etc/httpd/conf/loncapa.conf";
@@ -143,22 +142,20 @@ impl RunArgs {
                 shutdown_grace: secs("--shutdown-grace", self.shutdown_grace)?,
                 debug: self.debug,
             },
-            peer: PeerConfig {
-                host: HostConfig {
-                    max_links: self.max_links,
-                    retries: self.retries,
-                    idle_timeout: secs("--idle-timeout", self.idle_timeout)?,
-                    max_queue_len: self.max_queue,
-                    max_queue_bytes: self.max_queue_bytes,
-                    probe_min: secs("--probe-min", self.probe_min)?,
-                    probe_max: secs("--probe-max", self.probe_max)?,
-                    ..HostConfig::default()
-                },
-                link: LinkConfig {
-                    connect_timeout: secs("--connect-timeout", self.connect_timeout)?,
-                    step_timeout: secs("--step-timeout", self.step_timeout)?,
-                    max_line: self.max_line,
-                },
+            host: HostConfig {
+                max_links: self.max_links,
+                retries: self.retries,
+                idle_timeout: secs("--idle-timeout", self.idle_timeout)?,
+                max_queue_len: self.max_queue,
+                max_queue_bytes: self.max_queue_bytes,
+                probe_min: secs("--probe-min", self.probe_min)?,
+                probe_max: secs("--probe-max", self.probe_max)?,
+                ..HostConfig::default()
+            },
+            link: LinkConfig {
+                connect_timeout: secs("--connect-timeout", self.connect_timeout)?,
+                step_timeout: secs("--step-timeout", self.step_timeout)?,
+                max_line: self.max_line,
             },
         })
     }
@@ -319,11 +316,11 @@ mod tests {
     #[test]
     fn defaults_are_loncnews() {
         let c = RunArgs::default().node_config().unwrap();
-        assert_eq!(c.peer.host.max_links, 10);
-        assert_eq!(c.peer.host.retries, 5);
-        assert_eq!(c.peer.host.idle_timeout, Duration::from_secs(3600));
-        assert_eq!(c.peer.link.connect_timeout, Duration::from_secs(5));
-        assert_eq!(c.peer.link.step_timeout, Duration::from_secs(30));
+        assert_eq!(c.host.max_links, 10);
+        assert_eq!(c.host.retries, 5);
+        assert_eq!(c.host.idle_timeout, Duration::from_secs(3600));
+        assert_eq!(c.link.connect_timeout, Duration::from_secs(5));
+        assert_eq!(c.link.step_timeout, Duration::from_secs(30));
     }
 
     #[test]
@@ -344,8 +341,8 @@ mod tests {
         assert_eq!(cli.config.host_id.as_deref(), Some("me"));
         assert_eq!(run.socket_mode, 0o600);
         let c = run.node_config().unwrap();
-        assert_eq!(c.peer.host.max_links, 3);
-        assert_eq!(c.peer.link.step_timeout, Duration::from_millis(1500));
+        assert_eq!(c.host.max_links, 3);
+        assert_eq!(c.link.step_timeout, Duration::from_millis(1500));
     }
 
     #[test]

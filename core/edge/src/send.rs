@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use crate::client::{CON_LOST, Client, Critical, ReplyError};
 use crate::files;
-use crate::spool::Spool;
+use lonc_client::Spool;
+use lonc_client::{CON_LOST, Client, Critical, ReplyError};
 
 use crate::cli::{ConfigArgs, SendArgs};
 

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::client::{Client, critical};
-use crate::spool::Spool;
+use lonc_client::Spool;
+use lonc_client::{Client, critical};
 
 use crate::cli::DemoArgs;
 use crate::sim::{Faults, Sim, SimConfig, free_port};

@@ -7,13 +7,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::localtime::now_local;
 use bytes::Bytes;
+use lonc_client::localtime::now_local;
 use lonc_core::conf::Settings;
+use lonc_core::daemon::PARENT_LOG_HOST;
 use lonc_core::host::DelayedFile;
 use lonc_core::hosts_tab::{self, HostEntry, LineProblem};
 use lonc_core::log::{LogEvent, Severity};
-use lonc_core::logfmt::{log_event_line, perm_log_line, status_string};
+use lonc_core::logfmt::{log_line, message, perm_log_line, status_string};
 
 /// Writes `lonc.log` and `lonnet.perm.log` in loncnew's formats and remembers each host's last
 /// log line for the status report.
@@ -55,10 +56,20 @@ impl Logger {
         }
     }
 
-    /// One `lonc.log` line for `host` in the state `state`.
+    /// One `lonc.log` line of the core's, for `host` in the state `state`.
     pub fn log(&mut self, host: &str, state: &str, event: &LogEvent) {
+        self.write_line(host, state, event.severity(), &message(event, host));
+    }
+
+    /// A line of the daemon's own (`Parent Server`), about what it met outside the core.
+    pub fn parent(&mut self, severity: Severity, message: impl Into<String>) {
+        self.write_line(PARENT_LOG_HOST, "lonc", severity, &message.into());
+    }
+
+    fn write_line(&mut self, host: &str, state: &str, severity: Severity, message: &str) {
         let (_, time) = now_local();
-        let line = log_event_line(&time, self.pid, host, &status_string(&time, state), event);
+        let status = status_string(&time, state);
+        let line = log_line(&time, self.pid, host, &status, severity, message);
         if let Some(f) = &mut self.log
             && let Err(e) = f.write_all(line.as_bytes())
         {
@@ -68,15 +79,6 @@ impl Logger {
             eprint!("{line}");
         }
         self.last.insert(host.to_owned(), line);
-    }
-
-    /// A line of the parent's own (`Parent Server`).
-    pub fn parent(&mut self, severity: Severity, message: impl Into<String>) {
-        self.log(
-            lonc_core::daemon::PARENT_LOG_HOST,
-            "lonc",
-            &LogEvent::new(severity, message),
-        );
     }
 
     /// One `lonnet.perm.log` record.

@@ -1,0 +1,22 @@
+//! `lonc-edge`: what both lonc daemons share at their edge to the operating system, and the
+//! tools built on it. A runtime (`lonc-smol`, `lonc-blocking`) is an event loop around the
+//! core's `Node`; everything else it needs is here.
+//!
+//! * [`cli`]: the one command-line definition of both binaries;
+//! * [`startup`]: start-up (settings, `hosts.tab`, logs, pid file, detaching), the reload on
+//!   SIGHUP, and the node's outputs that only touch files;
+//! * [`files`]: `lonc.log`, `lonnet.perm.log`, the pid, status and delayed files, the host
+//!   sockets;
+//! * [`sys`]: the few system calls std lacks;
+//! * [`send`]: `lonc send`, through `lonc-client`; [`demo`]: `lonc demo`; [`sim`]: the
+//!   simulated lond (also the `lond-sim` binary).
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod demo;
+pub mod files;
+pub mod send;
+pub mod sim;
+pub mod startup;
+pub mod sys;

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Mutation testing of the core (lonc-core) with cargo-mutants; the README's "Mutation testing"
+# section gives the figures. The settings (which tests judge a mutant, the timeout, the mutants
+# listed as equivalent and why) are in .cargo/mutants.toml.
+#
+#   core/mutants.sh [REF] [-- ARGS]    the core files changed since REF (default: main)
+#   core/mutants.sh --all [-- ARGS]    the whole core
+#
+# ARGS go to `cargo mutants` unchanged (e.g. `-- -j2`, `-- -F 'handle_written'`).
+#
+# What "changed" means: every file under core/src that differs between the merge base of REF and
+# the working tree (committed or not, untracked files included) is mutated *whole*, one `-f`
+# per file. Whole files rather than `--in-diff` (only the mutants on changed lines): a change
+# moves behaviour around a file, so mutants on lines it did not touch can become unkilled (a new
+# early return, a test deleted or weakened) and only a run over the whole file shows it. The
+# core's files are small: the largest takes about 10 minutes on 2 cores.
+#
+# The report is in <target>/mutants/mutants.out (missed.txt, timeout.txt, caught.txt, ...).
+# Exit status: 0 when no mutant was missed (mutants caught only by the timeout, loops that
+# spin, are fine and listed), 2 when one was missed, anything else when cargo-mutants failed.
+set -euo pipefail
+
+root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+cd "$root"
+
+ref=main
+all=false
+extra=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --all) all=true ;;
+        --) shift; extra=("$@"); break ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "core/mutants.sh: unknown option $1 (try --help)" >&2; exit 1 ;;
+        *) ref=$1 ;;
+    esac
+    shift
+done
+
+files=()
+if $all; then
+    files=(-f 'core/src/**/*.rs')
+else
+    base=$(git merge-base "$ref" HEAD)
+    while IFS= read -r f; do
+        case $f in
+            core/src/*.rs) [ -f "$f" ] && files+=(-f "$f") ;;
+        esac
+    done < <({ git diff --name-only "$base" -- core/src; \
+               git ls-files --others --exclude-standard -- core/src; } | sort -u)
+    if [ ${#files[@]} -eq 0 ]; then
+        echo "core/mutants.sh: no file under core/src changed since $ref ($base); nothing to do"
+        echo "(a change to tests alone can only unkill mutants by weakening a test: --all checks)"
+        exit 0
+    fi
+fi
+
+target=$(cargo metadata --format-version 1 --no-deps \
+    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+out="$target/mutants"
+echo "core/mutants.sh: cargo mutants ${files[*]} ${extra[*]}"
+status=0
+nice cargo mutants "${files[@]}" -o "$out" "${extra[@]}" || status=$?
+report="$out/mutants.out"
+echo
+echo "core/mutants.sh: report in $report"
+case $status in
+    0|2|3)
+        # cargo-mutants exits 3 (timeouts) rather than 2 (missed) when there are both, so the
+        # verdict comes from the report.
+        if [ -s "$report/timeout.txt" ]; then
+            echo "core/mutants.sh: caught by the timeout only (a loop that spins):"
+            sed 's/^/    /' "$report/timeout.txt"
+        fi
+        if [ -s "$report/missed.txt" ]; then
+            echo "core/mutants.sh: MISSED (kill each with a test, or list it as equivalent, with"
+            echo "its reason, in .cargo/mutants.toml):"
+            sed 's/^/    /' "$report/missed.txt"
+            status=2
+        else
+            echo "core/mutants.sh: no mutant missed"
+            status=0
+        fi
+        ;;
+    *) echo "core/mutants.sh: cargo mutants failed (status $status)" ;;
+esac
+exit "$status"
