@@ -13,7 +13,7 @@
 # per file. Whole files rather than `--in-diff` (only the mutants on changed lines): a change
 # moves behaviour around a file, so mutants on lines it did not touch can become unkilled (a new
 # early return, a test deleted or weakened) and only a run over the whole file shows it. The
-# core's files are small: the largest takes about 10 minutes on 2 cores.
+# core's files are small: each takes 1 to 30 minutes on 2 cores.
 #
 # The report is in <target>/mutants/mutants.out (missed.txt, timeout.txt, caught.txt, ...).
 # Exit status: 0 when no mutant was missed (mutants caught only by the timeout, loops that

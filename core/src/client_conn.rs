@@ -114,6 +114,7 @@ mod tests {
         c.handle_input(b"ping\necho:a").unwrap();
         assert_eq!(c.next_request().as_deref(), Some(&b"ping"[..]));
         assert!(c.is_waiting());
+        assert_eq!(c.buffered_input(), 6, "echo:a waits in the framer");
         assert_eq!(c.next_request(), None, "the next waits for the answer");
         c.handle_input(b"\n").unwrap();
         assert_eq!(c.next_request(), None);
@@ -122,7 +123,9 @@ mod tests {
         c.answered();
         assert_eq!(c.next_request(), None);
         assert!(!c.is_finished());
+        assert!(!c.input_done());
         c.handle_eof();
+        assert!(c.input_done());
         assert!(c.is_finished());
         assert!(!c.wants_input());
     }
@@ -144,6 +147,7 @@ mod tests {
         c.handle_input(b"a\n").unwrap();
         assert!(c.next_request().is_some());
         c.handle_input(b"0123456789").unwrap();
+        assert_eq!(c.buffered_input(), 10);
         assert!(c.wants_input(), "exactly the bound is still fine");
         c.handle_input(b"\nx").unwrap();
         assert!(!c.wants_input());

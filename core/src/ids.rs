@@ -120,4 +120,44 @@ mod tests {
         assert_eq!(map.get(&LinkId::new(HostKey(3), 500)), Some(&500));
         assert_eq!(map.len(), 1000);
     }
+
+    /// How many of the keys' hashes fall in distinct buckets of a 1024-bucket table.
+    fn buckets<K: std::hash::Hash>(keys: impl IntoIterator<Item = K>) -> usize {
+        use std::hash::BuildHasher;
+        let build = BuildHasherDefault::<IdHasher>::default();
+        let buckets: std::collections::HashSet<u64> =
+            keys.into_iter().map(|k| build.hash_one(k) & 1023).collect();
+        buckets.len()
+    }
+
+    #[test]
+    fn every_key_type_is_spread() {
+        // Not only u64 handles: HostKey is a u32, the blocking runtime keys its sources by
+        // usize, and any other integer, byte string or composite key may be an IdMap's. A
+        // hasher that ignored one of them would still be correct, but every key would share
+        // one bucket and each look-up would walk them all.
+        assert_eq!(buckets((0..1024u32).map(HostKey)), 1024);
+        assert_eq!(buckets(0..1024usize), 1024);
+        assert_eq!(buckets(0..=255u8), 256);
+        assert_eq!(buckets(0..1024u16), 1024);
+        // Bytes go in 8 at a time, the last word zero-padded: names that differ only in their
+        // second word, which the hash mixes into the first's.
+        let names: Vec<[u8; 12]> = (0..1024u16)
+            .map(|n| {
+                let mut name = *b"msul1-ho..st";
+                name[8..10].copy_from_slice(&n.to_le_bytes());
+                name
+            })
+            .collect();
+        assert_eq!(buckets(names.iter().map(|n| &n[..])), 1024);
+        // A composite key writes two integers, the second mixed into the first's hash: no two
+        // pairs hash alike.
+        use std::hash::BuildHasher;
+        let build = BuildHasherDefault::<IdHasher>::default();
+        let pairs: std::collections::HashSet<u64> = (0..32u32)
+            .flat_map(|h| (0..32u32).map(move |n| (HostKey(h), n)))
+            .map(|key| build.hash_one(key))
+            .collect();
+        assert_eq!(pairs.len(), 1024);
+    }
 }
