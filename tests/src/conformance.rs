@@ -770,6 +770,31 @@ impl Drop for Killed {
 }
 
 impl Killed {
+    /// A daemon of `f`'s configuration (with `extra` flags) besides the fixture's, its standard
+    /// error kept for [`Killed::stderr`].
+    fn daemon<S: AsRef<std::ffi::OsStr>>(f: &Fixture, extra: &[S]) -> Killed {
+        Killed(
+            Command::new(&f.bin)
+                .arg("--conf")
+                .arg(&f.conf)
+                .args(extra)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("runs"),
+        )
+    }
+
+    /// Everything it wrote to standard error (waits for the end of it: call once it exited or
+    /// was killed).
+    fn stderr(&mut self) -> String {
+        let mut text = String::new();
+        let mut pipe = self.0.stderr.take().expect("piped");
+        pipe.read_to_string(&mut text).unwrap();
+        text
+    }
+
     /// Its exit status, waiting for it within [`PATIENCE`].
     fn exit_status(&mut self) -> ExitStatus {
         let mut status = None;
@@ -791,25 +816,9 @@ pub fn a_second_daemon_on_one_configuration_refuses_and_touches_nothing(bin: &Pa
     let pid_file = f.logs.join("lonc.pid");
     let log_len = || std::fs::metadata(f.logs.join("lonc.log")).unwrap().len();
     let before = (std::fs::read_to_string(&pid_file).unwrap(), log_len());
-    let mut second = Killed(
-        Command::new(bin)
-            .arg("--conf")
-            .arg(&f.conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("runs"),
-    );
+    let mut second = Killed::daemon::<&str>(&f, &[]);
     let status = second.exit_status();
-    let mut stderr = String::new();
-    second
-        .0
-        .stderr
-        .take()
-        .expect("piped")
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = second.stderr();
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
@@ -837,30 +846,15 @@ pub fn a_socket_another_daemon_answers_on_is_not_taken(bin: &Path) {
     f.start_sim("alpha", Faults::default());
     f.start_daemon(&[]);
     let other = |daemons: &str, extra: &[&std::ffi::OsStr]| {
-        Killed(
-            Command::new(bin)
-                .arg("--conf")
-                .arg(&f.conf)
-                .arg("--daemons-dir")
-                .arg(f.dir.path().join(daemons))
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("runs"),
-        )
-    };
-    let stderr_of = |daemon: &mut Killed| {
-        let mut text = String::new();
-        let mut pipe = daemon.0.stderr.take().expect("piped");
-        pipe.read_to_string(&mut text).unwrap();
-        text
+        let mut flags: Vec<std::ffi::OsString> =
+            vec!["--daemons-dir".into(), f.dir.path().join(daemons).into()];
+        flags.extend(extra.iter().map(|e| e.to_os_string()));
+        Killed::daemon(&f, &flags)
     };
     // Every socket taken: exit 1.
     let mut second = other("perl2", &[]);
     assert_eq!(second.exit_status().code(), Some(1));
-    let stderr = stderr_of(&mut second);
+    let stderr = second.stderr();
     for h in ["alpha", "beta", "gamma"] {
         let path = f.sock_dir.join(h);
         assert!(
@@ -889,7 +883,7 @@ pub fn a_socket_another_daemon_answers_on_is_not_taken(bin: &Path) {
     });
     assert!(third.0.try_wait().unwrap().is_none(), "it runs on");
     third.0.kill().unwrap();
-    let stderr = stderr_of(&mut third);
+    let stderr = third.stderr();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.contains("Cannot listen on") && stderr.contains("for alpha"),
@@ -1133,20 +1127,9 @@ pub fn a_missing_host_id_is_one_line_and_status_2(bin: &Path) {
 pub fn a_hosts_tab_with_no_remote_host_is_refused_at_start_and_on_hup(bin: &Path) {
     let mut f = Fixture::new(bin);
     f.write_hosts(&[]);
-    let mut daemon = Killed(
-        Command::new(bin)
-            .arg("--conf")
-            .arg(&f.conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("runs"),
-    );
+    let mut daemon = Killed::daemon::<&str>(&f, &[]);
     let status = daemon.exit_status();
-    let mut stderr = String::new();
-    let mut pipe = daemon.0.stderr.take().expect("piped");
-    pipe.read_to_string(&mut stderr).unwrap();
+    let stderr = daemon.stderr();
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("has no usable remote host"), "{stderr}");

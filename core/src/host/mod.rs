@@ -228,15 +228,8 @@ impl Host {
         if self.health == Health::Closed {
             return;
         }
-        self.retries_left = self.config.retries;
-        if let Health::Dead { .. } = self.health {
-            self.health = Health::Alive;
-            self.timers.clear(Timer::Probe);
-            self.log(LogEvent::HostReset);
-            self.actions.push_back(HostAction::ScanDelayed);
-            if !self.links.connecting() && self.links.len() < self.config.max_links {
-                self.open_link();
-            }
+        if self.revive() && !self.links.connecting() && self.links.len() < self.config.max_links {
+            self.open_link();
         }
         self.settle(now);
     }
@@ -258,14 +251,22 @@ impl Host {
                 self.actions.push_back(HostAction::CloseLink(link));
             }
         }
-        self.retries_left = self.config.retries;
-        if let Health::Dead { .. } = self.health {
-            self.health = Health::Alive;
-            self.timers.clear(Timer::Probe);
-            self.log(LogEvent::HostReset);
-            self.actions.push_back(HostAction::ScanDelayed);
-        }
+        self.revive();
         self.settle(now);
+    }
+
+    /// A fresh retry budget; a dead host is alive again (logged, and its spool scanned).
+    /// True if it was dead.
+    fn revive(&mut self) -> bool {
+        self.retries_left = self.config.retries;
+        if !matches!(self.health, Health::Dead { .. }) {
+            return false;
+        }
+        self.health = Health::Alive;
+        self.timers.clear(Timer::Probe);
+        self.log(LogEvent::HostReset);
+        self.actions.push_back(HostAction::ScanDelayed);
+        true
     }
 
     /// The orderly shutdown begins: no delayed file is read or started any more (those queued
