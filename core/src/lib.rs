@@ -58,6 +58,7 @@
 //!             Output::StopAccepting => {}              // close every listener
 //!             Output::Connect { .. } => {}             // start a TCP connect
 //!             Output::Transmit { .. } => {}            // write, then node.handle_written
+//!             Output::ProbeReset { .. } => {}          // SO_ERROR: read error, or EOF again
 //!             Output::CloseLink { .. } => {}           // write the farewell, close
 //!             Output::Answer { .. } => {}              // write to the client
 //!             Output::CloseClient { .. } => {}         // close once its answers are out

@@ -139,9 +139,21 @@ pub enum LinkEvent {
         failed_request: bool,
         unread: bool,
     },
+    /// The peer's end of stream came while a request was out and before a byte of reply, and
+    /// [`RESET_WAIT`] has passed: ask the socket whether a reset (or another error) came since
+    /// (`SO_ERROR`) and report it with [`Link::handle_read_error`], or else report the end of
+    /// stream again with [`Link::handle_eof`]. A reset says the peer never read the request.
+    ProbeReset,
     /// Something worth a log line.
     Log(LogEvent),
 }
+
+/// How long a link whose peer ended the stream in the middle of a transaction, before a byte
+/// of reply, waits for the reset that would say the peer never read the request (bounded by
+/// the step timeout). A lond that closes a link (its child's idle timeout, a restart, or after
+/// each reply) sends its end of stream first; the request that crossed it on the wire is
+/// answered by its kernel with a reset about a round trip later.
+pub const RESET_WAIT: Duration = Duration::from_secs(1);
 
 /// A command the link cannot carry out: a bug in the caller, not the peer's doing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,10 +184,12 @@ enum Timer {
     Connect,
     /// The current step (a handshake line, a request, a reply) must make progress by then.
     Step,
+    /// After an end of stream in the middle of a transaction: probe for a reset.
+    ResetWait,
 }
 
 impl TimerKind for Timer {
-    const ALL: &'static [Timer] = &[Timer::Connect, Timer::Step];
+    const ALL: &'static [Timer] = &[Timer::Connect, Timer::Step, Timer::ResetWait];
     fn slot(self) -> usize {
         self as usize
     }
@@ -189,7 +203,9 @@ pub struct Link<C: BlockCipher = IdeaCipher> {
     own_id: Box<[u8]>,
     wire: Wire,
     cipher: Option<C>,
-    timers: Timers<Timer, 2>,
+    timers: Timers<Timer, 3>,
+    /// The peer ended the stream during the current transaction ([`LinkEvent::ProbeReset`]).
+    eof_seen: bool,
     /// Bytes of the current request reported written.
     request_written: usize,
     /// A byte came from the peer since the current request started.
@@ -220,6 +236,7 @@ impl<C: BlockCipher> Link<C> {
             own_id: own_id.as_bytes().into(),
             cipher: None,
             timers,
+            eof_seen: false,
             request_written: 0,
             reply_started: false,
             events: VecDeque::new(),
@@ -284,8 +301,21 @@ impl<C: BlockCipher> Link<C> {
         self.check_unsolicited();
     }
 
-    /// The peer closed its side (read returned 0).
-    pub fn handle_eof(&mut self, _now: Instant) {
+    /// The peer closed its side (read returned 0). In the middle of a transaction whose request
+    /// went out and before a byte of reply, the link waits [`RESET_WAIT`] (at most the step
+    /// timeout) and asks for a probe ([`LinkEvent::ProbeReset`]) before it closes: the driver
+    /// stops reading the socket meanwhile and keeps it open. Otherwise, and at the probe's
+    /// second end of stream, the link closes.
+    pub fn handle_eof(&mut self, now: Instant) {
+        if self.state == LinkState::Disconnected {
+            return;
+        }
+        if self.transacting() && self.request_written > 0 && !self.reply_started && !self.eof_seen {
+            self.eof_seen = true;
+            let wait = RESET_WAIT.min(self.config.step_timeout);
+            self.timers.set_after(Timer::ResetWait, now, wait);
+            return;
+        }
         self.fail(CloseReason::Eof);
     }
 
@@ -362,10 +392,11 @@ impl<C: BlockCipher> Link<C> {
     /// Fires the timers that are due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(timer) = self.timers.pop_expired(now) {
-            self.fail(match timer {
-                Timer::Connect => CloseReason::ConnectTimeout,
-                Timer::Step => CloseReason::StepTimeout,
-            });
+            match timer {
+                Timer::Connect => self.fail(CloseReason::ConnectTimeout),
+                Timer::Step => self.fail(CloseReason::StepTimeout),
+                Timer::ResetWait => self.events.push_back(LinkEvent::ProbeReset),
+            }
         }
     }
 

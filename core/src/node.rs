@@ -111,6 +111,11 @@ pub enum Output {
         bytes: Bytes,
         begins: bool,
     },
+    /// The link's peer ended the stream during a transaction (reported with
+    /// [`Node::handle_link_eof`]; since then the socket is kept open and not read): report an
+    /// error waiting on the socket (`SO_ERROR`, e.g. a reset) with [`Node::handle_read_error`],
+    /// or else the end of stream again with [`Node::handle_link_eof`].
+    ProbeReset { link: LinkId },
     /// Close the link's socket now (or abandon its connect), after writing `farewell` (if any)
     /// best effort, without waiting. The link is forgotten.
     CloseLink { link: LinkId, farewell: Bytes },
@@ -724,6 +729,7 @@ impl Node {
                             s.host.handle_link_closed(now, id, reason, unread);
                             closed = true;
                         }
+                        LinkEvent::ProbeReset => out.push_back(Output::ProbeReset { link: id }),
                         LinkEvent::Log(e) => host_log(out, &s.spec, &s.host, debug, e),
                     }
                 }

@@ -1556,11 +1556,16 @@ fn an_unread_request_goes_back_to_the_head_of_the_queue_once() {
 #[test]
 fn the_link_tells_whether_its_request_can_have_been_read_and_the_host_acts_on_it() {
     // (bytes of `ping\n` written, reply bytes, how it ends) -> unread
-    let cases: [(usize, &[u8], End, bool); 5] = [
+    let cases: [(usize, &[u8], End, bool); 8] = [
         // Nothing written: the peer has nothing to run.
         (0, b"", End::Eof, true),
-        // All written, then EOF: the peer may have run it.
+        // All written, then EOF and no reset within the wait: the peer may have run it.
         (5, b"", End::Eof, false),
+        // All written, EOF, then the reset the request's bytes met: it was never read.
+        (5, b"", End::EofThenReset, true),
+        (2, b"", End::EofThenReset, true),
+        // EOF after the reply began: it was read (no wait, no probe).
+        (5, b"po", End::Eof, false),
         // A reset before a byte of reply: the peer closed with the request unread.
         (3, b"", End::Reset, true),
         (5, b"", End::Reset, true),
@@ -1588,11 +1593,14 @@ fn the_link_tells_whether_its_request_can_have_been_read_and_the_host_acts_on_it
     }
 }
 
+/// A request sent again goes to a link that has carried nothing yet: the link that just
+/// answered may be closing as well (a lond that closes links after a reply or an idle time),
+/// and the request would meet the same race a second time.
 #[test]
-fn an_unread_request_goes_at_once_to_an_idle_link() {
+fn an_unread_request_goes_to_a_fresh_link() {
     let t0 = Instant::now();
     let cfg = HostConfig {
-        max_links: 2,
+        max_links: 3,
         ..HostConfig::default()
     };
     let mut h = host(cfg, t0);
@@ -1604,14 +1612,47 @@ fn an_unread_request_goes_at_once_to_an_idle_link() {
     h.handle_reply(t0, LinkId(0), b("ra"));
     h.handle_reply(t0, LinkId(1), b("rb"));
     let _ = drain(&mut h);
-    // Two idle links; "c" goes on link 1, which closes before the peer read it.
+    // Two idle links that have carried a request; "c" goes on link 1, which closes before
+    // the peer read it.
     h.submit(t0, c(3), b("c"));
     assert_eq!(starts(&drain(&mut h)), [(LinkId(1), "c".to_string())]);
     h.handle_link_closed(t0, LinkId(1), reset(), true);
     let a = drain(&mut h);
-    assert_eq!(starts(&a), [(LinkId(0), "c".to_string())]);
-    assert!(opens(&a).is_empty(), "no handshake to wait for");
+    assert!(
+        starts(&a).is_empty(),
+        "not on link 0, which has carried one"
+    );
+    assert_eq!(opens(&a), [LinkId(2)]);
+    // A live request still takes the idle link at once.
+    h.submit(t0, c(4), b("d"));
+    assert_eq!(starts(&drain(&mut h)), [(LinkId(0), "d".to_string())]);
+    h.handle_link_ready(t0, LinkId(2));
+    assert_eq!(starts(&drain(&mut h)), [(LinkId(2), "c".to_string())]);
     assert_eq!(h.queue_len(), 0);
+}
+
+/// With the pool full no fresh link can come soon: a link that has carried a request takes
+/// the request sent again at once.
+#[test]
+fn an_unread_request_takes_any_idle_link_when_the_pool_is_full() {
+    let t0 = Instant::now();
+    let cfg = HostConfig {
+        max_links: 2,
+        ..HostConfig::default()
+    };
+    let mut h = host(cfg, t0);
+    h.submit(t0, c(1), b("a"));
+    h.submit(t0, c(2), b("b"));
+    let _ = drain(&mut h);
+    h.handle_link_ready(t0, LinkId(0));
+    h.handle_link_ready(t0, LinkId(1));
+    assert_eq!(starts(&drain(&mut h)).len(), 2);
+    // "b" comes back unread from link 1; a new link opens in its place (the pool is full).
+    h.handle_link_closed(t0, LinkId(1), reset(), true);
+    assert_eq!(opens(&drain(&mut h)), [LinkId(2)]);
+    // Link 0 answers: it has carried a request, but no other link can come: it takes "b".
+    h.handle_reply(t0, LinkId(0), b("ra"));
+    assert_eq!(starts(&drain(&mut h)), [(LinkId(0), "b".to_string())]);
 }
 
 #[test]

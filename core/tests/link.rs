@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use lonc_core::enc::EncError;
-use lonc_core::link::{Link, LinkConfig, LinkEvent, LinkMisuse, LinkState};
+use lonc_core::link::{Link, LinkConfig, LinkEvent, LinkMisuse, LinkState, RESET_WAIT};
 use lonc_core::log::{LogEvent, Severity};
 use lonc_core::reason::CloseReason;
 
@@ -399,8 +399,53 @@ fn eof_in_the_handshake_and_in_a_transaction() {
     let mut d = Drive::idle();
     d.link.start(d.now, b"ping").unwrap();
     d.sent();
+    d.eof_without_a_reset();
+}
+
+impl Drive {
+    /// An end of stream in a transaction before a byte of reply: the link waits
+    /// [`RESET_WAIT`] (nothing happens before), asks for a probe, and, told the end of stream
+    /// again, closes: the peer may have read the request.
+    fn eof_without_a_reset(&mut self) {
+        self.link.handle_eof(self.now);
+        assert_eq!(self.events(), vec![]);
+        assert!(!self.link.is_closed());
+        let probe = self.now + RESET_WAIT;
+        assert_eq!(self.link.poll_timeout(), Some(probe));
+        self.link.handle_timeout(probe - Duration::from_millis(1));
+        assert_eq!(self.events(), vec![]);
+        self.link.handle_timeout(probe);
+        assert_eq!(self.events(), vec![LinkEvent::ProbeReset]);
+        self.link.handle_eof(probe);
+        self.assert_closed(CloseReason::Eof, true);
+    }
+}
+
+/// The end of stream, then the reset its request met (an error on the socket when the link
+/// probes): the peer never read the request.
+#[test]
+fn a_reset_found_by_the_probe_after_an_eof_means_unread() {
+    for written in [2usize, 5] {
+        let mut d = Drive::transacting(written);
+        d.link.handle_eof(d.now);
+        let probe = d.now + RESET_WAIT;
+        d.link.handle_timeout(probe);
+        assert_eq!(d.events(), vec![LinkEvent::ProbeReset]);
+        d.link.handle_read_error(probe, ErrorKind::BrokenPipe);
+        d.assert_closed_unread(CloseReason::ReadError(ErrorKind::BrokenPipe));
+    }
+    // The wait is never longer than the step timeout.
+    let mut d = Drive::idle_with(LinkConfig {
+        step_timeout: Duration::from_millis(300),
+        ..LinkConfig::default()
+    });
+    d.link.start(d.now, b"ping").unwrap();
+    d.sent();
     d.link.handle_eof(d.now);
-    d.assert_closed(CloseReason::Eof, true);
+    assert_eq!(
+        d.link.poll_timeout(),
+        Some(d.now + Duration::from_millis(300))
+    );
 }
 
 #[test]
@@ -454,8 +499,7 @@ fn a_request_no_byte_of_which_was_written_is_unread() {
 fn a_request_written_then_ended_by_eof_or_a_timeout_may_have_been_read() {
     for written in [1usize, 4, 5] {
         let mut d = Drive::transacting(written);
-        d.link.handle_eof(d.now);
-        d.assert_closed(CloseReason::Eof, true);
+        d.eof_without_a_reset();
     }
     let mut d = Drive::transacting(5);
     let t = d.at(30.0);

@@ -188,6 +188,9 @@ struct LinkSocket {
     link: LinkId,
     stream: TcpStream,
     connecting: bool,
+    /// The peer's end of stream was read: not read again (it would stay readable), kept
+    /// open for [`Output::ProbeReset`] until the node closes it.
+    at_eof: bool,
     out: BytesMut,
 }
 
@@ -357,7 +360,7 @@ impl Loop {
             },
             Source::Link(l) if l.connecting => Interest::WRITE,
             Source::Link(l) => Interest {
-                read: true,
+                read: !l.at_eof,
                 write: !l.out.is_empty(),
             },
         };
@@ -502,6 +505,17 @@ impl Loop {
                 }
             }
             Output::Connect { link, addr } => self.connect(link, addr),
+            Output::ProbeReset { link } => {
+                let error = match self.links.get(&link).and_then(|k| self.sources.get(k)) {
+                    Some((Source::Link(l), _)) => l.stream.take_error().ok().flatten(),
+                    _ => return,
+                };
+                let now = Instant::now();
+                match error {
+                    Some(e) => self.node.handle_read_error(now, link, e.kind()),
+                    None => self.node.handle_link_eof(now, link),
+                }
+            }
             Output::Transmit {
                 link,
                 bytes,
@@ -745,6 +759,7 @@ impl Loop {
                     link,
                     stream,
                     connecting: true,
+                    at_eof: false,
                     out: BytesMut::new(),
                 };
                 if let Some(k) = self.register(Source::Link(l), Interest::WRITE) {
@@ -798,10 +813,13 @@ impl Loop {
             match l.stream.read(&mut self.buf) {
                 // A reset that came after the end of stream says the lond never read what
                 // was sent last: report it rather than the end.
-                Ok(0) => match l.stream.take_error() {
-                    Ok(Some(e)) => self.node.handle_read_error(Instant::now(), link, e.kind()),
-                    _ => self.node.handle_link_eof(Instant::now(), link),
-                },
+                Ok(0) => {
+                    l.at_eof = true;
+                    match l.stream.take_error() {
+                        Ok(Some(e)) => self.node.handle_read_error(Instant::now(), link, e.kind()),
+                        _ => self.node.handle_link_eof(Instant::now(), link),
+                    }
+                }
                 Ok(n) => self
                     .node
                     .handle_link_input(Instant::now(), link, &self.buf[..n]),

@@ -347,6 +347,21 @@ impl Rt {
                     self.transmit(link, &slot, bytes, begins);
                 }
             }
+            Output::ProbeReset { link } => {
+                let stream = self
+                    .links
+                    .borrow()
+                    .get(&link)
+                    .and_then(|slot| slot.stream.borrow().clone());
+                if let Some(stream) = stream {
+                    let error = stream.get_ref().take_error().ok().flatten();
+                    let mut node = self.node.borrow_mut();
+                    match error {
+                        Some(e) => node.handle_read_error(Instant::now(), link, e.kind()),
+                        None => node.handle_link_eof(Instant::now(), link),
+                    }
+                }
+            }
             Output::CloseLink { link, farewell } => {
                 if let Some(slot) = self.links.borrow_mut().remove(&link) {
                     slot.closed.set(true);
@@ -901,6 +916,12 @@ async fn link_task(rt: Rc<Rt>, link: LinkId, addr: SocketAddr, slot: Rc<LinkSock
                     _ => rt.node.borrow_mut().handle_link_eof(Instant::now(), link),
                 }
                 rt.drain();
+                // The node may keep the link open a moment to probe it for a reset
+                // (`Output::ProbeReset`, answered in `act` from the socket kept in the slot):
+                // read no more (the end stays readable), wait for the close.
+                while !slot.closed.get() {
+                    let _ = ready_or_kick(&slot.kick, |_| Poll::<()>::Pending).await;
+                }
                 break;
             }
             Some(Ok(_)) => {

@@ -410,6 +410,8 @@ impl NodeHarness {
 
     fn act(&mut self, output: Output) {
         match output {
+            // In memory there is no reset: the end of stream again.
+            Output::ProbeReset { link } => self.node.handle_link_eof(self.now, link),
             Output::Listen { host, spec } => {
                 let ok = !self.unlistenable.contains(spec.id());
                 if ok {

@@ -19,6 +19,8 @@ pub(crate) enum LinkUse {
 struct Slot {
     id: LinkId,
     used: LinkUse,
+    /// It has carried a transaction (a lond may be closing it after that one).
+    carried: bool,
 }
 
 /// At most `max_links` slots, so linear search is the fastest structure here.
@@ -83,6 +85,7 @@ impl Links {
         self.slots.push(Slot {
             id,
             used: LinkUse::Connecting,
+            carried: false,
         });
         id
     }
@@ -95,9 +98,16 @@ impl Links {
         self.slots.iter_mut().find(|s| s.id == id)
     }
 
+    /// True while the link has carried no transaction: a lond that closes links after a
+    /// reply (or an idle time) has had no reason to close this one yet.
+    pub(crate) fn is_fresh(&self, id: LinkId) -> bool {
+        self.slots.iter().any(|s| s.id == id && !s.carried)
+    }
+
     /// Put a transaction on a link (which must exist and not be on the idle stack).
     pub(crate) fn set_busy(&mut self, id: LinkId, txn: Txn) {
         if let Some(slot) = self.slot_mut(id) {
+            slot.carried = true;
             slot.used = LinkUse::Busy(txn);
         }
     }

@@ -670,12 +670,20 @@ impl Host {
     /// A link is ready for work (handshake done or reply delivered): loncnew's `ServerToIdle`.
     fn link_idle(&mut self, link: LinkId) {
         self.retries_left = self.config.retries;
-        match self.queue.pop() {
+        match self.queue.pop_for(self.takes_resent(link)) {
             Some(txn) => self.start(link, txn),
             None => {
                 self.links.set_idle(link);
             }
         }
+    }
+
+    /// A request sent again (its link closed under it unread) goes to a link that has carried
+    /// nothing yet: the link that just answered may be closing too (a lond closes links after
+    /// a reply or an idle time), and the request would meet the same race. With the pool full
+    /// (no fresh link can come), any link takes it.
+    fn takes_resent(&self, link: LinkId) -> bool {
+        self.links.is_fresh(link) || self.links.len() >= self.config.max_links
     }
 
     fn start(&mut self, link: LinkId, txn: Txn) {
@@ -688,13 +696,18 @@ impl Host {
 
     /// Start queued work on idle links (after delayed files were queued).
     fn dispatch_idle(&mut self) {
+        let mut passed = Vec::new();
         while !self.queue.is_empty() {
             let Some(link) = self.links.pop_idle() else {
                 break;
             };
-            if let Some(txn) = self.queue.pop() {
-                self.start(link, txn);
+            match self.queue.pop_for(self.takes_resent(link)) {
+                Some(txn) => self.start(link, txn),
+                None => passed.push(link), // only requests waiting for a fresh link
             }
+        }
+        for link in passed.into_iter().rev() {
+            self.links.set_idle(link);
         }
     }
 

@@ -106,8 +106,16 @@ impl WorkQueue {
         expired
     }
 
-    pub(crate) fn pop(&mut self) -> Option<Txn> {
-        let txn = self.items.pop_front()?;
+    /// The first transaction in order that may go to a link: any for a `fresh` one; for a
+    /// link that has carried a transaction, the first not sent again after its link closed
+    /// under it (that one waits for a fresh link, so as not to meet the same race twice).
+    pub(crate) fn pop_for(&mut self, fresh: bool) -> Option<Txn> {
+        let at = if fresh {
+            0
+        } else {
+            self.items.iter().position(|t| !t.resent)?
+        };
+        let txn = self.items.remove(at)?;
         self.bytes -= txn.request.len();
         Some(txn)
     }

@@ -291,6 +291,9 @@ pub enum End {
     Eof,
     /// The peer's kernel reset the connection (a read fails with `ConnectionReset`).
     Reset,
+    /// An end of stream, then, when the link probes for it, the reset that followed it (the
+    /// socket's pending error is `EPIPE` once the peer's FIN came first).
+    EofThenReset,
 }
 
 /// What a real [`Link`] reports when it closes during a transaction: the request `ping` was
@@ -319,13 +322,28 @@ pub fn link_closes(written: usize, reply: &[u8], end: End) -> (CloseReason, bool
     link.handle_written(now, written).unwrap();
     link.handle_input(now, reply);
     match end {
-        End::Eof => link.handle_eof(now),
+        End::Eof | End::EofThenReset => link.handle_eof(now),
         End::Reset => link.handle_read_error(now, std::io::ErrorKind::ConnectionReset),
     }
+    let mut probed = false;
     loop {
         match link.poll_event() {
             Some(LinkEvent::Closed { reason, unread, .. }) => return (reason, unread),
+            Some(LinkEvent::ProbeReset) => {
+                let at = link.poll_timeout().unwrap_or(now);
+                match end {
+                    End::EofThenReset => link.handle_read_error(at, std::io::ErrorKind::BrokenPipe),
+                    _ => link.handle_eof(at),
+                }
+            }
             Some(_) => {}
+            // The link waits before it probes for a reset: let its time come, once.
+            None if !probed => {
+                probed = true;
+                let t = link.poll_timeout().expect("the link waits for its probe");
+                assert_eq!(t, now + lonc_core::link::RESET_WAIT, "the probe's wait");
+                link.handle_timeout(t);
+            }
             None => panic!("the link did not close"),
         }
     }

@@ -388,6 +388,12 @@ impl Harness {
                     // The driver shuts the socket: what it held is dropped.
                     self.pending.clear();
                 }
+                LinkEvent::ProbeReset => {
+                    assert!(self.in_flight, "a probe with no transaction in flight");
+                    assert!(!self.reply_seen, "a probe after a byte of reply");
+                    // No reset came: the end of stream again, which closes the link.
+                    self.link.handle_eof(self.now);
+                }
                 LinkEvent::Log(_) => {}
             }
         }

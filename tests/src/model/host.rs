@@ -237,6 +237,9 @@ pub struct Model {
     queue: VecDeque<Work>,
     queue_bytes: usize,
     links: BTreeMap<LinkId, LinkState>,
+    /// Links that have carried a request (a request sent again waits for one that has not,
+    /// unless the pool is full).
+    carried: BTreeSet<LinkId>,
     /// Idle links, most recently idle last.
     idle: Vec<LinkId>,
     /// False after `stop_replay` or `close_all`.
@@ -281,6 +284,7 @@ impl Model {
             queue: VecDeque::new(),
             queue_bytes: 0,
             links: BTreeMap::new(),
+            carried: BTreeSet::new(),
             idle: Vec::new(),
             replaying: true,
             waiting: BTreeSet::new(),
@@ -801,8 +805,16 @@ impl Model {
         self.queue.insert(at, work);
     }
 
-    fn pop(&mut self) -> Option<Work> {
-        let work = self.queue.pop_front()?;
+    /// The first job `link` may carry: any for a link that has carried nothing (or when the
+    /// pool is full), else the first that was not sent again.
+    fn pop_for(&mut self, link: LinkId) -> Option<Work> {
+        let any = !self.carried.contains(&link) || self.links.len() >= self.max_links;
+        let at = if any {
+            0
+        } else {
+            self.queue.iter().position(|w| !w.resent)?
+        };
+        let work = self.queue.remove(at)?;
         self.queue_bytes -= work.job.request().len();
         Some(work)
     }
@@ -813,6 +825,7 @@ impl Model {
 
     fn start(&mut self, link: LinkId, work: Work, exp: &mut Expect) {
         exp.starts.push((link, work.job.request().clone()));
+        self.carried.insert(link);
         self.links.insert(link, LinkState::Busy(work));
     }
 
@@ -820,7 +833,7 @@ impl Model {
     /// it takes the head of the queue or goes on top of the idle stack.
     fn link_idle(&mut self, link: LinkId, exp: &mut Expect) {
         self.retries_left = self.retries;
-        match self.pop() {
+        match self.pop_for(link) {
             Some(work) => self.start(link, work, exp),
             None => {
                 self.links.insert(link, LinkState::Idle);
@@ -829,13 +842,18 @@ impl Model {
         }
     }
 
-    /// Queued jobs go to idle links, most recently idle first.
+    /// Queued jobs go to idle links, most recently idle first (a job sent again only to a
+    /// link that may take it; the others stay idle, in their order).
     fn dispatch_idle(&mut self, exp: &mut Expect) {
+        let mut passed = Vec::new();
         while !self.queue.is_empty() {
             let Some(link) = self.idle.pop() else { break };
-            let work = self.pop().expect("queue not empty");
-            self.start(link, work, exp);
+            match self.pop_for(link) {
+                Some(work) => self.start(link, work, exp),
+                None => passed.push(link),
+            }
         }
+        self.idle.extend(passed.into_iter().rev());
     }
 
     /// An unread request is sent again for a client that waits, or a delayed file while the
@@ -874,7 +892,8 @@ impl Model {
     }
 
     fn flush_queue(&mut self, cause: Cause, exp: &mut Expect) {
-        while let Some(work) = self.pop() {
+        while let Some(work) = self.queue.pop_front() {
+            self.queue_bytes -= work.job.request().len();
             self.fail(work.job, cause, exp);
         }
     }

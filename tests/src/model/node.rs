@@ -60,6 +60,7 @@ use lonc_core::daemon::{HostSpec, Signal};
 use lonc_core::host::DelayedFile;
 use lonc_core::hosts_tab;
 use lonc_core::ids::{ClientId, HostKey, LinkId};
+use lonc_core::link::RESET_WAIT;
 use lonc_core::log::LogEvent;
 use lonc_core::logfmt::message;
 use lonc_core::node::{Node, NodeConfig, Output};
@@ -322,6 +323,10 @@ pub struct NodeDriver {
     closed_links: BTreeSet<LinkId>,
     /// Links that failed in this step: the node must close them before it ends.
     must_close_links: BTreeSet<LinkId>,
+    /// Links whose lond ended the stream: the node may wait up to `RESET_WAIT` to probe one
+    /// for a reset (a transaction's request out, no reply byte yet); it must have closed it
+    /// by then.
+    eof_links: BTreeMap<LinkId, Instant>,
     /// Replies the londs sent and no answer or deletion has consumed: host, text, encrypted.
     replies: Vec<(HostKey, Bytes, bool)>,
     /// The delayed directory: name → request.
@@ -402,6 +407,7 @@ impl NodeDriver {
             links: BTreeMap::new(),
             closed_links: BTreeSet::new(),
             must_close_links: BTreeSet::new(),
+            eof_links: BTreeMap::new(),
             replies: Vec::new(),
             dir: BTreeMap::new(),
             spool_warned: BTreeSet::new(),
@@ -742,6 +748,37 @@ impl NodeDriver {
                 let l = self.links.get_mut(&link).unwrap();
                 l.broken = true;
                 let connected = l.session.is_some();
+                // A reset before a byte of the reply says the lond never read the request (the
+                // in-memory lond did, but the node cannot know): the node may put it back in
+                // the queue, where it takes a place again.
+                if connected && *fault != LinkFault::Eof {
+                    let key = l.key;
+                    let unreplied: Vec<(Bytes, bool)> = l
+                        .held
+                        .iter()
+                        .cloned()
+                        .chain(
+                            self.replies
+                                .iter()
+                                .filter(|(k, _, _)| *k == key)
+                                .map(|(_, t, e)| (t.clone(), *e)),
+                        )
+                        .collect();
+                    for head in self
+                        .clients
+                        .values_mut()
+                        .filter(|c| c.key == key && !c.gone)
+                        .filter_map(|c| c.lines.front_mut())
+                        .filter(|h| h.sent)
+                    {
+                        if unreplied
+                            .iter()
+                            .any(|(t, e)| echo(&head.text) == (&t[..], *e))
+                        {
+                            head.sent = false;
+                        }
+                    }
+                }
                 self.must_close_links.insert(link);
                 match (connected, fault) {
                     (false, LinkFault::Eof | LinkFault::WriteError) => self
@@ -751,7 +788,11 @@ impl NodeDriver {
                         self.node
                             .handle_connect_failed(now, link, ErrorKind::TimedOut)
                     }
-                    (true, LinkFault::Eof) => self.node.handle_link_eof(now, link),
+                    (true, LinkFault::Eof) => {
+                        self.must_close_links.remove(&link);
+                        self.eof_links.insert(link, now + RESET_WAIT);
+                        self.node.handle_link_eof(now, link);
+                    }
                     (true, LinkFault::ReadError) => {
                         self.node
                             .handle_read_error(now, link, ErrorKind::ConnectionReset)
@@ -1212,6 +1253,24 @@ impl NodeDriver {
         }
         let now = self.now;
         match out {
+            Output::ProbeReset { link } => {
+                match self.eof_links.get(&link) {
+                    Some(&due) if due <= now => {}
+                    Some(due) => {
+                        return Err(format!(
+                            "ProbeReset of link {} {:?} before its wait is over",
+                            link.0,
+                            *due - now
+                        ));
+                    }
+                    None => {
+                        return Err(format!("ProbeReset of link {}, no end of stream", link.0));
+                    }
+                }
+                // No reset came: the end of stream again, and the link must close at once.
+                self.must_close_links.insert(link);
+                self.node.handle_link_eof(now, link);
+            }
             Output::Listen { host, spec } => {
                 if self.term_at.is_some() {
                     return Err(format!("Listen on {} after the shutdown began", spec.id()));
@@ -1364,6 +1423,7 @@ impl NodeDriver {
                 }
                 self.closed_links.insert(link);
                 self.must_close_links.remove(&link);
+                self.eof_links.remove(&link);
                 self.delayed_on_link.remove(&link);
             }
             Output::Answer { client, bytes } => self.answer(client, &bytes)?,
@@ -1822,6 +1882,12 @@ impl NodeDriver {
             return Err(format!(
                 "client_count() is {}, {open} clients are open",
                 self.node.client_count()
+            ));
+        }
+        if let Some((l, _)) = self.eof_links.iter().find(|(_, due)| **due < self.now) {
+            return Err(format!(
+                "link {} ended its stream {RESET_WAIT:?} ago and was not closed",
+                l.0
             ));
         }
         if let Some(l) = self.must_close_links.iter().next() {
