@@ -42,11 +42,6 @@ impl Notifier {
         }
     }
 
-    /// True once [`Notifier::ready`] was called.
-    pub fn is_ready(&self) -> bool {
-        self.ready
-    }
-
     /// A problem met while starting: to standard error until ready (the log has it too).
     pub fn startup_problem(&self, line: &str) {
         if !self.ready {
@@ -86,13 +81,6 @@ impl Notifier {
     /// The orderly shutdown begins (TERM, INT).
     pub fn stopping(&mut self) {
         self.tell("STOPPING=1\nSTATUS=Stopping");
-    }
-
-    /// The state changed (hosts, dead hosts, links): `STATUS=`.
-    pub fn status(&mut self, status: &str) {
-        if self.ready {
-            self.tell(&format!("STATUS={status}"));
-        }
     }
 
     fn tell(&mut self, message: &str) {
@@ -136,7 +124,6 @@ mod tests {
             systemd: Some(systemd_socket(path.as_os_str()).unwrap()),
             ..Notifier::default()
         };
-        n.status("not yet");
         n.ready("3 hosts, 0 dead, 0 links");
         n.reloading();
         n.reloaded("2 hosts, 0 dead, 0 links");
