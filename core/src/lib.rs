@@ -69,6 +69,7 @@
 //!             Output::WriteStatus(_) => {}             // write loncstatus.txt
 //!             Output::ReloadConfig => {}               // re-read, node.reload
 //!             Output::RemoveFiles(_) => {}             // remove the sockets and pid file
+//!             Output::ShowStatus(_) => {}              // process title, systemd STATUS=
 //!             Output::Exit(code) => assert_eq!(code, 0), // flush answers, exit
 //!         }
 //!     }

@@ -71,14 +71,25 @@ pub const DEFAULT_SCAN_INTERVAL: Duration = Duration::from_secs(5);
 enum NodeTimer {
     /// Scan the delayed directory.
     Scan,
+    /// Show the summary, if it changed since it was last shown.
+    Status,
 }
 
 impl TimerKind for NodeTimer {
-    const ALL: &'static [NodeTimer] = &[NodeTimer::Scan];
+    const ALL: &'static [NodeTimer] = &[NodeTimer::Scan, NodeTimer::Status];
     fn slot(self) -> usize {
-        0
+        match self {
+            NodeTimer::Scan => 0,
+            NodeTimer::Status => 1,
+        }
     }
 }
+
+/// The summary ([`Node::summary`]) is shown at most once per this interval.
+pub const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// At most this many dead hosts are named in the summary; the rest are counted.
+pub const MAX_NAMED_DEAD: usize = 5;
 
 /// What the node asks its runtime to do, in order. Every variant must be carried out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,6 +163,11 @@ pub enum Output {
     ReloadConfig,
     /// Remove these files, ignoring those already gone.
     RemoveFiles(Vec<PathBuf>),
+    /// The daemon's summary ([`Node::summary`]) changed: show it in the process title
+    /// ([`crate::logfmt::process_title`]) and to the service manager (`STATUS=`). Emitted when
+    /// the number of hosts, dead hosts or links or the names of the dead hosts change, at most
+    /// once per [`STATUS_INTERVAL`], and once soon after start.
+    ShowStatus(String),
     /// Write what was answered (for a bounded time), then exit with this code.
     Exit(i32),
 }
@@ -165,6 +181,8 @@ struct Served {
     links: Vec<LinkSlot>,
     /// The earliest deadline of the host and its links, as filed in `deadlines`.
     deadline: Option<Instant>,
+    /// Its number of links and whether it is dead, as the summary last counted them.
+    counted: (usize, bool),
 }
 
 struct LinkSlot {
@@ -211,7 +229,13 @@ pub struct Node {
     parent_state: String,
     /// The scan interval, and the node's scan timer.
     scan_interval: Duration,
-    timers: Timers<NodeTimer, 1>,
+    timers: Timers<NodeTimer, 2>,
+    /// The summary last shown ([`Output::ShowStatus`]), and when.
+    status_shown: String,
+    status_at: Option<Instant>,
+    /// The summary may have changed at this instant and may be shown at once: it is, once the
+    /// call's other outputs are out.
+    status_due: Option<Instant>,
     /// A `ScanDelayed` is out and not answered; `rescan`: another was asked for meanwhile.
     scanning: bool,
     rescan: bool,
@@ -264,6 +288,9 @@ impl Node {
             parent_state: String::new(),
             scan_interval: config.scan_interval,
             timers: Timers::new(),
+            status_shown: String::new(),
+            status_at: None,
+            status_due: None,
             scanning: false,
             rescan: false,
             spool_warned: HashSet::new(),
@@ -273,6 +300,7 @@ impl Node {
             out: VecDeque::new(),
         };
         node.settle(now);
+        node.status_may_change(now);
         node.starting = Some(node.served.keys().copied().collect());
         node.request_scan();
         node.check_started(now);
@@ -330,12 +358,41 @@ impl Node {
         self.served.get(&key).map(|s| &s.host)
     }
 
-    /// One line on the daemon's state, for a service manager or a process title:
-    /// `<hosts> hosts, <dead> dead, <links> links`.
+    /// One line on the daemon's state, for a service manager and the process title:
+    /// `<hosts> hosts, <dead> dead, <links> links`, then ` - dead: <id> <id>…` naming the dead
+    /// hosts in order (at most [`MAX_NAMED_DEAD`], then `and <n> more`), all after `stopping: `
+    /// once an orderly shutdown waits for its clients.
     pub fn summary(&self) -> String {
-        let dead = self.served.values().filter(|s| s.host.is_dead()).count();
+        use std::fmt::Write as _;
+        let mut dead: Vec<&str> = self
+            .served
+            .values()
+            .filter(|s| s.host.is_dead())
+            .map(|s| s.spec.id())
+            .collect();
+        dead.sort_unstable();
         let links: usize = self.served.values().map(|s| s.links.len()).sum();
-        format!("{} hosts, {dead} dead, {links} links", self.served.len())
+        let mut line = String::new();
+        if self.draining {
+            line.push_str("stopping: ");
+        }
+        let _ = write!(
+            line,
+            "{} hosts, {} dead, {links} links",
+            self.served.len(),
+            dead.len()
+        );
+        if !dead.is_empty() {
+            line.push_str(" - dead:");
+            for id in dead.iter().take(MAX_NAMED_DEAD) {
+                line.push(' ');
+                line.push_str(id);
+            }
+            if dead.len() > MAX_NAMED_DEAD {
+                let _ = write!(line, " and {} more", dead.len() - MAX_NAMED_DEAD);
+            }
+        }
+        line
     }
 
     /// The number of client connections open.
@@ -665,8 +722,11 @@ impl Node {
         if self.daemon.poll_timeout().is_some_and(|t| t <= now) {
             self.daemon.handle_timeout(now);
         }
-        while let Some(NodeTimer::Scan) = self.timers.pop_expired(now) {
-            self.request_scan();
+        while let Some(timer) = self.timers.pop_expired(now) {
+            match timer {
+                NodeTimer::Scan => self.request_scan(),
+                NodeTimer::Status => self.status_due = Some(now),
+            }
         }
         self.settle(now);
     }
@@ -684,6 +744,13 @@ impl Node {
     /// The next output, in order. Drain until `None` after every call.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
+        if self.out.is_empty()
+            && let Some(at) = self.status_due.take()
+        {
+            // Last, once the call is over: a summary of the state it left, not of a step on
+            // the way (one host of those starting, a link between two others).
+            self.show_status(at);
+        }
         self.out.pop_front()
     }
 
@@ -840,7 +907,16 @@ impl Node {
             }
         }
         s.deadline = deadlines.refile(key, s.deadline, s.next_deadline());
-        if *draining {
+        // Compared with the last count rather than with the state on entry: the host may have
+        // changed before this pump (a timer, a submitted request).
+        let counted = (s.links.len(), s.host.is_dead());
+        let status_changed = counted != s.counted;
+        s.counted = counted;
+        let draining = *draining;
+        if status_changed {
+            self.status_may_change(now);
+        }
+        if draining {
             self.check_drained(now);
         }
         if scan {
@@ -851,6 +927,7 @@ impl Node {
     fn check_drained(&mut self, now: Instant) {
         if self.served.values().all(|s| s.host.is_drained()) {
             self.draining = false;
+            self.status_may_change(now);
             self.daemon.handle_shutdown_drained(now);
             self.settle(now);
         }
@@ -898,10 +975,12 @@ impl Node {
                     self.timers.clear(NodeTimer::Scan);
                     self.for_each_host(now, |h| h.stop_replay(now));
                     self.draining = true;
+                    self.status_may_change(now);
                     self.check_drained(now);
                 }
                 Action::ForceClose => {
                     self.draining = false;
+                    self.status_may_change(now);
                     self.for_each_host(now, |h| h.close_all(now));
                 }
                 Action::RemoveFiles(mut files) => {
@@ -949,8 +1028,10 @@ impl Node {
                 listening: false,
                 links: Vec::new(),
                 deadline: None,
+                counted: (0, false),
             },
         );
+        self.status_may_change(now);
     }
 
     fn stop_host(&mut self, now: Instant, spec: HostSpec) {
@@ -972,6 +1053,33 @@ impl Node {
         }
         if let Some(pending) = &mut self.starting {
             pending.remove(&key);
+        }
+        self.status_may_change(now);
+    }
+
+    /// Something the summary counts may have changed: show it at the end of this call if
+    /// nothing was shown in the last [`STATUS_INTERVAL`], or else when that interval is over.
+    fn status_may_change(&mut self, now: Instant) {
+        if self.timers.is_set(NodeTimer::Status) || self.status_due.is_some() {
+            return;
+        }
+        match self.status_at {
+            Some(shown) if now < shown + STATUS_INTERVAL => {
+                self.timers.set(NodeTimer::Status, shown + STATUS_INTERVAL);
+            }
+            _ => self.status_due = Some(now),
+        }
+    }
+
+    fn show_status(&mut self, now: Instant) {
+        if self.daemon.has_exited() {
+            return;
+        }
+        let summary = self.summary();
+        if summary != self.status_shown {
+            self.status_at = Some(now);
+            self.status_shown.clone_from(&summary);
+            self.out.push_back(Output::ShowStatus(summary));
         }
     }
 

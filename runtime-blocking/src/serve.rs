@@ -608,6 +608,7 @@ impl Loop {
                 &self.config,
             ),
             Output::RemoveFiles(paths) => startup::remove_files(&mut self.logger, &paths),
+            Output::ShowStatus(summary) => self.notifier.status(&summary),
             Output::Exit(code) => self.exit = Some(code),
         }
     }

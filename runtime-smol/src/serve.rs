@@ -437,6 +437,7 @@ impl Rt {
             Output::RemoveFiles(paths) => {
                 startup::remove_files(&mut self.logger.borrow_mut(), &paths)
             }
+            Output::ShowStatus(summary) => self.notifier.borrow_mut().status(&summary),
             Output::Exit(code) => {
                 let _ = self.exit.try_send(code);
             }

@@ -198,6 +198,8 @@ pub struct NodeHarness {
     /// Links whose socket is open (connected and not closed).
     pub open_links: Vec<LinkId>,
     pub farewells: Vec<Bytes>,
+    /// Every `ShowStatus`: when, and the summary.
+    pub statuses: Vec<(Instant, String)>,
 }
 
 impl NodeHarness {
@@ -257,6 +259,7 @@ impl NodeHarness {
             connected_to: Vec::new(),
             open_links: Vec::new(),
             farewells: Vec::new(),
+            statuses: Vec::new(),
         };
         h.run();
         h
@@ -505,6 +508,7 @@ impl NodeHarness {
             }
             Output::ReloadConfig => self.reload_requests += 1,
             Output::RemoveFiles(files) => self.removed_files.extend(files),
+            Output::ShowStatus(summary) => self.statuses.push((self.now, summary)),
             Output::Exit(code) => self.exit = Some(code),
         }
     }

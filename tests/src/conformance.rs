@@ -57,6 +57,7 @@ macro_rules! conformance_suite {
             a_frozen_lond_answers_every_client_within_one_request_timeout,
             term_during_a_replay_leaves_no_request_executed_twice,
             a_delivered_file_is_kept_until_its_perm_log_record_is_written,
+            the_process_title_shows_hosts_links_and_the_dead,
         );
         /// Not a scenario: the simulated lond run as a child process of the suite's own
         /// executable (see `conformance::SimChild`); passes at once when not asked for.
@@ -914,10 +915,21 @@ pub fn systemd_hears_ready_reload_and_stop_through_the_unit_s_commands(bin: &Pat
     let flags: Vec<&str> = start.split_whitespace().skip(1).collect();
     let notify = UnixDatagram::bind(f.dir.path().join("notify")).unwrap();
     notify.set_read_timeout(Some(PATIENCE)).unwrap();
+    // The summary alone (`STATUS=` when it changes, see the process title's scenario) may
+    // come between the others, in an order that depends on the runtime: kept apart.
+    let statuses = std::cell::RefCell::new(Vec::new());
     let next = || {
-        let mut buf = [0u8; 512];
-        let n = notify.recv(&mut buf).expect("a message for systemd");
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        loop {
+            let mut buf = [0u8; 512];
+            let n = notify.recv(&mut buf).expect("a message for systemd");
+            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+            match message.strip_prefix("STATUS=") {
+                Some(summary) if !summary.contains('\n') => {
+                    statuses.borrow_mut().push(summary.to_owned());
+                }
+                _ => return message,
+            }
+        }
     };
     let journal = f.dir.path().join("journal");
     let stream = std::fs::File::create(&journal).unwrap();
@@ -960,6 +972,7 @@ pub fn systemd_hears_ready_reload_and_stop_through_the_unit_s_commands(bin: &Pat
     }
     assert_eq!(next(), "STOPPING=1\nSTATUS=Stopping");
     assert_eq!(daemon.exit_status().code(), Some(0));
+    assert_eq!(statuses.borrow()[0], "3 hosts, 0 dead, 0 links");
     let lines = std::fs::read_to_string(&journal).unwrap();
     assert!(
         lines.starts_with("<3>[Parent Server] [Starting hosts] CRITICAL: "),
@@ -968,6 +981,61 @@ pub fn systemd_hears_ready_reload_and_stop_through_the_unit_s_commands(bin: &Pat
     assert!(lines.lines().all(|l| l.starts_with('<')), "{lines}");
     assert!(lines.contains("<3>[Parent Server] ["), "{lines}");
     assert!(f.lonc_log().contains("Master process exiting"));
+}
+
+/// The process title, as `ps` shows it: `lonc: <summary> <localtime>`, loncnew's form, with
+/// the hosts served, the dead ones (named) and the links, following each change.
+pub fn the_process_title_shows_hosts_links_and_the_dead(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&[
+        "--retries",
+        "1",
+        "--probe-min",
+        "3600",
+        "--probe-max",
+        "3600",
+        "--connect-timeout",
+        "30",
+        "--step-timeout",
+        "60",
+    ]);
+    let pid = f.pid();
+    let title = || {
+        let bytes = std::fs::read(format!("/proc/{pid}/cmdline")).expect("the daemon's cmdline");
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        String::from_utf8_lossy(&bytes[..end]).into_owned()
+    };
+    // After the summary, loncnew's local time: `Tue Dec  1 05:24:37 2026`.
+    let time_of = |t: &str, summary: &str| -> Option<String> {
+        let time = t.strip_prefix(&format!("lonc: {summary} "))?;
+        let shape = time.len() == 24
+            && time.as_bytes()[13] == b':'
+            && time.as_bytes()[16] == b':'
+            && time[20..].bytes().all(|b| b.is_ascii_digit());
+        shape.then(|| time.to_owned())
+    };
+    eventually("the title at start", || {
+        time_of(&title(), "3 hosts, 0 dead, 0 links").is_some()
+    });
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    eventually("the title to count the link", || {
+        time_of(&title(), "3 hosts, 0 dead, 1 links").is_some()
+    });
+    f.assert_con_lost_at_once("gamma", "ping");
+    eventually("the title to name the dead host", || {
+        time_of(&title(), "3 hosts, 1 dead, 1 links - dead: gamma").is_some()
+    });
+    // `ps` shows it whole, not the command line it was started with.
+    let ps = Command::new("ps")
+        .args(["-o", "args=", "-p", &pid.to_string()])
+        .output()
+        .expect("ps runs");
+    let shown = String::from_utf8_lossy(&ps.stdout);
+    assert!(
+        shown.starts_with("lonc: 3 hosts, 1 dead, 1 links - dead: gamma "),
+        "{shown}"
+    );
 }
 
 /// The repository's logrotate snippet works: once the logs are renamed and its `postrotate`

@@ -85,7 +85,80 @@ fn the_summary_counts_hosts_dead_hosts_and_links() {
         h.submit("msul1", c, b"ping");
     }
     h.submit("msul3", 9, b"ping");
-    assert_eq!(h.node.summary(), "2 hosts, 1 dead, 1 links");
+    assert_eq!(h.node.summary(), "2 hosts, 1 dead, 1 links - dead: msul1");
+}
+
+/// What `ps` and systemd show: the whole state once the start is over, then each change, at
+/// most once a second.
+#[test]
+fn the_summary_is_shown_at_start_then_on_change_at_most_once_a_second() {
+    let mut h = node(&["msul1", "msul3", "msul4"]);
+    h.lond.insert("msul4".into(), Lond::Silent);
+    let t0 = h.now;
+    let shown = |h: &NodeHarness| -> Vec<(Duration, String)> {
+        h.statuses
+            .iter()
+            .map(|(at, s)| (*at - t0, s.clone()))
+            .collect()
+    };
+    let s = |ms: u64, text: &str| (Duration::from_millis(ms), text.to_owned());
+    // Every host at once, not one host on the way.
+    assert_eq!(shown(&h), [s(0, "3 hosts, 0 dead, 0 links")]);
+    h.advance(Duration::from_millis(300));
+    h.submit("msul3", 1, b"ping");
+    assert_eq!(h.answers_to(1), vec![Bytes::from("ping")]);
+    assert_eq!(shown(&h).len(), 1, "a change 300 ms after the last waits");
+    h.advance(Duration::from_millis(699));
+    assert_eq!(shown(&h).len(), 1);
+    h.advance(Duration::from_millis(1));
+    assert_eq!(shown(&h)[1], s(1_000, "3 hosts, 0 dead, 1 links"));
+    // A request on the idle link changes nothing: nothing is shown.
+    h.advance(Duration::from_millis(1_500));
+    h.submit("msul3", 2, b"ping");
+    h.advance(Duration::from_millis(1_500));
+    assert_eq!(shown(&h).len(), 2);
+    // Long after the last, a change is shown at once.
+    h.lond.insert("msul1".into(), Lond::Down);
+    for c in 10..15 {
+        h.submit("msul1", c, b"ping");
+    }
+    assert_eq!(
+        shown(&h)[2],
+        s(4_000, "3 hosts, 1 dead, 1 links - dead: msul1")
+    );
+    // Stopping, with a client still waiting on a lond that never answers.
+    h.submit("msul4", 20, b"ping");
+    h.signal(Signal::Term);
+    assert_eq!(h.exit, None);
+    h.advance(Duration::from_millis(1_000));
+    let last = h
+        .statuses
+        .last()
+        .map(|(_, s)| s.clone())
+        .unwrap_or_default();
+    assert_eq!(last, h.node.summary());
+    assert!(last.starts_with("stopping: 3 hosts, 1 dead, "), "{last}");
+    assert!(last.ends_with(" links - dead: msul1"), "{last}");
+}
+
+#[test]
+fn the_summary_names_five_dead_hosts_and_counts_the_rest() {
+    let ids = ["h1", "h2", "h3", "h4", "h5", "h6", "h7"];
+    let mut h = node(&ids);
+    for (c, id) in ids.iter().enumerate() {
+        h.lond.insert(id.to_string(), Lond::Down);
+        for n in 0..5 {
+            h.submit(id, (c * 10 + n) as u64, b"ping");
+        }
+    }
+    h.advance(Duration::from_secs(1));
+    let last = h
+        .statuses
+        .last()
+        .map(|(_, s)| s.clone())
+        .unwrap_or_default();
+    assert_eq!(last, h.node.summary());
+    assert!(last.ends_with("dead: h1 h2 h3 h4 h5 and 2 more"), "{last}");
 }
 
 /// A reload that gives a host a new address keeps its socket and its waiting clients: the

@@ -7,7 +7,8 @@
 //!   SIGHUP, and the node's outputs that only touch files;
 //! * [`files`]: `lonc.log`, `lonnet.perm.log`, the status and delayed files, the host
 //!   sockets; [`pidfile`]: `lonc.pid`, locked: one daemon per configuration;
-//! * [`notify`]: readiness and state for a detaching parent, standard error and systemd;
+//! * [`notify`]: readiness and state for a detaching parent, standard error and systemd, and
+//!   [`title`]: the process title `ps` shows;
 //! * [`sys`]: the few system calls std lacks;
 //! * [`send`]: `lonc send`, through `lonc-client`; [`demo`]: `lonc demo`; [`generate`]: `lonc
 //!   man` and `lonc completions`; [`sim`]: the simulated lond (also the `lond-sim` binary).
@@ -24,3 +25,4 @@ pub mod send;
 pub mod sim;
 pub mod startup;
 pub mod sys;
+pub mod title;

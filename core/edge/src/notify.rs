@@ -1,12 +1,17 @@
 //! Telling whoever waits for the daemon how it is: the parent that detached it (`--daemonize`),
-//! standard error while start-up lasts, and systemd (`NOTIFY_SOCKET`, the `sd_notify(3)`
-//! protocol: `READY=1`, `RELOADING=1`, `STOPPING=1`, `STATUS=`).
+//! standard error while start-up lasts, systemd (`NOTIFY_SOCKET`, the `sd_notify(3)`
+//! protocol: `READY=1`, `RELOADING=1`, `STOPPING=1`, `STATUS=`) and `ps` (the process title).
 
 use std::fs::File;
 use std::io::{self, Write as _};
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 
-/// The daemon's readiness and state, told to its parent, standard error and systemd.
+use lonc_client::localtime::now_local;
+use lonc_core::logfmt::process_title;
+
+use crate::title::ProcessTitle;
+
+/// The daemon's readiness and state, told to its parent, standard error, systemd and `ps`.
 #[derive(Debug, Default)]
 pub struct Notifier {
     /// The write end of the detaching parent's pipe, until ready.
@@ -14,6 +19,7 @@ pub struct Notifier {
     /// Point standard error at /dev/null once ready (detached, without `--log-stderr`).
     silence_stderr: bool,
     systemd: Option<(UnixDatagram, SocketAddr)>,
+    title: Option<ProcessTitle>,
     ready: bool,
 }
 
@@ -22,7 +28,12 @@ impl Notifier {
     /// [`crate::sys::daemonize`]); `silence_stderr`: whether standard error goes to /dev/null
     /// once ready. systemd is told if `NOTIFY_SOCKET` names a socket (a path, or `@name` in the
     /// abstract namespace); a socket that cannot be reached is one line on standard error.
-    pub fn new(parent: Option<File>, silence_stderr: bool) -> Notifier {
+    /// `title`: where [`Notifier::status`] shows the summary to `ps`, if anywhere.
+    pub fn new(
+        parent: Option<File>,
+        silence_stderr: bool,
+        title: Option<ProcessTitle>,
+    ) -> Notifier {
         let systemd = std::env::var_os("NOTIFY_SOCKET").and_then(|name| {
             let socket = systemd_socket(&name)
                 .inspect_err(|e| {
@@ -38,6 +49,7 @@ impl Notifier {
             parent,
             silence_stderr,
             systemd,
+            title,
             ready: false,
         }
     }
@@ -76,6 +88,16 @@ impl Notifier {
     /// A reload is over, applied or refused.
     pub fn reloaded(&mut self, status: &str) {
         self.tell(&format!("READY=1\nSTATUS={status}"));
+    }
+
+    /// The daemon's summary changed ([`lonc_core::node::Output::ShowStatus`]): the process
+    /// title becomes `lonc: <summary> <localtime>` (loncnew's), systemd hears `STATUS=<summary>`.
+    pub fn status(&mut self, summary: &str) {
+        if let Some(title) = &mut self.title {
+            let (_, time) = now_local();
+            title.set(&process_title(summary, &time));
+        }
+        self.tell(&format!("STATUS={summary}"));
     }
 
     /// The orderly shutdown begins (TERM, INT).
@@ -127,6 +149,7 @@ mod tests {
         n.ready("3 hosts, 0 dead, 0 links");
         n.reloading();
         n.reloaded("2 hosts, 0 dead, 0 links");
+        n.status("2 hosts, 1 dead, 0 links - dead: msul3");
         n.stopping();
         let mut got = Vec::new();
         let mut buf = [0u8; 256];
@@ -134,7 +157,7 @@ mod tests {
         while let Ok(n) = listener.recv(&mut buf) {
             got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
         }
-        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!(got.len(), 5, "{got:?}");
         assert_eq!(
             got[0],
             format!(
@@ -147,7 +170,8 @@ mod tests {
             "{got:?}"
         );
         assert_eq!(got[2], "READY=1\nSTATUS=2 hosts, 0 dead, 0 links");
-        assert_eq!(got[3], "STOPPING=1\nSTATUS=Stopping");
+        assert_eq!(got[3], "STATUS=2 hosts, 1 dead, 0 links - dead: msul3");
+        assert_eq!(got[4], "STOPPING=1\nSTATUS=Stopping");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::files::{self, Logger};
 use crate::notify::Notifier;
 use crate::pidfile::{PidFile, PidLockError};
 use crate::sys;
+use crate::title::ProcessTitle;
 use lonc_client::localtime::now_local;
 
 /// How long a daemon that has decided to exit still lets answers reach their clients.
@@ -103,7 +104,13 @@ pub fn prepare(config: &ConfigArgs, run: &RunArgs) -> Result<(Startup, PidFile),
     } else {
         None
     };
-    let notifier = Notifier::new(parent, run.daemonize && !run.log_stderr);
+    // SAFETY: no thread runs yet (this function's contract), the arguments were parsed and
+    // nothing holds a pointer into the environment.
+    let (title, title_error) = match unsafe { ProcessTitle::claim() } {
+        Ok(title) => (Some(title), None),
+        Err(e) => (None, Some(e)),
+    };
+    let notifier = Notifier::new(parent, run.daemonize && !run.log_stderr, title);
     let mut logger = Logger::open(&settings, run.log_stderr).map_err(|e| {
         ConfigError(format!(
             "cannot open the logs in {}: {e}",
@@ -124,6 +131,12 @@ pub fn prepare(config: &ConfigArgs, run: &RunArgs) -> Result<(Startup, PidFile),
     })?;
     for w in warnings {
         logger.parent(Severity::Warning, w);
+    }
+    if let Some(e) = title_error {
+        logger.parent(
+            Severity::Warning,
+            format!("Cannot set the process title: {e}"),
+        );
     }
     let node = new_node(node_config, settings, &entries, &problems);
     let startup = Startup {

@@ -43,7 +43,9 @@
 //!   `client_count`, each host's `link_count` and the driver's open links agree; a dead host
 //!   has at most its probe; `poll_timeout()` is never at or before `now` and never after a
 //!   host's own deadline; a shutdown is still within its grace and some client still waits or
-//!   some host is not drained; calls about a gone handle produce nothing.
+//!   some host is not drained; calls about a gone handle produce nothing; the summary last
+//!   shown (`ShowStatus`, never two within `STATUS_INTERVAL`) is the node's `summary()`, unless
+//!   it was shown less than the interval ago.
 //!
 //! [`NodeDriver::finish`] then lets everything recover (every lond up, every socket writable,
 //! time run to each deadline in turn): every client that did not hang up must have all its lines
@@ -63,7 +65,7 @@ use lonc_core::ids::{ClientId, HostKey, LinkId};
 use lonc_core::link::RESET_WAIT;
 use lonc_core::log::LogEvent;
 use lonc_core::logfmt::message;
-use lonc_core::node::{Node, NodeConfig, Output};
+use lonc_core::node::{Node, NodeConfig, Output, STATUS_INTERVAL};
 use lonc_core::request::{CLOSE_CONNECTION_EXIT, CON_LOST, ENCRYPT_PREFIX, perm_loggable};
 use lonc_core::session::{Session, SessionConfig, SessionEvent};
 use lonc_core::spool::DelayedName;
@@ -354,6 +356,8 @@ pub struct NodeDriver {
     /// A drain held `Exit`: the node is called no more.
     exiting: bool,
     exit: Option<i32>,
+    /// The last `ShowStatus`: when, and the summary shown.
+    status: Option<(Instant, String)>,
     steps: usize,
     tally: Tally,
 }
@@ -424,6 +428,7 @@ impl NodeDriver {
             secret_in_clear: false,
             exiting: false,
             exit: None,
+            status: None,
             steps: 0,
             tally: Tally::default(),
         };
@@ -1253,6 +1258,17 @@ impl NodeDriver {
         }
         let now = self.now;
         match out {
+            Output::ShowStatus(summary) => {
+                if let Some((at, _)) = &self.status
+                    && now < *at + STATUS_INTERVAL
+                {
+                    return Err(format!(
+                        "ShowStatus {summary:?} {:?} after the last",
+                        now - *at
+                    ));
+                }
+                self.status = Some((now, summary));
+            }
             Output::ProbeReset { link } => {
                 match self.eof_links.get(&link) {
                     Some(&due) if due <= now => {}
@@ -1847,6 +1863,21 @@ impl NodeDriver {
     fn check_step(&mut self) -> Result<(), String> {
         if self.exit.is_some() {
             return Ok(());
+        }
+        // The summary shown is the node's, unless the last was shown less than the interval
+        // ago (then the change waits for it).
+        let summary = self.node.summary();
+        match &self.status {
+            Some((at, shown)) if *shown != summary && self.now >= *at + STATUS_INTERVAL => {
+                return Err(format!(
+                    "the summary is {summary:?}, {:?} after {shown:?} was shown, and not shown",
+                    self.now - *at
+                ));
+            }
+            None if !self.exiting => {
+                return Err(format!("the summary {summary:?} was never shown"));
+            }
+            _ => {}
         }
         self.mark_excuses();
         let max = self.config.link.max_line;
