@@ -58,6 +58,7 @@ macro_rules! conformance_suite {
             term_during_a_replay_leaves_no_request_executed_twice,
             a_delivered_file_is_kept_until_its_perm_log_record_is_written,
             the_process_title_shows_hosts_links_and_the_dead,
+            check_reports_what_the_daemon_would_serve_and_every_problem,
         );
         /// Not a scenario: the simulated lond run as a child process of the suite's own
         /// executable (see `conformance::SimChild`); passes at once when not asked for.
@@ -1983,4 +1984,146 @@ pub fn a_delivered_file_is_kept_until_its_perm_log_record_is_written(bin: &Path)
         f.perm_log()
     );
     assert_eq!(times(&f.sim_requests("alpha"), "P:put:kept:v"), 1);
+}
+
+/// Every path under `root` with its kind, and for those not in `volatile` (files a running
+/// daemon writes on its own) its length and modification time.
+fn tree(root: &Path, volatile: &[&str]) -> Vec<String> {
+    fn walk(dir: &Path, volatile: &[&str], out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("a directory") {
+            let path = entry.expect("an entry").path();
+            let m = path.symlink_metadata().expect("metadata");
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if volatile.contains(&name.as_ref()) {
+                out.push(format!("{} {:?}", path.display(), m.file_type()));
+            } else {
+                out.push(format!(
+                    "{} {:?} {} {:?}",
+                    path.display(),
+                    m.file_type(),
+                    m.len(),
+                    m.modified().ok()
+                ));
+            }
+            if m.is_dir() {
+                walk(&path, volatile, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, volatile, &mut out);
+    out.sort();
+    out
+}
+
+/// `lonc check` reads the configuration as the daemon would: a good one is OK (status 0, every
+/// remote host listed with its address), a bad `hosts.tab` line is named (status 1), an empty
+/// `hosts.tab` would not start (status 1). A running daemon is reported and left alone (its
+/// lock, its pid file, its sockets), and check creates and changes no file.
+pub fn check_reports_what_the_daemon_would_serve_and_every_problem(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    let check = |f: &Fixture| {
+        let out = Command::new(bin)
+            .arg("--conf")
+            .arg(&f.conf)
+            .arg("check")
+            .stdin(Stdio::null())
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), stdout)
+    };
+    let before = tree(f.dir.path(), &[]);
+    let (code, out) = check(&f);
+    assert_eq!(
+        tree(f.dir.path(), &[]),
+        before,
+        "check created or changed a file"
+    );
+    assert_eq!(code, Some(0), "{out}");
+    for (id, ip) in PEERS {
+        let host = format!(
+            "\n  {id:<5}  {}:{}  {id}.test\n",
+            Ipv4Addr::from(ip),
+            f.port
+        );
+        assert!(out.contains(&host), "{host:?} not in\n{out}");
+    }
+    assert!(out.contains("\ndaemon: not running\n"), "{out}");
+    assert!(
+        out.ends_with("\nlonc check: configuration OK, 3 remote hosts\n"),
+        "{out}"
+    );
+
+    // A bad line, after the five of the fixture.
+    let good = std::fs::read_to_string(&f.hosts_file).unwrap();
+    assert_eq!(good.lines().count(), 5);
+    std::fs::write(&f.hosts_file, format!("{good}delta:broken\n")).unwrap();
+    let (code, out) = check(&f);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("\nproblem: hosts.tab line 6: expected 5 fields"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("\nlonc check: 1 problem; the daemon would start and serve 3 remote hosts\n"),
+        "{out}"
+    );
+
+    // An empty table: the daemon would not start.
+    std::fs::write(&f.hosts_file, "").unwrap();
+    let (code, out) = check(&f);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "\nproblem: hosts table {} has no usable remote host",
+            f.hosts_file.display()
+        )),
+        "{out}"
+    );
+    assert!(out.ends_with("; the daemon would not start\n"), "{out}");
+
+    // A running daemon: reported, its files and sockets left alone.
+    std::fs::write(&f.hosts_file, &good).unwrap();
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&[]);
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    let pid_file = f.logs.join("lonc.pid");
+    let volatile = ["lonc.log", "alpha.requests"];
+    let before = (
+        tree(f.dir.path(), &volatile),
+        std::fs::read_to_string(&pid_file).unwrap(),
+    );
+    let (code, out) = check(&f);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("\ndaemon: running (pid {}; ", f.pid())),
+        "{out}"
+    );
+    assert_eq!(
+        (
+            tree(f.dir.path(), &volatile),
+            std::fs::read_to_string(&pid_file).unwrap()
+        ),
+        before,
+        "check created or changed a file"
+    );
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    for h in ["beta", "gamma"] {
+        assert!(accepting(&f.sock_dir.join(h)), "{h}'s socket still answers");
+    }
+    // Its lock was never taken from it: it still stops cleanly, removing its pid file.
+    f.signal(libc::SIGTERM);
+    assert_eq!(f.wait_exit().code(), Some(0));
+    assert!(!pid_file.exists());
+    // Stopped, its logs directory left: still nothing created (no pid file, no log).
+    let before = tree(f.dir.path(), &[]);
+    let (code, out) = check(&f);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("\ndaemon: not running\n"), "{out}");
+    assert_eq!(
+        tree(f.dir.path(), &[]),
+        before,
+        "check created or changed a file"
+    );
 }

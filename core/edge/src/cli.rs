@@ -43,6 +43,17 @@ pub enum Command {
     /// the answer.
     #[command(after_help = crate::send::EXIT_STATUSES)]
     Send(SendArgs),
+    /// Check the configuration: read loncapa.conf and hosts.tab exactly as the daemon would at
+    /// start, print what it would serve and every problem, and exit 0 only if there is none.
+    ///
+    /// Also checks what the daemon would fail on (the log, socket, delayed and status
+    /// directories, each host's socket path, a process already answering on a host's socket)
+    /// and says whether a daemon already runs on this configuration (its pid file locked).
+    /// Creates, changes and locks nothing, connects to no lond, and asks a host's socket
+    /// whether a process answers only when no daemon of this configuration runs. Run it as the
+    /// daemon's user, with the daemon's flags before `check` (`lonc --step-timeout 10 check`).
+    #[command(after_help = crate::check::EXIT_STATUSES)]
+    Check,
     /// Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a
     /// short report. Needs no configuration.
     Demo(DemoArgs),
@@ -253,19 +264,24 @@ impl ConfigArgs {
         }
     }
 
+    /// The configuration files [`ConfigArgs::read_vars`] reads, in order: the `--conf` files,
+    /// or the default one if it exists, or none.
+    pub fn conf_files(&self) -> Vec<PathBuf> {
+        if !self.conf.is_empty() {
+            return self.conf.clone();
+        }
+        let default = Path::new(DEFAULT_CONF);
+        if default.exists() {
+            vec![default.to_path_buf()]
+        } else {
+            vec![]
+        }
+    }
+
     /// Reads the configuration files: the ones given, or the default one if it exists. Returns
     /// the merged variables and a warning line per bad PerlSetVar line.
     pub fn read_vars(&self) -> Result<(PerlVars, Vec<String>), ConfigError> {
-        let files: Vec<PathBuf> = if self.conf.is_empty() {
-            let default = Path::new(DEFAULT_CONF);
-            if default.exists() {
-                vec![default.to_path_buf()]
-            } else {
-                vec![]
-            }
-        } else {
-            self.conf.clone()
-        };
+        let files = self.conf_files();
         let mut vars = PerlVars::new();
         let mut warnings = Vec::new();
         for file in files {
@@ -393,6 +409,15 @@ mod tests {
         let cli = Cli::parse_from(["lonc", "send", "msul1", "ping", "--sock-dir", "/s"]);
         assert!(matches!(cli.command, Some(Command::Send(ref s)) if s.host == "msul1"));
         assert_eq!(cli.config.sock_dir.as_deref(), Some(Path::new("/s")));
+    }
+
+    /// `lonc check` takes the configuration flags after it, and the daemon's before it.
+    #[test]
+    fn check_takes_the_config_flags_and_the_daemon_s() {
+        let cli = Cli::parse_from(["lonc", "--max-links", "3", "check", "--conf", "/c"]);
+        assert!(matches!(cli.command, Some(Command::Check)));
+        assert_eq!(cli.config.conf, [PathBuf::from("/c")]);
+        assert_eq!(cli.run.max_links, 3);
     }
 
     /// Each "give --flag" of a missing setting names a flag that exists, with the meaning.

@@ -361,7 +361,7 @@ pub fn listen(path: &Path, mode: u32) -> io::Result<std::os::unix::net::UnixList
 
 /// True if a process listens on the UNIX socket at `path`: a non-blocking connect is accepted
 /// or waits in its backlog. A missing file, a stale socket (refused) or anything else is not.
-fn answers(path: &Path) -> bool {
+pub(crate) fn answers(path: &Path) -> bool {
     use socket2::{Domain, SockAddr, Socket, Type};
     let Ok(addr) = SockAddr::unix(path) else {
         return false;

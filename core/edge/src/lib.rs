@@ -10,11 +10,13 @@
 //! * [`notify`]: readiness and state for a detaching parent, standard error and systemd, and
 //!   [`title`]: the process title `ps` shows;
 //! * [`sys`]: the few system calls std lacks;
+//! * [`check`]: `lonc check`, the configuration read as the daemon would and its problems;
 //! * [`send`]: `lonc send`, through `lonc-client`; [`demo`]: `lonc demo`; [`generate`]: `lonc
 //!   man` and `lonc completions`; [`sim`]: the simulated lond (also the `lond-sim` binary).
 
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod cli;
 pub mod demo;
 pub mod files;

@@ -82,19 +82,7 @@ pub struct Startup {
 pub fn prepare(config: &ConfigArgs, run: &RunArgs) -> Result<(Startup, PidFile), StartError> {
     let node_config = run.node_config().map_err(ConfigError)?;
     let (settings, warnings, (entries, problems)) = read_config(config)?;
-    // As a reload to such a table is refused, so is a start: most likely the file is empty,
-    // truncated or not LON-CAPA's.
-    if lonc_core::daemon::host_table(&settings, &entries).is_empty() {
-        let first = problems
-            .first()
-            .map(|p| format!(" (first problem: {p})"))
-            .unwrap_or_default();
-        return Err(ConfigError(format!(
-            "hosts table {} has no usable remote host: nothing to serve{first}",
-            settings.hosts_file.display(),
-        ))
-        .into());
-    }
+    refuse_empty_table(&settings, &entries, &problems)?;
     let pid_file = PidFile::lock(&settings.pid_file()).map_err(|e| match e {
         PidLockError::Running { .. } => StartError::Running(e),
         PidLockError::Io { .. } => StartError::Config(ConfigError(e.to_string())),
@@ -163,18 +151,47 @@ fn new_node(
     )
 }
 
-type HostsTable = (Vec<HostEntry>, Vec<LineProblem>);
+/// A parsed `hosts.tab`: its good entries and its (bounded) line problems.
+pub type HostsTable = (Vec<HostEntry>, Vec<LineProblem>);
 
 /// The settings, their warnings and the parsed `hosts.tab`.
 fn read_config(config: &ConfigArgs) -> Result<(Settings, Vec<String>, HostsTable), ConfigError> {
     let (settings, warnings) = config.settings()?;
-    let hosts = files::load_hosts_settled(&settings.hosts_file).map_err(|e| {
+    let hosts = read_hosts(&settings)?;
+    Ok((settings, warnings, hosts))
+}
+
+/// Reads `settings.hosts_file` as the daemon does at start and on HUP
+/// ([`files::load_hosts_settled`]); a file that cannot be read (or keeps changing) is one
+/// line naming it. Shared with `lonc check`.
+pub fn read_hosts(settings: &Settings) -> Result<HostsTable, ConfigError> {
+    files::load_hosts_settled(&settings.hosts_file).map_err(|e| {
         ConfigError(format!(
             "cannot read hosts table {}: {e}",
             settings.hosts_file.display()
         ))
-    })?;
-    Ok((settings, warnings, hosts))
+    })
+}
+
+/// The start-up refusal of a table with no usable remote host (empty, truncated, this server
+/// alone): as a reload to such a table is refused, so is a start. The line names the file and
+/// its first problem, if any. Shared with `lonc check`.
+pub fn refuse_empty_table(
+    settings: &Settings,
+    entries: &[HostEntry],
+    problems: &[LineProblem],
+) -> Result<(), ConfigError> {
+    if !lonc_core::daemon::host_table(settings, entries).is_empty() {
+        return Ok(());
+    }
+    let first = problems
+        .first()
+        .map(|p| format!(" (first problem: {p})"))
+        .unwrap_or_default();
+    Err(ConfigError(format!(
+        "hosts table {} has no usable remote host: nothing to serve{first}",
+        settings.hosts_file.display(),
+    )))
 }
 
 /// [`lonc_core::node::Output::WriteStatus`]: replaces `loncstatus.txt` with the status of `hosts` now, each with

@@ -16,6 +16,9 @@ _lonc() {
             ",$1")
                 cmd="lonc"
                 ;;
+            lonc,check)
+                cmd="lonc__subcmd__check"
+                ;;
             lonc,completions)
                 cmd="lonc__subcmd__completions"
                 ;;
@@ -30,6 +33,9 @@ _lonc() {
                 ;;
             lonc,send)
                 cmd="lonc__subcmd__send"
+                ;;
+            lonc__subcmd__help,check)
+                cmd="lonc__subcmd__help__subcmd__check"
                 ;;
             lonc__subcmd__help,completions)
                 cmd="lonc__subcmd__help__subcmd__completions"
@@ -53,7 +59,7 @@ _lonc() {
 
     case "${cmd}" in
         lonc)
-            opts="-h -V --conf --host-id --sock-dir --daemons-dir --doc-root --hosts --lond-port --max-links --retries --connect-timeout --step-timeout --request-timeout --delayed-scan --idle-timeout --max-queue --max-queue-bytes --max-line --probe-min --probe-max --shutdown-grace --socket-mode --log-stderr --debug --daemonize --help --version send demo man completions help"
+            opts="-h -V --conf --host-id --sock-dir --daemons-dir --doc-root --hosts --lond-port --max-links --retries --connect-timeout --step-timeout --request-timeout --delayed-scan --idle-timeout --max-queue --max-queue-bytes --max-line --probe-min --probe-max --shutdown-grace --socket-mode --log-stderr --debug --daemonize --help --version send check demo man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -150,6 +156,48 @@ _lonc() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        lonc__subcmd__check)
+            opts="-h --conf --host-id --sock-dir --daemons-dir --doc-root --hosts --lond-port --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sock-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --daemons-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --doc-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lond-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         lonc__subcmd__completions)
             opts="-h --conf --host-id --sock-dir --daemons-dir --doc-root --hosts --lond-port --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -235,8 +283,22 @@ _lonc() {
             return 0
             ;;
         lonc__subcmd__help)
-            opts="send demo man completions help"
+            opts="send check demo man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

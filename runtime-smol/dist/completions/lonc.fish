@@ -51,6 +51,7 @@ complete -c lonc -n "__fish_lonc_needs_command" -l daemonize -d 'Detach from the
 complete -c lonc -n "__fish_lonc_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lonc -n "__fish_lonc_needs_command" -s V -l version -d 'Print version'
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "send" -d 'Send one request through the daemon, as lonnet\'s `reply` (or `critical`) does, and print the answer'
+complete -c lonc -n "__fish_lonc_needs_command" -f -a "check" -d 'Check the configuration: read loncapa.conf and hosts.tab exactly as the daemon would at start, print what it would serve and every problem, and exit 0 only if there is none'
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "demo" -d 'Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a short report. Needs no configuration'
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "man" -d 'Print the manual page (roff, section 8), for packages and `man -l -`'
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "completions" -d 'Print a shell\'s completion script, for packages'
@@ -65,6 +66,14 @@ complete -c lonc -n "__fish_lonc_using_subcommand send" -l hosts -d 'The hosts t
 complete -c lonc -n "__fish_lonc_using_subcommand send" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
 complete -c lonc -n "__fish_lonc_using_subcommand send" -l critical -d 'On con_lost, spool the request to the delayed directory as lonnet\'s `critical` does (printing con_delayed or con_failed)'
 complete -c lonc -n "__fish_lonc_using_subcommand send" -s h -l help -d 'Print help'
+complete -c lonc -n "__fish_lonc_using_subcommand check" -l conf -d 'A loncapa.conf to read PerlSetVar lines from; repeat for several (later ones win). Default: /etc/httpd/conf/loncapa.conf, if it exists' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand check" -l host-id -d 'This server\'s LON-CAPA host id (lonHostID)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand check" -l sock-dir -d 'Directory of the per-host UNIX sockets and of delayed/ (lonSockDir)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand check" -l daemons-dir -d 'Daemon directory; logs and the pid file go to its logs/ (lonDaemons)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand check" -l doc-root -d 'Web root; the status file goes to its lon-status/ (lonDocRoot)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand check" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand check" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lonc -n "__fish_lonc_using_subcommand demo" -l conf -d 'A loncapa.conf to read PerlSetVar lines from; repeat for several (later ones win). Default: /etc/httpd/conf/loncapa.conf, if it exists' -r -F
 complete -c lonc -n "__fish_lonc_using_subcommand demo" -l host-id -d 'This server\'s LON-CAPA host id (lonHostID)' -r
 complete -c lonc -n "__fish_lonc_using_subcommand demo" -l sock-dir -d 'Directory of the per-host UNIX sockets and of delayed/ (lonSockDir)' -r -F
@@ -90,8 +99,9 @@ complete -c lonc -n "__fish_lonc_using_subcommand completions" -l doc-root -d 'W
 complete -c lonc -n "__fish_lonc_using_subcommand completions" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
 complete -c lonc -n "__fish_lonc_using_subcommand completions" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
 complete -c lonc -n "__fish_lonc_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send demo man completions help" -f -a "send" -d 'Send one request through the daemon, as lonnet\'s `reply` (or `critical`) does, and print the answer'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send demo man completions help" -f -a "demo" -d 'Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a short report. Needs no configuration'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send demo man completions help" -f -a "man" -d 'Print the manual page (roff, section 8), for packages and `man -l -`'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send demo man completions help" -f -a "completions" -d 'Print a shell\'s completion script, for packages'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send demo man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check demo man completions help" -f -a "send" -d 'Send one request through the daemon, as lonnet\'s `reply` (or `critical`) does, and print the answer'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check demo man completions help" -f -a "check" -d 'Check the configuration: read loncapa.conf and hosts.tab exactly as the daemon would at start, print what it would serve and every problem, and exit 0 only if there is none'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check demo man completions help" -f -a "demo" -d 'Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a short report. Needs no configuration'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check demo man completions help" -f -a "man" -d 'Print the manual page (roff, section 8), for packages and `man -l -`'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check demo man completions help" -f -a "completions" -d 'Print a shell\'s completion script, for packages'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check demo man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
