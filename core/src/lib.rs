@@ -101,6 +101,7 @@ pub mod reason;
 pub mod request;
 pub mod session;
 pub mod spool;
+pub mod stats;
 pub mod timer;
 mod wire;
 

@@ -39,6 +39,7 @@ use crate::log::LogEvent;
 use crate::logfmt::HostStatus;
 use crate::request::CON_LOST;
 use crate::spool::DelayedName;
+use crate::stats::LostCause;
 use crate::timer::{Deadlines, TimerKind, Timers};
 
 /// Tunables of the whole daemon. `link.max_line` bounds the lines of lonnet clients too.
@@ -445,6 +446,9 @@ impl Node {
                 // Gone, as far as its request is concerned.
                 return self.client_gone(now, client);
             }
+            if let Some(s) = self.served.get_mut(&key) {
+                s.host.count_lost_by_node(LostCause::TooLong);
+            }
             self.out.push_back(Output::Answer {
                 client,
                 bytes: answer_bytes(&mut self.scratch, CON_LOST),
@@ -493,7 +497,10 @@ impl Node {
                     return self.pump(now, key);
                 }
                 // Its host is no longer served, or the daemon is shutting down.
-                _ => {
+                served => {
+                    if let Some(s) = served {
+                        s.host.count_lost_by_node(LostCause::Shutdown);
+                    }
                     c.conn.answered();
                     self.out.push_back(Output::Answer {
                         client,
@@ -875,6 +882,7 @@ impl Node {
                         loop {
                             match c.conn.next_request() {
                                 Some(_) if *draining => {
+                                    s.host.count_lost_by_node(LostCause::Shutdown);
                                     c.conn.answered();
                                     out.push_back(Output::Answer {
                                         client,

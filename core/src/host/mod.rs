@@ -26,6 +26,7 @@ use crate::log::LogEvent;
 use crate::reason::CloseReason;
 use crate::request;
 use crate::spool::DelayedName;
+use crate::stats::{HostStats, LostCause};
 use crate::timer::{TimerKind, Timers};
 use links::{LinkUse, Links};
 use queue::WorkQueue;
@@ -116,6 +117,7 @@ pub struct Host {
     health: Health,
     timers: Timers<Timer, 3>,
     actions: VecDeque<HostAction>,
+    stats: HostStats,
 }
 
 fn con_lost() -> Bytes {
@@ -146,6 +148,7 @@ impl Host {
             health: Health::Alive,
             timers: Timers::with_tick(now, config.tick),
             actions: VecDeque::new(),
+            stats: HostStats::new(now),
             config,
         }
     }
@@ -153,6 +156,18 @@ impl Host {
     /// The peer's LON-CAPA host id.
     pub fn host_id(&self) -> &str {
         &self.id
+    }
+
+    /// What the host has done since it was started, counted.
+    pub fn stats(&self) -> &HostStats {
+        &self.stats
+    }
+
+    /// A request the node answered `con_lost` itself for this host (a line over the limit,
+    /// a line that came while the daemon stops), counted as one more request lost.
+    pub fn count_lost_by_node(&mut self, cause: LostCause) {
+        self.stats.count_request();
+        self.stats.count_lost(cause);
     }
 
     /// A request line (no LF) from a local client.
@@ -165,6 +180,7 @@ impl Host {
     /// answers every waiting client `con_lost` (the sender included), restores the retry budget
     /// (reviving a dead host) and the host keeps serving.
     pub fn submit(&mut self, now: Instant, client: ClientId, request: Bytes) {
+        self.stats.count_request();
         if request::is_close_connection_exit(&request) {
             self.close_connection_exit(now, client);
             return;
@@ -175,13 +191,19 @@ impl Host {
                 self.log(LogEvent::HostUnavailable {
                     request: request.clone(),
                 });
-                self.answer(client, con_lost());
+                let cause = if self.health == Health::Closed {
+                    LostCause::Shutdown
+                } else {
+                    LostCause::Dead
+                };
+                self.lose(client, cause);
                 return;
             }
         }
         let txn = Txn {
             origin: Origin::Client(client),
             request,
+            arrived: now,
             deadline: now.checked_add(self.config.request_timeout),
             resent: false,
         };
@@ -195,7 +217,7 @@ impl Host {
                 bytes: self.queue.bytes(),
                 request: txn.request,
             });
-            self.answer(client, con_lost());
+            self.lose(client, LostCause::QueueFull);
         }
         self.settle(now);
     }
@@ -297,7 +319,7 @@ impl Host {
         self.replaying = false;
         self.need = None;
         self.replay.stop();
-        self.drop_everything();
+        self.drop_everything(LostCause::Shutdown);
         self.timers.clear_all();
         self.settle(now);
     }
@@ -332,7 +354,7 @@ impl Host {
             return;
         }
         if let Some(txn) = self.links.take_busy(link) {
-            self.complete(txn, reply);
+            self.complete(now, txn, reply);
         }
         if let Some(at) = self.retiring.iter().position(|&l| l == link) {
             self.retiring.swap_remove(at);
@@ -374,7 +396,7 @@ impl Host {
             }
             Some(LinkUse::Busy(txn)) => {
                 self.log(LogEvent::LinkLost { reason });
-                self.fail(txn);
+                self.fail(txn, LostCause::LinkLost);
             }
         }
         self.settle(now);
@@ -448,6 +470,7 @@ impl Host {
             self.queue.push(Txn {
                 origin: Origin::Delayed(file.name.into()),
                 request: file.request,
+                arrived: now,
                 deadline: now.checked_add(self.config.request_timeout),
                 resent: false,
             });
@@ -578,17 +601,17 @@ impl Host {
             request: txn.request.clone(),
             after: self.config.request_timeout,
         });
-        self.drop_txn(txn);
+        self.drop_txn(txn, LostCause::Timeout);
     }
 
     fn close_connection_exit(&mut self, now: Instant, client: ClientId) {
         self.log(LogEvent::CloseConnectionExit);
         if self.health == Health::Closed {
-            self.answer(client, con_lost());
+            self.lose(client, LostCause::CloseConnectionExit);
             return;
         }
-        self.drop_everything();
-        self.answer(client, con_lost());
+        self.drop_everything(LostCause::CloseConnectionExit);
+        self.lose(client, LostCause::CloseConnectionExit);
         self.retries_left = self.config.retries;
         self.health = Health::Alive;
         self.timers.clear(Timer::Probe);
@@ -596,20 +619,20 @@ impl Host {
     }
 
     /// Close every link and fail every transaction, queued or in flight.
-    fn drop_everything(&mut self) {
+    fn drop_everything(&mut self, cause: LostCause) {
         self.retiring.clear();
         for (link, state) in self.links.remove_all() {
             self.actions.push_back(HostAction::CloseLink(link));
             if let LinkUse::Busy(txn) = state {
-                self.fail(txn);
+                self.fail(txn, cause);
             }
         }
-        self.flush_queue();
+        self.flush_queue(cause);
     }
 
-    fn flush_queue(&mut self) {
+    fn flush_queue(&mut self, cause: LostCause) {
         for txn in self.queue.take_all() {
-            self.fail(txn);
+            self.fail(txn, cause);
         }
     }
 
@@ -633,7 +656,7 @@ impl Host {
                     reason: reason.clone(),
                     retries_left: self.retries_left,
                 });
-                self.flush_queue();
+                self.flush_queue(LostCause::ConnectFailed);
                 if self.retries_left == 0 {
                     self.mark_dead(now);
                 }
@@ -643,7 +666,7 @@ impl Host {
 
     fn mark_dead(&mut self, now: Instant) {
         self.log(LogEvent::HostMarkedDead);
-        self.drop_everything();
+        self.drop_everything(LostCause::ConnectFailed);
         self.health = Health::Dead { probes: 0 };
         let delay = self.probe_delay(0);
         self.timers.set_after(Timer::Probe, now, delay);
@@ -711,10 +734,14 @@ impl Host {
         }
     }
 
-    fn complete(&mut self, txn: Txn, reply: Bytes) {
+    fn complete(&mut self, now: Instant, txn: Txn, reply: Bytes) {
         match txn.origin {
-            Origin::Client(client) => self.answer(client, reply),
+            Origin::Client(client) => {
+                self.stats.count_reply(now, txn.arrived);
+                self.answer(client, reply);
+            }
             Origin::Delayed(name) => {
+                self.stats.count_replayed();
                 self.replay.deliver(&name);
                 self.log(LogEvent::DelayedCompleted);
                 let record = format!("S:{}:{}", self.id, request::perm_loggable(&txn.request));
@@ -728,21 +755,21 @@ impl Host {
     }
 
     /// A transaction could not be carried: the client gets `con_lost`; a delayed file stays.
-    fn fail(&mut self, txn: Txn) {
+    fn fail(&mut self, txn: Txn, cause: LostCause) {
         let dead = matches!(self.health, Health::Dead { .. });
         if !dead {
             self.log(LogEvent::FailingTransaction {
                 request: txn.request.clone(),
             });
         }
-        self.drop_txn(txn);
+        self.drop_txn(txn, cause);
     }
 
     /// The client of a transaction that will not be carried gets `con_lost`; a delayed file
     /// stays on disk for a later scan.
-    fn drop_txn(&mut self, txn: Txn) {
+    fn drop_txn(&mut self, txn: Txn, cause: LostCause) {
         match txn.origin {
-            Origin::Client(client) => self.answer(client, con_lost()),
+            Origin::Client(client) => self.lose(client, cause),
             Origin::Delayed(name) => self.replay.finish(&name),
             Origin::Gone => {}
         }
@@ -821,6 +848,12 @@ impl Host {
 
     fn answer(&mut self, client: ClientId, line: Bytes) {
         self.actions.push_back(HostAction::Answer { client, line });
+    }
+
+    /// Answers `con_lost`, counted for `cause`.
+    fn lose(&mut self, client: ClientId, cause: LostCause) {
+        self.stats.count_lost(cause);
+        self.answer(client, con_lost());
     }
 
     fn log(&mut self, event: LogEvent) {

@@ -21,6 +21,8 @@ pub(crate) enum Origin {
 pub(crate) struct Txn {
     pub(crate) origin: Origin,
     pub(crate) request: Bytes,
+    /// When it came to the host: its reply's latency counts from here.
+    pub(crate) arrived: Instant,
     /// When it is answered `con_lost` if not answered before (`None`: never).
     pub(crate) deadline: Option<Instant>,
     /// It was sent once and came back unread: it is not sent a third time.

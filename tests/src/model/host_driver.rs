@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use lonc_core::stats::LostCause;
 use lonc_core::host::{DelayedFile, Host, HostAction, HostConfig};
 use lonc_core::ids::{ClientId, HostKey, LinkId};
 use lonc_core::log::{LogEvent, Severity};
@@ -716,6 +717,7 @@ impl HostDriver {
         }
         self.model.end_step(self.now);
         self.tally.was_dead |= self.host.is_dead();
+        self.compare_stats()?;
         if self.model.replay_window() > self.model.max_links() {
             return Err(format!(
                 "{} delayed files read, queued or in flight, more than max_links {}",
@@ -724,6 +726,40 @@ impl HostDriver {
             ));
         }
         self.compare_observables()
+    }
+
+    /// The host's counters against the model's answers: every request counted, every reply,
+    /// every `con_lost` under its own cause, every delivered file.
+    fn compare_stats(&self) -> Result<(), String> {
+        let stats = self.host.stats();
+        let mut want = [0u64; LostCause::ALL.len()];
+        for (cause, n) in &self.tally.con_lost {
+            let counted = match cause {
+                Cause::Reply => continue,
+                Cause::DeadAtSubmit => LostCause::Dead,
+                Cause::ClosedAtSubmit | Cause::Shutdown => LostCause::Shutdown,
+                Cause::QueueFull => LostCause::QueueFull,
+                Cause::ConnectFailed | Cause::MarkedDead => LostCause::ConnectFailed,
+                Cause::BusyLinkLost => LostCause::LinkLost,
+                Cause::CloseConnectionExit => LostCause::CloseConnectionExit,
+                Cause::Deadline => LostCause::Timeout,
+            };
+            want[counted as usize] += *n as u64;
+        }
+        let got = (stats.requests, stats.replies, stats.lost, stats.replayed);
+        let expected = (
+            self.next_client,
+            self.tally.replies as u64,
+            want,
+            self.tally.deleted as u64,
+        );
+        if got != expected {
+            return Err(format!(
+                "counters (requests, replies, con_lost by cause, replayed) {got:?}, \
+                 expected {expected:?}"
+            ));
+        }
+        Ok(())
     }
 
     fn compare_observables(&self) -> Result<(), String> {
