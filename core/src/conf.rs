@@ -395,6 +395,11 @@ impl Settings {
         self.daemons_dir.join("logs").join("lonc.pid")
     }
 
+    /// `<lonDaemons>/logs/lonc.ctl`: the control socket, beside the pid file.
+    pub fn control_socket(&self) -> PathBuf {
+        self.daemons_dir.join("logs").join("lonc.ctl")
+    }
+
     /// `<lonDocRoot>/lon-status/loncstatus.txt`.
     pub fn status_file(&self) -> PathBuf {
         self.doc_root.join("lon-status").join("loncstatus.txt")

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::conf::Settings;
 use crate::hosts_tab::{HostEntry, LineProblem};
-use crate::log::LogEvent;
+use crate::log::{LogEvent, Trigger};
 use crate::timer::{TimerKind, Timers};
 
 /// The `[host]` field of the parent's log lines, as loncnew's parent wrote it.
@@ -338,13 +338,23 @@ impl Daemon {
 
     /// A signal arrived (see the table in the module documentation).
     pub fn handle_signal(&mut self, now: Instant, signal: Signal) {
+        self.handle(now, signal, Trigger::Signal(signal));
+    }
+
+    /// A control command that does what `signal` (HUP or USR2) does: the same, logged as the
+    /// control command's.
+    pub fn handle_command(&mut self, now: Instant, signal: Signal) {
+        self.handle(now, signal, Trigger::Control);
+    }
+
+    fn handle(&mut self, now: Instant, signal: Signal, trigger: Trigger) {
         match (self.phase, signal) {
             (Phase::Exited, _) => {}
             (_, Signal::Usr2) => {
                 self.debug = !self.debug;
                 self.log(LogEvent::DebugLogging {
                     on: self.debug,
-                    signal,
+                    signal: trigger,
                 });
             }
             (Phase::ShuttingDown, Signal::Term | Signal::Int) => {
@@ -371,11 +381,11 @@ impl Daemon {
                 self.actions.push_back(Action::ResetHosts);
             }
             (Phase::Reloading, Signal::Hup) => {
-                self.log(LogEvent::IgnoredWhileReloading { signal });
+                self.log(LogEvent::IgnoredWhileReloading { signal: trigger });
             }
             (Phase::Running, Signal::Hup) => {
                 self.phase = Phase::Reloading;
-                self.log(LogEvent::Reloading { signal });
+                self.log(LogEvent::Reloading { signal: trigger });
                 self.actions.push_back(Action::ReloadConfig);
             }
         }

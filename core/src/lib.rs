@@ -53,6 +53,7 @@
 //!                 listening += 1; // bind the host's UNIX socket, say whether it listens
 //!                 node.listened(Instant::now(), host, true);
 //!             }
+//!             Output::ListenControl { .. } => {}       // bind lonc.ctl, node.control_listened
 //!             Output::Ready => ready = true,           // tell systemd, a detaching parent
 //!             Output::Unlisten { .. } => listening -= 1, // close it, remove the file
 //!             Output::StopAccepting => {}              // close every listener
@@ -85,6 +86,7 @@
 pub mod cipher;
 pub mod client_conn;
 pub mod conf;
+pub mod control;
 pub mod daemon;
 pub mod enc;
 pub mod framing;

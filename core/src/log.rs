@@ -8,6 +8,22 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::daemon::Signal;
+
+/// What asked for a change: a signal, or a command on the control socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    Signal(Signal),
+    Control,
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trigger::Signal(s) => write!(f, "{s}"),
+            Trigger::Control => f.write_str("a control command"),
+        }
+    }
+}
 use crate::hosts_tab::LineProblem;
 use crate::ids::ClientId;
 use crate::link::LinkMisuse;
@@ -174,10 +190,10 @@ pub enum LogEvent {
     ShutdownGraceOver {
         grace: Duration,
     },
-    /// SIGUSR2 toggled debug logging.
+    /// SIGUSR2 (or `lonc debug`) turned debug logging on or off.
     DebugLogging {
         on: bool,
-        signal: Signal,
+        signal: Trigger,
     },
     /// A second TERM/INT: no more waiting.
     SignalDuringShutdown {
@@ -196,13 +212,13 @@ pub enum LogEvent {
     StatusAndReset {
         signal: Signal,
     },
-    /// Debug: a HUP while a reload is under way.
+    /// Debug: a HUP (or `lonc reload`) while a reload is under way.
     IgnoredWhileReloading {
-        signal: Signal,
+        signal: Trigger,
     },
-    /// SIGHUP: the configuration is re-read.
+    /// SIGHUP (or `lonc reload`): the configuration is re-read.
     Reloading {
-        signal: Signal,
+        signal: Trigger,
     },
     /// Every waiting client was answered during the shutdown.
     AllAnswered,

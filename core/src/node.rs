@@ -30,13 +30,20 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::client_conn::ClientConn;
 use crate::conf::Settings;
-use crate::daemon::{Action, Daemon, DaemonConfig, HostDiff, HostSpec, PARENT_LOG_HOST, Signal};
+use crate::control::{
+    BadCommand, COMMAND_TIMEOUT, Command, DaemonReport, HostReport, MAX_COMMAND,
+    MAX_CONTROL_CLIENTS, StatusReport,
+};
+use crate::daemon::{
+    Action, Daemon, DaemonConfig, HostDiff, HostSpec, PARENT_LOG_HOST, Phase, Signal,
+};
 use crate::host::{DelayedFile, Host, HostAction, HostConfig};
 use crate::hosts_tab::{HostEntry, LineProblem};
 pub use crate::ids::{ClientId, HostKey, IdMap, LinkId};
 use crate::link::{Link, LinkConfig, LinkEvent};
 use crate::log::LogEvent;
 use crate::logfmt::HostStatus;
+use crate::quote;
 use crate::request::CON_LOST;
 use crate::spool::DelayedName;
 use crate::stats::LostCause;
@@ -74,14 +81,17 @@ enum NodeTimer {
     Scan,
     /// Show the summary, if it changed since it was last shown.
     Status,
+    /// The earliest deadline of a control client to send its command.
+    Control,
 }
 
 impl TimerKind for NodeTimer {
-    const ALL: &'static [NodeTimer] = &[NodeTimer::Scan, NodeTimer::Status];
+    const ALL: &'static [NodeTimer] = &[NodeTimer::Scan, NodeTimer::Status, NodeTimer::Control];
     fn slot(self) -> usize {
         match self {
             NodeTimer::Scan => 0,
             NodeTimer::Status => 1,
+            NodeTimer::Control => 2,
         }
     }
 }
@@ -102,6 +112,12 @@ pub enum Output {
     Listen { host: HostKey, spec: HostSpec },
     /// Stop listening on the host's socket and remove the file. Only for a host that listens.
     Unlisten { host: HostKey, spec: HostSpec },
+    /// Listen on the control socket (`path`, mode 0600, replacing a stale file but not one a
+    /// process answers on); report the outcome with [`Node::control_listened`], then each
+    /// connection with [`Node::accept_control`] (a `None` there: close it at once). A control
+    /// client is then a client like the others ([`Node::handle_client_input`],
+    /// [`Output::Answer`], [`Output::CloseClient`]). Keep listening until the process exits.
+    ListenControl { path: PathBuf },
     /// Start-up is over: every host's `Listen` is reported and some socket listens. Tell
     /// whoever waits for the daemon (a detaching parent, systemd's `READY=1`). Emitted once; if
     /// no socket listens, the daemon exits instead (status 1).
@@ -213,6 +229,15 @@ struct ClientSlot {
     conn: ClientConn,
 }
 
+/// A client of the control socket.
+struct ControlSlot {
+    conn: ClientConn,
+    /// When it is closed if no command came.
+    deadline: Instant,
+    /// Its command is being carried out (a reload): further input is ignored.
+    busy: bool,
+}
+
 /// The daemon. See the module and crate documentation.
 pub struct Node {
     daemon: Daemon,
@@ -230,7 +255,7 @@ pub struct Node {
     parent_state: String,
     /// The scan interval, and the node's scan timer.
     scan_interval: Duration,
-    timers: Timers<NodeTimer, 2>,
+    timers: Timers<NodeTimer, 3>,
     /// The summary last shown ([`Output::ShowStatus`]), and when.
     status_shown: String,
     status_at: Option<Instant>,
@@ -248,6 +273,15 @@ pub struct Node {
     unrecorded: BTreeMap<String, String>,
     /// Until [`Output::Ready`]: the start-up's hosts whose `Listen` is not reported yet.
     starting: Option<HashSet<HostKey>>,
+    /// Control clients (their ids share the clients' numbering), whether the control socket
+    /// listens (its file is then ours to remove), and the clients waiting for a reload.
+    controls: IdMap<ClientId, ControlSlot>,
+    control_listening: bool,
+    reload_waiters: Vec<ClientId>,
+    /// When the node started, the process id and the version, for `lonc status`.
+    started: Instant,
+    pid: u32,
+    version: String,
     /// Where transmits and answers are put together before they are handed out.
     scratch: BytesMut,
     out: VecDeque<Output>,
@@ -297,9 +331,19 @@ impl Node {
             spool_warned: HashSet::new(),
             unrecorded: BTreeMap::new(),
             starting: None,
+            controls: IdMap::default(),
+            control_listening: false,
+            reload_waiters: Vec::new(),
+            started: now,
+            pid: 0,
+            version: String::new(),
             scratch: BytesMut::new(),
             out: VecDeque::new(),
         };
+        // The control socket first: if no host's socket listens, the daemon exits at once,
+        // removing it.
+        let path = node.settings().control_socket();
+        node.out.push_back(Output::ListenControl { path });
         node.settle(now);
         node.status_may_change(now);
         node.starting = Some(node.served.keys().copied().collect());
@@ -419,6 +463,9 @@ impl Node {
     /// True when the runtime should read more from the client (see
     /// [`ClientConn::wants_input`]); false for a client that is gone.
     pub fn client_wants_input(&self, client: ClientId) -> bool {
+        if let Some(c) = self.controls.get(&client) {
+            return !c.busy && c.conn.wants_input();
+        }
         self.clients
             .get(&client)
             .is_some_and(|c| c.conn.wants_input())
@@ -428,6 +475,9 @@ impl Node {
     /// client that is gone. Until then a runtime need not watch the client's socket: its next
     /// output is that answer (or [`Output::CloseClient`]).
     pub fn client_waiting(&self, client: ClientId) -> bool {
+        if let Some(c) = self.controls.get(&client) {
+            return c.busy;
+        }
         self.clients
             .get(&client)
             .is_some_and(|c| c.conn.is_waiting())
@@ -435,6 +485,9 @@ impl Node {
 
     /// Bytes read from the client.
     pub fn handle_client_input(&mut self, now: Instant, client: ClientId, data: &[u8]) {
+        if self.controls.contains_key(&client) {
+            return self.control_input(now, client, Some(data));
+        }
         let Some(c) = self.clients.get_mut(&client) else {
             return;
         };
@@ -462,6 +515,9 @@ impl Node {
     /// The client closed its side (read returned 0). Lines it sent complete are still
     /// answered, unless it was waiting for an answer: then it has hung up.
     pub fn handle_client_eof(&mut self, now: Instant, client: ClientId) {
+        if self.controls.contains_key(&client) {
+            return self.control_input(now, client, None);
+        }
         let Some(c) = self.clients.get_mut(&client) else {
             return;
         };
@@ -475,6 +531,11 @@ impl Node {
 
     /// Reading from or writing to the client failed: it is gone.
     pub fn handle_client_error(&mut self, now: Instant, client: ClientId, _kind: io::ErrorKind) {
+        if self.controls.remove(&client).is_some() {
+            self.reload_waiters.retain(|&c| c != client);
+            self.out.push_back(Output::CloseClient { client });
+            return;
+        }
         self.client_gone(now, client);
     }
 
@@ -531,6 +592,211 @@ impl Node {
         if self.clients.capacity() > 64 && self.clients.len() < self.clients.capacity() / 8 {
             self.clients.shrink_to(self.clients.len() * 2);
         }
+    }
+
+    // ------------------------------------------------------------------ control
+
+    /// Sets what `lonc status` says of the process: its id and the daemon's version.
+    pub fn set_identity(&mut self, pid: u32, version: &str) {
+        self.pid = pid;
+        self.version = version.to_owned();
+    }
+
+    /// The outcome of [`Output::ListenControl`]: whether the control socket listens (then its
+    /// file is removed at exit).
+    pub fn control_listened(&mut self, _now: Instant, listening: bool) {
+        self.control_listening = listening;
+    }
+
+    /// A connection to the control socket: its id, or `None` (close it) when
+    /// [`MAX_CONTROL_CLIENTS`] are open already or the daemon has exited. It has
+    /// [`COMMAND_TIMEOUT`] to send its command line.
+    pub fn accept_control(&mut self, now: Instant) -> Option<ClientId> {
+        if self.daemon.has_exited() || self.controls.len() >= MAX_CONTROL_CLIENTS {
+            return None;
+        }
+        let id = ClientId(self.next_client);
+        self.next_client += 1;
+        let deadline = now + COMMAND_TIMEOUT;
+        self.controls.insert(
+            id,
+            ControlSlot {
+                conn: ClientConn::new(MAX_COMMAND),
+                deadline,
+                busy: false,
+            },
+        );
+        if self
+            .timers
+            .get(NodeTimer::Control)
+            .is_none_or(|t| t > deadline)
+        {
+            self.timers.set(NodeTimer::Control, deadline);
+        }
+        Some(id)
+    }
+
+    /// Control clients open.
+    pub fn control_count(&self) -> usize {
+        self.controls.len()
+    }
+
+    /// Bytes (or, with `None`, the end of the stream) from a control client.
+    fn control_input(&mut self, now: Instant, client: ClientId, data: Option<&[u8]>) {
+        let Some(c) = self.controls.get_mut(&client) else {
+            return;
+        };
+        if c.busy {
+            return;
+        }
+        match data {
+            Some(data) => {
+                if c.conn.handle_input(data).is_err() {
+                    let why = format!("the command is longer than {MAX_COMMAND} bytes");
+                    return self.control_done(client, Err(why));
+                }
+            }
+            None => c.conn.handle_eof(),
+        }
+        match c.conn.next_request() {
+            Some(line) => {
+                c.busy = true;
+                self.control_command(now, client, &line);
+            }
+            None if data.is_none() => self.control_done(client, Err("no command".into())),
+            None => {}
+        }
+    }
+
+    fn control_command(&mut self, now: Instant, client: ClientId, line: &[u8]) {
+        let command = match Command::parse(line) {
+            Ok(command) => command,
+            Err(BadCommand(why)) => return self.control_done(client, Err(why)),
+        };
+        let answer = match command {
+            Command::Status { hosts, json } => self.status_report(now, &hosts).map(|r| {
+                if json {
+                    r.to_json() + "\n"
+                } else {
+                    r.to_text(!hosts.is_empty())
+                }
+            }),
+            Command::Revive(id) => match self.by_id.get(&id).copied() {
+                None => Err(format!("no such host: {}", quote::excerpt(&id))),
+                Some(key) => {
+                    let was_dead = self.served.get(&key).is_some_and(|s| s.host.is_dead());
+                    if let Some(s) = self.served.get_mut(&key) {
+                        s.host.reset(now);
+                    }
+                    self.pump(now, key);
+                    Ok(if was_dead {
+                        format!("{id} was dead: revived, and a link is opening to probe it\n")
+                    } else {
+                        format!("{id} was not dead: its retry budget is full again\n")
+                    })
+                }
+            },
+            Command::Reload => match self.daemon.phase() {
+                Phase::Running => {
+                    self.reload_waiters.push(client);
+                    self.daemon.handle_command(now, Signal::Hup);
+                    self.settle(now);
+                    return;
+                }
+                Phase::Reloading => Err("a reload is already under way".into()),
+                Phase::ShuttingDown | Phase::Exited => Err("the daemon is stopping".into()),
+            },
+            Command::Debug(on) => {
+                let was = self.daemon.debug();
+                if was != on {
+                    self.daemon.handle_command(now, Signal::Usr2);
+                    self.settle(now);
+                }
+                let word = |on: bool| if on { "on" } else { "off" };
+                Ok(format!("debug logging {} (was {})\n", word(on), word(was)))
+            }
+        };
+        self.control_done(client, answer);
+    }
+
+    /// Answers a control client (`ok` or `error:` last) and closes it.
+    fn control_done(&mut self, client: ClientId, answer: Result<String, String>) {
+        if self.controls.remove(&client).is_none() {
+            return;
+        }
+        let text = match answer {
+            Ok(text) => text + "ok\n",
+            Err(why) => format!("error: {why}\n"),
+        };
+        self.out.push_back(Output::Answer {
+            client,
+            bytes: Bytes::from(text),
+        });
+        self.out.push_back(Output::CloseClient { client });
+    }
+
+    /// Closes the control clients that sent no command in time; re-arms for the next.
+    fn expire_controls(&mut self, now: Instant) {
+        let late: Vec<ClientId> = self
+            .controls
+            .iter()
+            .filter(|(_, c)| !c.busy && c.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for client in late {
+            let why = format!("no command within {} s", COMMAND_TIMEOUT.as_secs());
+            self.control_done(client, Err(why));
+        }
+        if let Some(next) = self
+            .controls
+            .values()
+            .filter(|c| !c.busy)
+            .map(|c| c.deadline)
+            .min()
+        {
+            self.timers.set(NodeTimer::Control, next);
+        }
+    }
+
+    /// `lonc status` of the hosts named (all if none), or the first name not served.
+    pub fn status_report(&self, now: Instant, only: &[String]) -> Result<StatusReport, String> {
+        let report = |key: &HostKey| self.served.get(key).map(|s| s.host.report(now));
+        let hosts: Vec<HostReport> = if only.is_empty() {
+            self.daemon
+                .hosts()
+                .filter_map(|spec| self.by_id.get(spec.id()))
+                .filter_map(report)
+                .collect()
+        } else {
+            let mut hosts = Vec::new();
+            for id in only {
+                let key = self
+                    .by_id
+                    .get(id)
+                    .ok_or_else(|| format!("no such host: {}", quote::excerpt(id)))?;
+                hosts.extend(report(key));
+            }
+            hosts
+        };
+        let phase = match self.daemon.phase() {
+            Phase::Running => "running",
+            Phase::Reloading => "reloading",
+            Phase::ShuttingDown | Phase::Exited => "stopping",
+        };
+        Ok(StatusReport {
+            daemon: DaemonReport {
+                version: self.version.clone(),
+                pid: self.pid,
+                uptime_seconds: now.saturating_duration_since(self.started).as_secs(),
+                phase,
+                hosts: self.served.len(),
+                dead: self.served.values().filter(|s| s.host.is_dead()).count(),
+                links: self.served.values().map(|s| s.links.len()).sum(),
+                clients: self.clients.len(),
+                debug: self.daemon.debug(),
+            },
+            hosts,
+        })
     }
 
     // ------------------------------------------------------------------ links
@@ -697,6 +963,18 @@ impl Node {
         let diff = self.daemon.reload(now, settings, hosts, problems);
         self.settle(now);
         self.request_scan();
+        let answer = if diff == HostDiff::default() {
+            Err(format!(
+                "hosts.tab has no usable remote host: reload refused, keeping the {} hosts \
+                 served",
+                self.served.len()
+            ))
+        } else {
+            Ok(reload_answer(&diff))
+        };
+        for client in std::mem::take(&mut self.reload_waiters) {
+            self.control_done(client, answer.clone());
+        }
         diff
     }
 
@@ -704,6 +982,9 @@ impl Node {
     pub fn reload_failed(&mut self, now: Instant, reason: &str) {
         self.daemon.reload_failed(now, reason);
         self.settle(now);
+        for client in std::mem::take(&mut self.reload_waiters) {
+            self.control_done(client, Err(format!("reload failed: {reason}")));
+        }
     }
 
     /// Fires every expired timer of the daemon, the hosts and their links.
@@ -733,6 +1014,7 @@ impl Node {
             match timer {
                 NodeTimer::Scan => self.request_scan(),
                 NodeTimer::Status => self.status_due = Some(now),
+                NodeTimer::Control => self.expire_controls(now),
             }
         }
         self.settle(now);
@@ -1000,6 +1282,9 @@ impl Node {
                         .map(|s| &s.spec.socket_path)
                         .collect();
                     files.retain(|f| !not_ours.contains(f));
+                    if self.control_listening {
+                        files.push(self.daemon.settings().control_socket());
+                    }
                     self.out.push_back(Output::RemoveFiles(files));
                 }
                 Action::Exit(code) => self.out.push_back(Output::Exit(code)),
@@ -1158,4 +1443,23 @@ fn answer_bytes(scratch: &mut BytesMut, line: &[u8]) -> Bytes {
     scratch.put_slice(line);
     scratch.put_u8(b'\n');
     scratch.split().freeze()
+}
+
+/// What a reload did, for `lonc reload`.
+fn reload_answer(diff: &HostDiff) -> String {
+    let ids = |specs: &mut dyn Iterator<Item = &HostSpec>| {
+        let ids: Vec<&str> = specs.map(HostSpec::id).collect();
+        if ids.is_empty() {
+            "none".to_owned()
+        } else {
+            ids.join(" ")
+        }
+    };
+    format!(
+        "reloaded: {} hosts served; added: {}; removed: {}; changed: {}\n",
+        diff.added.len() + diff.changed.len() + diff.unchanged.len(),
+        ids(&mut diff.added.iter()),
+        ids(&mut diff.removed.iter()),
+        ids(&mut diff.changed.iter().map(|(_, new)| new)),
+    )
 }

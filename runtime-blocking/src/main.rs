@@ -13,6 +13,12 @@ fn main() {
         Some(Command::Demo(args)) => lonc_edge::demo::run(args),
         Some(Command::Man) => lonc_edge::generate::run_man(),
         Some(Command::Completions { shell }) => lonc_edge::generate::run_completions(*shell),
+        Some(
+            c @ (Command::Status { .. }
+            | Command::Revive { .. }
+            | Command::Reload
+            | Command::Debug { .. }),
+        ) => lonc_edge::control::run(&cli.config, &c.control_line().unwrap_or_default()),
     };
     std::process::exit(code);
 }

@@ -133,7 +133,8 @@ enum Listing {
 }
 
 enum Source {
-    Listener(HostKey, UnixListener),
+    /// A host's socket, or (`None`) the control socket.
+    Listener(Option<HostKey>, UnixListener),
     Client(ClientSocket),
     Link(LinkSocket),
 }
@@ -483,12 +484,18 @@ impl Loop {
             Output::Listen { host, spec } => {
                 let listener =
                     startup::listen(&spec, self.socket_mode, &mut self.logger, &self.notifier);
-                let key =
-                    listener.and_then(|l| self.register(Source::Listener(host, l), Interest::READ));
+                let key = listener
+                    .and_then(|l| self.register(Source::Listener(Some(host), l), Interest::READ));
                 if let Some(k) = key {
                     self.listeners.insert(host, k);
                 }
                 self.node.listened(Instant::now(), host, key.is_some());
+            }
+            Output::ListenControl { path } => {
+                let listener = startup::listen_control(&path, &mut self.logger, &self.notifier);
+                let key =
+                    listener.and_then(|l| self.register(Source::Listener(None, l), Interest::READ));
+                self.node.control_listened(Instant::now(), key.is_some());
             }
             Output::Ready => startup::ready(&self.node, &mut self.notifier),
             Output::Unlisten { host, spec } => {
@@ -637,7 +644,11 @@ impl Loop {
             let host = *host;
             match sys::accept_nonblocking(listener) {
                 Ok(stream) => {
-                    let Some(id) = self.node.accept(Instant::now(), host) else {
+                    let id = match host {
+                        Some(host) => self.node.accept(Instant::now(), host),
+                        None => self.node.accept_control(Instant::now()),
+                    };
+                    let Some(id) = id else {
                         continue;
                     };
                     let client = ClientSocket {

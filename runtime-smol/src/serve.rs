@@ -298,7 +298,9 @@ impl Rt {
                 );
                 let listening = match listener.map(Async::new_nonblocking) {
                     Some(Ok(listener)) => {
-                        let task = self.ex.spawn(accept_loop(self.clone(), host, listener));
+                        let task = self
+                            .ex
+                            .spawn(accept_loop(self.clone(), Some(host), listener));
                         self.listeners.borrow_mut().insert(host, task);
                         true
                     }
@@ -314,6 +316,33 @@ impl Rt {
                 self.node
                     .borrow_mut()
                     .listened(Instant::now(), host, listening);
+            }
+            Output::ListenControl { path } => {
+                let listener = startup::listen_control(
+                    &path,
+                    &mut self.logger.borrow_mut(),
+                    &self.notifier.borrow(),
+                );
+                let listening = match listener.map(Async::new_nonblocking) {
+                    Some(Ok(listener)) => {
+                        // Until the process exits: the control socket answers while stopping.
+                        self.ex
+                            .spawn(accept_loop(self.clone(), None, listener))
+                            .detach();
+                        true
+                    }
+                    Some(Err(e)) => {
+                        self.log(
+                            Severity::Warning,
+                            format!("Cannot poll the control socket: {e}"),
+                        );
+                        false
+                    }
+                    None => false,
+                };
+                self.node
+                    .borrow_mut()
+                    .control_listened(Instant::now(), listening);
             }
             Output::Ready => startup::ready(&self.node.borrow(), &mut self.notifier.borrow_mut()),
             Output::Unlisten { host, spec } => {
@@ -691,12 +720,16 @@ async fn signal_loop(rt: Rc<Rt>, mut signals: async_signal::Signals) {
     }
 }
 
-async fn accept_loop(rt: Rc<Rt>, host: HostKey, listener: Async<UnixListener>) {
+/// Accepts on a host's socket, or (`host` `None`) on the control socket.
+async fn accept_loop(rt: Rc<Rt>, host: Option<HostKey>, listener: Async<UnixListener>) {
     loop {
         let accepted = listener.read_with(sys::accept_nonblocking).await;
         match accepted {
             Ok(stream) => {
-                let id = rt.node.borrow_mut().accept(Instant::now(), host);
+                let id = match host {
+                    Some(host) => rt.node.borrow_mut().accept(Instant::now(), host),
+                    None => rt.node.borrow_mut().accept_control(Instant::now()),
+                };
                 if let Some(id) = id {
                     rt.ex.spawn(client_task(rt.clone(), id, stream)).detach();
                 }

@@ -200,6 +200,8 @@ pub struct NodeHarness {
     pub farewells: Vec<Bytes>,
     /// Every `ShowStatus`: when, and the summary.
     pub statuses: Vec<(Instant, String)>,
+    /// Control clients, and what each was answered (all its bytes).
+    pub controls: BTreeMap<ClientId, String>,
 }
 
 impl NodeHarness {
@@ -260,9 +262,30 @@ impl NodeHarness {
             open_links: Vec::new(),
             farewells: Vec::new(),
             statuses: Vec::new(),
+            controls: BTreeMap::new(),
         };
         h.run();
         h
+    }
+
+    /// A client connects to the control socket (`None`: refused).
+    pub fn control_connect(&mut self) -> Option<ClientId> {
+        let id = self.node.accept_control(self.now)?;
+        self.controls.insert(id, String::new());
+        Some(id)
+    }
+
+    /// A control client sends `bytes`.
+    pub fn control_send(&mut self, id: ClientId, bytes: &[u8]) {
+        self.node.handle_client_input(self.now, id, bytes);
+        self.run();
+    }
+
+    /// One control command on a new connection; what was answered so far.
+    pub fn control(&mut self, line: &str) -> String {
+        let id = self.control_connect().expect("a control slot");
+        self.control_send(id, format!("{line}\n").as_bytes());
+        self.controls[&id].clone()
     }
 
     /// lonnet spools a request into the delayed directory.
@@ -422,6 +445,7 @@ impl NodeHarness {
                 }
                 self.node.listened(self.now, host, ok);
             }
+            Output::ListenControl { .. } => self.node.control_listened(self.now, true),
             Output::Ready => self.ready += 1,
             Output::Unlisten { spec, .. } => {
                 let was = self.listening.remove(spec.id());
@@ -456,6 +480,10 @@ impl NodeHarness {
                 if !farewell.is_empty() {
                     self.farewells.push(farewell);
                 }
+            }
+            Output::Answer { client, bytes } if self.controls.contains_key(&client) => {
+                let text = String::from_utf8_lossy(&bytes);
+                self.controls.entry(client).or_default().push_str(&text);
             }
             Output::Answer { client, bytes } => {
                 let line = bytes

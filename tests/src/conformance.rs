@@ -59,6 +59,8 @@ macro_rules! conformance_suite {
             a_delivered_file_is_kept_until_its_perm_log_record_is_written,
             the_process_title_shows_hosts_links_and_the_dead,
             check_reports_what_the_daemon_would_serve_and_every_problem,
+            control_commands_show_and_steer_the_daemon,
+            hostile_control_clients_cost_only_control_slots,
         );
         /// Not a scenario: the simulated lond run as a child process of the suite's own
         /// executable (see `conformance::SimChild`); passes at once when not asked for.
@@ -2126,4 +2128,186 @@ pub fn check_reports_what_the_daemon_would_serve_and_every_problem(bin: &Path) {
         before,
         "check created or changed a file"
     );
+}
+
+/// Runs `lonc <args>` on the fixture's configuration.
+fn lonc(f: &Fixture, args: &[&str]) -> std::process::Output {
+    Command::new(&f.bin)
+        .arg("--conf")
+        .arg(&f.conf)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("lonc runs")
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `lonc status` (table, one host in full, JSON), `revive`, `debug` and `reload` through the
+/// control socket, on the daemon's own counters; the socket is 0600 and removed at exit.
+pub fn control_commands_show_and_steer_the_daemon(bin: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    let mut daemon = Killed::daemon(
+        &f,
+        &[
+            "--retries",
+            "1",
+            "--probe-min",
+            "3600",
+            "--probe-max",
+            "3600",
+            "--connect-timeout",
+            "30",
+        ],
+    );
+    for h in ["alpha", "beta", "gamma"] {
+        eventually("the sockets", || accepting(&f.sock_dir.join(h)));
+    }
+    let ctl = f.logs.join("lonc.ctl");
+    eventually("the control socket", || accepting(&ctl));
+    let mode = std::fs::metadata(&ctl).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    assert_eq!(f.ask("alpha", "echo:x"), "x");
+    f.assert_con_lost_at_once("gamma", "ping");
+
+    let out = lonc(&f, &["status"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let table = stdout(&out);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("lonc {}", env!("CARGO_PKG_VERSION")))
+            && lines[0].contains(&format!(", pid {}, up ", daemon.0.id()))
+            && lines[0].ends_with(", running"),
+        "{table}"
+    );
+    assert_eq!(lines[1], "3 hosts, 1 dead, 1 links, 0 clients");
+    assert!(lines[2].starts_with("HOST "), "{table}");
+    let row = |id: &str| -> Vec<String> {
+        lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("{id} in {table}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    // HOST STATE LINKS QUEUE RT SPOOL REQUESTS LOST P50 P99
+    assert_eq!(row("alpha")[1..8], ["ok", "0/1/0", "0", "1", "0", "2", "0"]);
+    let gamma = row("gamma");
+    assert_eq!(gamma[1], "dead"); // then how long, e.g. `0s`
+    assert_eq!(gamma[gamma.len() - 4..], ["1", "1", "-", "-"]);
+    assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
+
+    let out = lonc(&f, &["status", "gamma"]);
+    let detail = stdout(&out);
+    assert!(detail.contains("\ngamma: dead for "), "{detail}");
+    assert!(
+        detail.contains("con_lost by cause: connect_failed 1\n"),
+        "{detail}"
+    );
+    assert!(!detail.contains("alpha"), "{detail}");
+
+    let out = lonc(&f, &["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let alpha = &json["hosts"][0];
+    assert_eq!(alpha["id"], "alpha");
+    assert_eq!(alpha["requests"], 2);
+    assert_eq!(alpha["replies"], 2);
+    assert_eq!(alpha["links"]["idle"], 1);
+    assert_eq!(alpha["latency"]["replies_last_minute"], 2);
+    assert!(alpha["latency"]["max_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["hosts"][2]["con_lost"]["connect_failed"], 1);
+    assert_eq!(json["daemon"]["dead"], 1);
+
+    let out = lonc(&f, &["status", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "lonc: no such host: nosuch\n"
+    );
+
+    // Revive the dead host: its lond is up now.
+    f.start_sim("gamma", Faults::default());
+    let out = lonc(&f, &["revive", "gamma"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        stdout(&out),
+        "gamma was dead: revived, and a link is opening to probe it\n"
+    );
+    assert_eq!(f.ask("gamma", "ping"), "gamma");
+
+    let out = lonc(&f, &["debug", "on"]);
+    assert_eq!(stdout(&out), "debug logging on (was off)\n");
+    eventually("the debug line", || {
+        f.lonc_log()
+            .contains("Debug logging on (a control command)")
+    });
+    let out = lonc(&f, &["debug", "on"]);
+    assert_eq!(stdout(&out), "debug logging on (was on)\n");
+
+    f.write_hosts(&["alpha", "gamma"]);
+    let out = lonc(&f, &["reload"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        stdout(&out),
+        "reloaded: 2 hosts served; added: none; removed: beta; changed: none\n"
+    );
+    f.write_hosts(&[]);
+    let out = lonc(&f, &["reload"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("reload refused, keeping the 2 hosts"),
+        "{out:?}"
+    );
+
+    // SAFETY: kill(2) on the daemon this test started.
+    unsafe {
+        libc::kill(daemon.0.id() as libc::pid_t, libc::SIGTERM);
+    }
+    assert_eq!(daemon.exit_status().code(), Some(0));
+    assert!(!ctl.exists(), "the control socket is removed at exit");
+    let out = lonc(&f, &["status"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}
+
+/// Control clients that connect and say nothing, or send garbage, hold at most the control
+/// socket's few slots until their timeout: requests are served all the while, and a slot
+/// frees as soon as its client goes.
+pub fn hostile_control_clients_cost_only_control_slots(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim("alpha", Faults::default());
+    f.start_daemon(&[]);
+    let ctl = f.logs.join("lonc.ctl");
+    eventually("the control socket", || accepting(&ctl));
+    // A line over the limit is refused with a reason.
+    let mut long = UnixStream::connect(&ctl).unwrap();
+    let _ = long.write_all(&vec![b'x'; 10_000]);
+    let mut answer = String::new();
+    let _ = long.read_to_string(&mut answer);
+    assert_eq!(answer, "error: the command is longer than 4096 bytes\n");
+    let out = lonc(&f, &["status", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    // Eight silent clients fill the slots: a ninth is closed at once, requests still go.
+    let silent: Vec<UnixStream> = (0..8).map(|_| UnixStream::connect(&ctl).unwrap()).collect();
+    eventually("the ninth control client refused", || {
+        let mut s = UnixStream::connect(&ctl).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        let _ = s.write_all(b"status\n");
+        let mut buf = Vec::new();
+        match s.read_to_end(&mut buf) {
+            Ok(_) => buf.is_empty(),
+            // Closed with the command unread.
+            Err(e) => e.kind() == ErrorKind::ConnectionReset,
+        }
+    });
+    assert_eq!(f.ask("alpha", "ping"), "alpha");
+    drop(silent);
+    eventually("the slots free again", || {
+        lonc(&f, &["status"]).status.code() == Some(0)
+    });
 }

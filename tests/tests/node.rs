@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
+use lonc_core::control::{COMMAND_TIMEOUT, MAX_CONTROL_CLIENTS};
 use lonc_core::daemon::{DaemonConfig, STARTING_MESSAGE, Signal};
 use lonc_core::log::Severity;
 use lonc_core::node::NodeConfig;
@@ -41,7 +42,8 @@ fn ready_comes_once_every_socket_is_reported_and_some_listens() {
         h.removed_files,
         [
             PathBuf::from("/lonc/sockets/msul1"),
-            PathBuf::from("/lonc/perl/logs/lonc.pid")
+            PathBuf::from("/lonc/perl/logs/lonc.pid"),
+            PathBuf::from("/lonc/perl/logs/lonc.ctl")
         ]
     );
     assert_eq!(h.ready, 1, "once");
@@ -69,7 +71,13 @@ fn no_socket_listening_at_start_exits_1_leaving_the_sockets_alone() {
     );
     assert_eq!(h.ready, 0);
     assert_eq!(h.exit, Some(1));
-    assert_eq!(h.removed_files, [PathBuf::from("/lonc/perl/logs/lonc.pid")]);
+    assert_eq!(
+        h.removed_files,
+        [
+            PathBuf::from("/lonc/perl/logs/lonc.pid"),
+            PathBuf::from("/lonc/perl/logs/lonc.ctl")
+        ]
+    );
     assert!(
         h.logged("Parent Server")
             .contains(&"Cannot listen on any host's socket: nothing to serve".to_owned())
@@ -264,7 +272,8 @@ fn term_with_nothing_waiting_removes_the_files_and_exits_at_once() {
         h.removed_files,
         vec![
             PathBuf::from("/lonc/sockets/msul1"),
-            PathBuf::from("/lonc/perl/logs/lonc.pid")
+            PathBuf::from("/lonc/perl/logs/lonc.pid"),
+            PathBuf::from("/lonc/perl/logs/lonc.ctl")
         ]
     );
 }
@@ -337,4 +346,95 @@ fn usr2_toggles_debug_lines_of_the_hosts() {
     h.signal(Signal::Usr2);
     h.submit("msul1", 11, b"ping");
     assert!(debug_lines(&h) > 0);
+}
+
+#[test]
+fn status_on_the_control_socket_counts_what_each_host_did() {
+    let mut h = node(&["msul1", "msul3"]);
+    h.submit("msul1", 1, b"ping");
+    h.submit("msul1", 2, b"echo:x");
+    h.lond.insert("msul3".into(), Lond::Down);
+    h.submit("msul3", 3, b"ping");
+    let answer = h.control("status --json");
+    let (json, last) = answer.trim_end().rsplit_once('\n').expect("two lines");
+    assert_eq!(last, "ok");
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(v["daemon"]["hosts"], 2);
+    assert_eq!(v["hosts"][0]["id"], "msul1");
+    assert_eq!(v["hosts"][0]["requests"], 2);
+    assert_eq!(v["hosts"][0]["replies"], 2);
+    assert_eq!(v["hosts"][0]["links"]["idle"], 1);
+    assert_eq!(v["hosts"][1]["requests"], 1);
+    assert_eq!(v["hosts"][1]["con_lost"]["connect_failed"], 1);
+    assert_eq!(v["hosts"][1]["retries_left"], 4);
+    let answer = h.control("status nosuch");
+    assert_eq!(answer, "error: no such host: nosuch\n");
+    let answer = h.control("shutdown");
+    assert!(answer.starts_with("error: unknown command"), "{answer}");
+}
+
+#[test]
+fn a_control_client_has_ten_seconds_to_send_its_command() {
+    let mut h = node(&["msul1"]);
+    let silent = h.control_connect().unwrap();
+    h.control_send(silent, b"stat");
+    h.advance(COMMAND_TIMEOUT - Duration::from_millis(1));
+    assert_eq!(h.controls[&silent], "");
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.controls[&silent], "error: no command within 10 s\n");
+    assert!(h.closed_clients.contains(&silent));
+}
+
+#[test]
+fn control_slots_are_few_and_free_again_when_a_client_goes() {
+    let mut h = node(&["msul1"]);
+    let ids: Vec<_> = (0..MAX_CONTROL_CLIENTS)
+        .map(|_| h.control_connect().expect("a slot"))
+        .collect();
+    assert!(h.control_connect().is_none());
+    h.node
+        .handle_client_error(h.now, ids[0], std::io::ErrorKind::BrokenPipe);
+    h.run();
+    assert!(h.control_connect().is_some());
+    // lonnet's clients are not held up.
+    h.submit("msul1", 1, b"ping");
+    assert_eq!(h.answers_to(1), vec![Bytes::from("ping")]);
+}
+
+#[test]
+fn reload_revive_and_debug_on_the_control_socket() {
+    let mut h = node(&["msul1", "msul3"]);
+    let id = h.control_connect().unwrap();
+    h.control_send(id, b"reload\n");
+    assert_eq!(h.reload_requests, 1);
+    assert_eq!(h.controls[&id], "", "answered once the files are read");
+    assert_eq!(
+        h.control("reload"),
+        "error: a reload is already under way\n"
+    );
+    h.reload(&["msul1", "msul4"]);
+    assert_eq!(
+        h.controls[&id],
+        "reloaded: 2 hosts served; added: msul4; removed: msul3; changed: none\nok\n"
+    );
+    h.lond.insert("msul1".into(), Lond::Down);
+    for c in 0..5 {
+        h.submit("msul1", c, b"ping");
+    }
+    assert!(h.node.host(h.key("msul1")).unwrap().is_dead());
+    h.lond.insert("msul1".into(), Lond::Up);
+    assert_eq!(
+        h.control("revive msul1"),
+        "msul1 was dead: revived, and a link is opening to probe it\nok\n"
+    );
+    assert!(!h.node.host(h.key("msul1")).unwrap().is_dead());
+    assert_eq!(
+        h.control("revive msul1"),
+        "msul1 was not dead: its retry budget is full again\nok\n"
+    );
+    assert_eq!(h.control("debug on"), "debug logging on (was off)\nok\n");
+    assert!(h.node.daemon().debug());
+    assert_eq!(h.control("debug on"), "debug logging on (was on)\nok\n");
+    assert_eq!(h.control("debug off"), "debug logging off (was on)\nok\n");
+    assert!(!h.node.daemon().debug());
 }

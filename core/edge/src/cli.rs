@@ -54,6 +54,37 @@ pub enum Command {
     /// daemon's user, with the daemon's flags before `check` (`lonc --step-timeout 10 check`).
     #[command(after_help = crate::check::EXIT_STATUSES)]
     Check,
+    /// Show the running daemon and its hosts: state (dead since when, next probe), links
+    /// (handshaking/idle/busy), queue, retries left, spooled files, requests, replies,
+    /// `con_lost` by cause, replays and the last minute's reply latency.
+    ///
+    /// Asks the daemon on its control socket (`<lonDaemons>/logs/lonc.ctl`). With host ids,
+    /// every field of each; with `--json`, one line of JSON (the schema is in the README).
+    #[command(after_help = crate::control::EXIT_STATUSES)]
+    Status {
+        /// Only these hosts, each shown in full.
+        #[arg(value_name = "HOST")]
+        host_ids: Vec<String>,
+        /// One line of JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give one host a fresh retry budget and, if it is dead, revive it and probe it at once
+    /// (what SIGUSR1 does for every host).
+    #[command(after_help = crate::control::EXIT_STATUSES)]
+    Revive {
+        /// The host id.
+        host: String,
+    },
+    /// Re-read loncapa.conf and hosts.tab (what SIGHUP does) and say what changed.
+    #[command(after_help = crate::control::EXIT_STATUSES)]
+    Reload,
+    /// Turn debug logging on or off (SIGUSR2 toggles it).
+    #[command(after_help = crate::control::EXIT_STATUSES)]
+    Debug {
+        /// `on` or `off`.
+        state: OnOff,
+    },
     /// Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a
     /// short report. Needs no configuration.
     Demo(DemoArgs),
@@ -64,6 +95,44 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `on` or `off`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnOff {
+    /// Debug lines are logged.
+    On,
+    /// They are not.
+    Off,
+}
+
+impl Command {
+    /// The control socket's command line for this sub-command, if it is one of those.
+    pub fn control_line(&self) -> Option<String> {
+        match self {
+            Command::Status { host_ids, json } => {
+                let mut line = String::from("status");
+                for h in host_ids {
+                    line.push(' ');
+                    line.push_str(h);
+                }
+                if *json {
+                    line.push_str(" --json");
+                }
+                Some(line)
+            }
+            Command::Revive { host } => Some(format!("revive {host}")),
+            Command::Reload => Some("reload".into()),
+            Command::Debug { state } => Some(
+                match state {
+                    OnOff::On => "debug on",
+                    OnOff::Off => "debug off",
+                }
+                .into(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// Where the configuration comes from and what overrides it.
@@ -317,6 +386,27 @@ impl ConfigArgs {
             })
     }
 
+    /// The control socket, `<lonDaemons>/logs/lonc.ctl`, from `--daemons-dir` or the files.
+    pub fn control_socket(&self) -> Result<PathBuf, ConfigError> {
+        let dir = match &self.daemons_dir {
+            Some(dir) => dir.clone(),
+            None => {
+                let (vars, _) = self.read_vars()?;
+                vars.get("lonDaemons")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+                    .ok_or_else(|| {
+                        ConfigError(
+                            "lonDaemons is not set: give --daemons-dir or a PerlSetVar \
+                             lonDaemons line"
+                                .into(),
+                        )
+                    })?
+            }
+        };
+        Ok(dir.join("logs").join("lonc.ctl"))
+    }
+
     /// The host table alone (what `lonc send` checks the host against): `--hosts`, or
     /// `hosts.tab` in `lonTabDir`.
     pub fn hosts_file(&self) -> Result<PathBuf, ConfigError> {
@@ -355,6 +445,41 @@ impl ConfigArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// clap's own checks of the definition (two arguments of one name, a global flag shadowed
+    /// by a sub-command's, ...), which it otherwise makes only when that argument is read.
+    #[test]
+    fn the_definition_is_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn control_commands_become_their_command_lines() {
+        let line = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args).unwrap();
+            cli.command.and_then(|c| c.control_line())
+        };
+        assert_eq!(
+            line(&["lonc", "status", "msul1", "--json", "msul3"]).as_deref(),
+            Some("status msul1 msul3 --json")
+        );
+        assert_eq!(
+            line(&["lonc", "--hosts", "/h", "status"]).as_deref(),
+            Some("status")
+        );
+        assert_eq!(
+            line(&["lonc", "revive", "msul1"]).as_deref(),
+            Some("revive msul1")
+        );
+        assert_eq!(line(&["lonc", "reload"]).as_deref(), Some("reload"));
+        assert_eq!(
+            line(&["lonc", "debug", "off"]).as_deref(),
+            Some("debug off")
+        );
+        assert_eq!(line(&["lonc", "check"]), None);
+        assert!(Cli::try_parse_from(["lonc", "debug", "maybe"]).is_err());
+    }
 
     #[test]
     fn defaults_are_loncnews() {

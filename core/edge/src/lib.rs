@@ -11,6 +11,7 @@
 //!   [`title`]: the process title `ps` shows;
 //! * [`sys`]: the few system calls std lacks;
 //! * [`check`]: `lonc check`, the configuration read as the daemon would and its problems;
+//! * [`control`]: `lonc status`, `revive`, `reload` and `debug`, through the control socket;
 //! * [`send`]: `lonc send`, through `lonc-client`; [`demo`]: `lonc demo`; [`generate`]: `lonc
 //!   man` and `lonc completions`; [`sim`]: the simulated lond (also the `lond-sim` binary).
 
@@ -18,6 +19,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod control;
 pub mod demo;
 pub mod files;
 pub mod generate;

@@ -126,7 +126,8 @@ pub fn prepare(config: &ConfigArgs, run: &RunArgs) -> Result<(Startup, PidFile),
             format!("Cannot set the process title: {e}"),
         );
     }
-    let node = new_node(node_config, settings, &entries, &problems);
+    let mut node = new_node(node_config, settings, &entries, &problems);
+    node.set_identity(std::process::id(), crate::cli::VERSION);
     let startup = Startup {
         node,
         logger,
@@ -288,6 +289,26 @@ pub fn listen(
             );
             notifier.startup_problem(&line);
             logger.parent(Severity::Critical, line);
+        })
+        .ok()
+}
+
+/// [`lonc_core::node::Output::ListenControl`]: the control socket, mode 0600. A failure is a
+/// WARNING (the daemon serves without it) and, while starting, a line on standard error.
+pub fn listen_control(
+    path: &std::path::Path,
+    logger: &mut Logger,
+    notifier: &Notifier,
+) -> Option<std::os::unix::net::UnixListener> {
+    files::listen(path, 0o600)
+        .inspect_err(|e| {
+            let line = format!(
+                "Cannot listen on the control socket {}: {e}; lonc status and the other \
+                 control commands will not work",
+                path.display()
+            );
+            notifier.startup_problem(&line);
+            logger.parent(Severity::Warning, line);
         })
         .ok()
 }

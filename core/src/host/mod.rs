@@ -21,6 +21,7 @@ use bytes::Bytes;
 pub use action::{DelayedFile, HostAction};
 pub use config::HostConfig;
 
+use crate::control::{ConLostReport, HostReport, LinkCounts, QueueReport};
 use crate::ids::{ClientId, HostKey, LinkId};
 use crate::log::LogEvent;
 use crate::reason::CloseReason;
@@ -118,6 +119,8 @@ pub struct Host {
     timers: Timers<Timer, 3>,
     actions: VecDeque<HostAction>,
     stats: HostStats,
+    /// When it was last marked dead.
+    dead_since: Option<Instant>,
 }
 
 fn con_lost() -> Bytes {
@@ -149,6 +152,7 @@ impl Host {
             timers: Timers::with_tick(now, config.tick),
             actions: VecDeque::new(),
             stats: HostStats::new(now),
+            dead_since: None,
             config,
         }
     }
@@ -573,6 +577,47 @@ impl Host {
         self.replay.waiting()
     }
 
+    /// The host as `lonc status` shows it, at `now`.
+    pub fn report(&self, now: Instant) -> HostReport {
+        let ready = self.links.ready_count();
+        let idle = self.links.idle_count();
+        let (state, dead_for, next_probe) = match self.health {
+            Health::Alive => ("ok", None, None),
+            Health::Dead { .. } => (
+                "dead",
+                self.dead_since
+                    .map(|t| now.saturating_duration_since(t).as_secs()),
+                self.timers
+                    .get(Timer::Probe)
+                    .map(|t| t.saturating_duration_since(now).as_secs_f64()),
+            ),
+            Health::Closed => ("stopped", None, None),
+        };
+        HostReport {
+            id: self.id.to_string(),
+            state,
+            dead_for_seconds: dead_for,
+            next_probe_seconds: next_probe,
+            links: LinkCounts {
+                handshaking: self.links.len() - ready,
+                idle,
+                busy: ready - idle,
+            },
+            queue: QueueReport {
+                requests: self.queue.len(),
+                bytes: self.queue.bytes(),
+            },
+            retries_left: self.retries_left,
+            spooled: self.replay.waiting(),
+            requests: self.stats.requests,
+            replies: self.stats.replies,
+            con_lost: ConLostReport::of(&self.stats),
+            con_lost_total: self.stats.lost_total(),
+            replayed: self.stats.replayed,
+            latency: self.stats.last_minute(now).into(),
+        }
+    }
+
     // ----- internals -----
 
     /// Answers the requests whose deadline has come: queued ones are dropped, one on a link
@@ -666,6 +711,7 @@ impl Host {
 
     fn mark_dead(&mut self, now: Instant) {
         self.log(LogEvent::HostMarkedDead);
+        self.dead_since = Some(now);
         self.drop_everything(LostCause::ConnectFailed);
         self.health = Health::Dead { probes: 0 };
         let delay = self.probe_delay(0);

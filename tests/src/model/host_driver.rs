@@ -29,13 +29,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use lonc_core::stats::LostCause;
 use lonc_core::host::{DelayedFile, Host, HostAction, HostConfig};
 use lonc_core::ids::{ClientId, HostKey, LinkId};
 use lonc_core::log::{LogEvent, Severity};
 use lonc_core::logfmt::message;
 use lonc_core::reason::CloseReason;
 use lonc_core::request::CON_LOST;
+use lonc_core::stats::LostCause;
 
 use super::host::{Cause, Chance, Expect, HOST, LinkState, Model};
 

@@ -1302,6 +1302,12 @@ impl NodeDriver {
                 self.listening.insert(host, spec);
                 self.node.listened(now, host, true);
             }
+            Output::ListenControl { path } => {
+                if path != test_settings().control_socket() {
+                    return Err(format!("ListenControl on {path:?}"));
+                }
+                self.node.control_listened(now, true);
+            }
             Output::Ready => {
                 if self.ready {
                     return Err("Ready twice".into());
@@ -1564,6 +1570,7 @@ impl NodeDriver {
                 specs.sort_by(|a, b| a.id().cmp(b.id()));
                 let mut want: Vec<PathBuf> = specs.iter().map(|s| s.socket_path.clone()).collect();
                 want.push(test_settings().pid_file());
+                want.push(test_settings().control_socket());
                 if files != want {
                     return Err(format!("RemoveFiles {files:?}, expected {want:?}"));
                 }
