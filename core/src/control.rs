@@ -148,7 +148,8 @@ pub struct LatencyReport {
 
 impl From<LatencySummary> for LatencyReport {
     fn from(s: LatencySummary) -> Self {
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        // Whole microseconds: `1.172`, not `1.1720000000000002`.
+        let ms = |d: Duration| d.as_micros() as f64 / 1000.0;
         LatencyReport {
             replies_last_minute: s.count,
             p50_ms: ms(s.p50),
@@ -478,6 +479,20 @@ mod tests {
              60 replies, p50 2.5ms, p99 120ms, max 1.50s\n"
         ));
         assert!(text.contains("a-very-long-host-id: dead for 5m12s, next probe in 4.0s\n"));
+    }
+
+    #[test]
+    fn latencies_are_whole_microseconds_in_milliseconds() {
+        let r = LatencyReport::from(LatencySummary {
+            count: 3,
+            p50: Duration::from_micros(112),
+            p99: Duration::from_micros(1172),
+            max: Duration::from_nanos(1_172_999),
+        });
+        assert_eq!((r.p50_ms, r.p99_ms, r.max_ms), (0.112, 1.172, 1.172));
+        assert_eq!(r.replies_last_minute, 3);
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"p99_ms\":1.172,"), "{json}");
     }
 
     #[test]
