@@ -148,6 +148,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u8>().prop_map(Op::SpoolOdd),
         1 => any::<bool>().prop_map(Op::PermLogFails),
         2 => any::<u8>().prop_map(Op::Stale),
+        3 => any::<u8>().prop_map(Op::Control),
     ]
 }
 
@@ -196,10 +197,12 @@ fn the_generated_scripts_reach_every_rule() {
     );
     let strategy = script();
     let mut total = Tally::default();
-    for _ in 0..256 {
+    for _ in 0..512 {
         let script = strategy.new_tree(&mut runner).unwrap().current();
         let t = run(&script).unwrap_or_else(|e| panic!("{e}"));
         total.replies += t.replies;
+        total.control_ok += t.control_ok;
+        total.control_errors += t.control_errors;
         total.pipelined += t.pipelined;
         total.hung_up += t.hung_up;
         total.refused_accepts += t.refused_accepts;
@@ -235,6 +238,8 @@ fn the_generated_scripts_reach_every_rule() {
     }
     let counts = [
         ("replies", total.replies),
+        ("control_ok", total.control_ok),
+        ("control_errors", total.control_errors),
         ("pipelined", total.pipelined),
         ("hung_up", total.hung_up),
         ("refused_accepts", total.refused_accepts),

@@ -58,6 +58,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use lonc_core::control::{COMMAND_TIMEOUT, MAX_CONTROL_CLIENTS};
 use lonc_core::daemon::{HostSpec, Signal};
 use lonc_core::host::DelayedFile;
 use lonc_core::hosts_tab;
@@ -180,6 +181,31 @@ pub enum Op {
     /// A call about a handle that is gone: a closed link or client (even `n`, if any) or one
     /// that never existed; kind by `n / 2 % 4`.
     Stale(u8),
+    /// A client of the control socket connects and sends the command [`CONTROL_LINES`]`[n %
+    /// 8]`; the last sends nothing and is left to its timeout.
+    Control(u8),
+}
+
+/// The control commands an [`Op::Control`] sends (`%H` becomes a host id).
+pub const CONTROL_LINES: [&str; 8] = [
+    "status",
+    "status --json",
+    "status %H",
+    "revive %H",
+    "reload",
+    "debug on",
+    "shutdown now",
+    "",
+];
+
+/// A control client as the driver sees it.
+struct ControlClient {
+    /// Everything it was answered.
+    answer: String,
+    closed: bool,
+    accepted: Instant,
+    /// It asked for a reload, not answered yet.
+    reload: bool,
 }
 
 /// A `hosts.tab` with our own id and, per entry, `IDS[i % 4]` at `127.0.<v % 2>.<i % 4 + 10>`.
@@ -202,6 +228,9 @@ pub fn hosts_text(table: &[(u8, u8)]) -> String {
 pub struct Tally {
     /// Answers that were lond replies.
     pub replies: usize,
+    /// Control commands answered `ok`, and answered `error:`.
+    pub control_ok: usize,
+    pub control_errors: usize,
     /// Answers that were replies while the client had further lines read (pipelining).
     pub pipelined: usize,
     /// `con_lost` answers, by the cause that allowed them.
@@ -358,6 +387,7 @@ pub struct NodeDriver {
     exit: Option<i32>,
     /// The last `ShowStatus`: when, and the summary shown.
     status: Option<(Instant, String)>,
+    controls: BTreeMap<ClientId, ControlClient>,
     steps: usize,
     tally: Tally,
 }
@@ -429,6 +459,7 @@ impl NodeDriver {
             exiting: false,
             exit: None,
             status: None,
+            controls: BTreeMap::new(),
             steps: 0,
             tally: Tally::default(),
         };
@@ -903,6 +934,85 @@ impl NodeDriver {
                 Ok(())
             }
             Op::Stale(n) => self.stale(*n),
+            Op::Control(n) => self.control(*n),
+        }
+    }
+
+    fn control(&mut self, n: u8) -> Result<(), String> {
+        let now = self.now;
+        self.mark_excuses();
+        let Some(id) = self.node.accept_control(now) else {
+            let open = self.controls.values().filter(|c| !c.closed).count();
+            if open < MAX_CONTROL_CLIENTS {
+                return Err(format!("a control client refused with {open} open"));
+            }
+            return Ok(());
+        };
+        if self.clients.contains_key(&id) || self.controls.contains_key(&id) {
+            return Err(format!("control client id {} already in use", id.0));
+        }
+        let line = CONTROL_LINES[usize::from(n) % CONTROL_LINES.len()];
+        let host = self
+            .listening
+            .values()
+            .nth(usize::from(n / 8))
+            .map_or("nosuch", HostSpec::id);
+        let line = line.replace("%H", host);
+        self.controls.insert(
+            id,
+            ControlClient {
+                answer: String::new(),
+                closed: false,
+                accepted: now,
+                reload: line == "reload",
+            },
+        );
+        if !line.is_empty() {
+            self.node
+                .handle_client_input(now, id, format!("{line}\n").as_bytes());
+        }
+        self.settle()
+    }
+
+    /// An answer to a control client: before it is closed, and, once closed, ending in `ok`
+    /// or a lone `error:` line.
+    fn control_output(&mut self, out: &Output) -> Result<bool, String> {
+        match out {
+            Output::Answer { client, bytes } => {
+                let Some(c) = self.controls.get_mut(client) else {
+                    return Ok(false);
+                };
+                if c.closed {
+                    return Err(format!(
+                        "Answer to control client {} after its close",
+                        client.0
+                    ));
+                }
+                c.answer.push_str(&String::from_utf8_lossy(bytes));
+                Ok(true)
+            }
+            Output::CloseClient { client } => {
+                let Some(c) = self.controls.get_mut(client) else {
+                    return Ok(false);
+                };
+                if c.closed {
+                    return Err(format!("CloseClient {} twice (control)", client.0));
+                }
+                c.closed = true;
+                c.reload = false;
+                let a = &c.answer;
+                let error = a.starts_with("error: ") && a.ends_with('\n') && a.lines().count() == 1;
+                if !error && !a.ends_with("\nok\n") && a != "ok\n" {
+                    return Err(format!("control client {} answered {a:?}", client.0));
+                }
+                if error {
+                    self.tally.control_errors += 1;
+                } else {
+                    self.tally.control_ok += 1;
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
 
@@ -1257,6 +1367,9 @@ impl NodeDriver {
             return Err(format!("{out:?} between RemoveFiles and Exit"));
         }
         let now = self.now;
+        if self.control_output(&out)? {
+            return Ok(());
+        }
         match out {
             Output::ShowStatus(summary) => {
                 if let Some((at, _)) = &self.status
@@ -1870,6 +1983,23 @@ impl NodeDriver {
     fn check_step(&mut self) -> Result<(), String> {
         if self.exit.is_some() {
             return Ok(());
+        }
+        // A control client is answered within its time to send a command, or (a reload) once
+        // the reload is over.
+        for (id, c) in &self.controls {
+            if !c.closed && !c.reload && self.now >= c.accepted + COMMAND_TIMEOUT {
+                return Err(format!(
+                    "control client {} not closed {:?} after it connected",
+                    id.0,
+                    self.now - c.accepted
+                ));
+            }
+            if c.reload && !self.reload_pending && !c.closed {
+                return Err(format!(
+                    "control client {} not answered after its reload",
+                    id.0
+                ));
+            }
         }
         // The summary shown is the node's, unless the last was shown less than the interval
         // ago (then the change waits for it).
