@@ -372,39 +372,34 @@ impl ConfigArgs {
 
     /// The socket directory alone (what `lonc send` needs), from the flag or the files.
     pub fn sock_dir(&self) -> Result<PathBuf, ConfigError> {
-        if let Some(dir) = &self.sock_dir {
-            return Ok(dir.clone());
-        }
-        let (vars, _) = self.read_vars()?;
-        vars.get("lonSockDir")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .ok_or_else(|| {
-                ConfigError(
-                    "lonSockDir is not set: give --sock-dir or a PerlSetVar lonSockDir line".into(),
-                )
-            })
+        self.directory(&self.sock_dir, "--sock-dir", "lonSockDir")
     }
 
     /// The control socket, `<lonDaemons>/logs/lonc.ctl`, from `--daemons-dir` or the files.
     pub fn control_socket(&self) -> Result<PathBuf, ConfigError> {
-        let dir = match &self.daemons_dir {
-            Some(dir) => dir.clone(),
-            None => {
-                let (vars, _) = self.read_vars()?;
-                vars.get("lonDaemons")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-                    .ok_or_else(|| {
-                        ConfigError(
-                            "lonDaemons is not set: give --daemons-dir or a PerlSetVar \
-                             lonDaemons line"
-                                .into(),
-                        )
-                    })?
-            }
-        };
+        let dir = self.directory(&self.daemons_dir, "--daemons-dir", "lonDaemons")?;
         Ok(dir.join("logs").join("lonc.ctl"))
+    }
+
+    /// A directory given by `flag`, or else by the PerlSetVar `var`.
+    fn directory(
+        &self,
+        given: &Option<PathBuf>,
+        flag: &str,
+        var: &str,
+    ) -> Result<PathBuf, ConfigError> {
+        if let Some(dir) = given {
+            return Ok(dir.clone());
+        }
+        let (vars, _) = self.read_vars()?;
+        vars.get(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{var} is not set: give {flag} or a PerlSetVar {var} line"
+                ))
+            })
     }
 
     /// The host table alone (what `lonc send` checks the host against): `--hosts`, or
