@@ -1,6 +1,6 @@
 //! The control socket's language: one command line in, an answer out (text, or JSON for
-//! `status --json`), then the connection closes. `lonc status`, `lonc revive`, `lonc reload`
-//! and `lonc debug` are its clients.
+//! `status --json`), then the connection closes. `lonc status`, `lonc revive`, `lonc reload`,
+//! `lonc debug` and `lonc metrics` are its clients.
 //!
 //! Every answer ends with a line of its own: `ok` after a command that did what it said, or
 //! `error: <why>` (then nothing else came); a JSON answer is one line, then `ok`.
@@ -30,6 +30,8 @@ pub enum Command {
     Reload,
     /// Debug logging on or off.
     Debug(bool),
+    /// The metrics in Prometheus' text format ([`crate::metrics::render`]).
+    Metrics,
 }
 
 /// A command line that is not a command: the error line's text.
@@ -65,9 +67,11 @@ impl Command {
             ["debug", "on"] => Ok(Command::Debug(true)),
             ["debug", "off"] => Ok(Command::Debug(false)),
             ["debug", ..] => bad("usage: debug on|off"),
+            ["metrics"] => Ok(Command::Metrics),
+            ["metrics", ..] => bad("usage: metrics"),
             [] => bad("empty command"),
             [other, ..] => Err(BadCommand(format!(
-                "unknown command {:?} (status, revive, reload, debug)",
+                "unknown command {:?} (status, revive, reload, debug, metrics)",
                 crate::quote::excerpt(other)
             ))),
         }
@@ -374,10 +378,12 @@ mod tests {
         assert_eq!(Command::parse(b"reload"), Ok(Command::Reload));
         assert_eq!(Command::parse(b"debug on"), Ok(Command::Debug(true)));
         assert_eq!(Command::parse(b"debug off"), Ok(Command::Debug(false)));
+        assert_eq!(Command::parse(b"metrics"), Ok(Command::Metrics));
         let err = |line: &[u8]| Command::parse(line).unwrap_err().0;
         assert_eq!(err(b"revive"), "usage: revive HOST");
         assert_eq!(err(b"revive a b"), "usage: revive HOST");
         assert_eq!(err(b"debug maybe"), "usage: debug on|off");
+        assert_eq!(err(b"metrics now"), "usage: metrics");
         assert_eq!(err(b""), "empty command");
         assert_eq!(err(b"status --yaml"), "status: unknown option --yaml");
         assert_eq!(err(b"\xff"), "the command is not UTF-8");

@@ -54,6 +54,7 @@
 //!                 node.listened(Instant::now(), host, true);
 //!             }
 //!             Output::ListenControl { .. } => {}       // bind lonc.ctl, node.control_listened
+//!             Output::ListenMetrics { .. } => {}       // bind TCP, node.accept_metrics on each
 //!             Output::Ready => ready = true,           // tell systemd, a detaching parent
 //!             Output::Unlisten { .. } => listening -= 1, // close it, remove the file
 //!             Output::StopAccepting => {}              // close every listener
@@ -63,6 +64,7 @@
 //!             Output::CloseLink { .. } => {}           // write the farewell, close
 //!             Output::Answer { .. } => {}              // write to the client
 //!             Output::CloseClient { .. } => {}         // close once its answers are out
+//!             Output::AbortClient { .. } => {}         // close now, unwritten answers dropped
 //!             Output::ScanDelayed => {}                // list delayed/, node.delayed_listed
 //!             Output::ReadDelayed { .. } => {}         // read those files, node.delayed_read
 //!             Output::Delivered { .. } => {}           // S: to lonnet.perm.log, delete the file
@@ -97,6 +99,7 @@ pub mod key;
 pub mod link;
 pub mod log;
 pub mod logfmt;
+pub mod metrics;
 pub mod node;
 pub mod quote;
 pub mod reason;

@@ -43,6 +43,7 @@ pub use crate::ids::{ClientId, HostKey, IdMap, LinkId};
 use crate::link::{Link, LinkConfig, LinkEvent};
 use crate::log::LogEvent;
 use crate::logfmt::HostStatus;
+use crate::metrics::{self, HostMetrics, Route};
 use crate::quote;
 use crate::request::CON_LOST;
 use crate::spool::DelayedName;
@@ -58,6 +59,8 @@ pub struct NodeConfig {
     /// How often the delayed directory is scanned (besides at start-up, after a reload and
     /// when a host comes back). Default 5 s.
     pub scan_interval: Duration,
+    /// Where to serve the metrics over HTTP (`--metrics-listen`): none by default.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for NodeConfig {
@@ -67,6 +70,7 @@ impl Default for NodeConfig {
             host: HostConfig::default(),
             link: LinkConfig::default(),
             scan_interval: DEFAULT_SCAN_INTERVAL,
+            metrics_listen: None,
         }
     }
 }
@@ -83,15 +87,23 @@ enum NodeTimer {
     Status,
     /// The earliest deadline of a control client to send its command.
     Control,
+    /// The earliest deadline of a metrics client (to send its request, or to be gone).
+    Scrape,
 }
 
 impl TimerKind for NodeTimer {
-    const ALL: &'static [NodeTimer] = &[NodeTimer::Scan, NodeTimer::Status, NodeTimer::Control];
+    const ALL: &'static [NodeTimer] = &[
+        NodeTimer::Scan,
+        NodeTimer::Status,
+        NodeTimer::Control,
+        NodeTimer::Scrape,
+    ];
     fn slot(self) -> usize {
         match self {
             NodeTimer::Scan => 0,
             NodeTimer::Status => 1,
             NodeTimer::Control => 2,
+            NodeTimer::Scrape => 3,
         }
     }
 }
@@ -118,6 +130,14 @@ pub enum Output {
     /// client is then a client like the others ([`Node::handle_client_input`],
     /// [`Output::Answer`], [`Output::CloseClient`]). Keep listening until the process exits.
     ListenControl { path: PathBuf },
+    /// Listen for HTTP on this TCP address (`--metrics-listen`; emitted once, at start, only
+    /// when it is given). A failure is the runtime's to log: the daemon serves without it.
+    /// Hand each connection to [`Node::accept_metrics`] (a `None` there: close it at once);
+    /// it is then a client like the others ([`Node::handle_client_input`],
+    /// [`Output::Answer`], [`Output::CloseClient`], [`Output::AbortClient`]), and the runtime
+    /// reports when it has closed it ([`Node::client_closed`]). Keep listening until the
+    /// process exits.
+    ListenMetrics { addr: SocketAddr },
     /// Start-up is over: every host's `Listen` is reported and some socket listens. Tell
     /// whoever waits for the daemon (a detaching parent, systemd's `READY=1`). Emitted once; if
     /// no socket listens, the daemon exits instead (status 1).
@@ -153,6 +173,9 @@ pub enum Output {
     /// Close the client's connection once everything answered is written (or writing fails).
     /// The client is forgotten.
     CloseClient { client: ClientId },
+    /// Close the client's connection now, dropping what it has not read of its answers (a
+    /// metrics client that does not read). Nothing if it is closed already.
+    AbortClient { client: ClientId },
     /// List the names in the delayed directory ([`Settings::delayed_dir`]; reading nothing
     /// else, never blocking the loop) and call [`Node::delayed_listed`] with them.
     ScanDelayed,
@@ -238,6 +261,16 @@ struct ControlSlot {
     busy: bool,
 }
 
+/// A client of the metrics' HTTP address.
+struct ScrapeSlot {
+    /// The request's bytes so far (at most [`metrics::MAX_REQUEST`]).
+    request: Vec<u8>,
+    /// Answered (and closed): the runtime is writing the answer.
+    answered: bool,
+    /// Until then: when it is answered `408`; once answered, when its connection is dropped.
+    deadline: Instant,
+}
+
 /// The daemon. See the module and crate documentation.
 pub struct Node {
     daemon: Daemon,
@@ -255,7 +288,7 @@ pub struct Node {
     parent_state: String,
     /// The scan interval, and the node's scan timer.
     scan_interval: Duration,
-    timers: Timers<NodeTimer, 3>,
+    timers: Timers<NodeTimer, 4>,
     /// The summary last shown ([`Output::ShowStatus`]), and when.
     status_shown: String,
     status_at: Option<Instant>,
@@ -278,6 +311,10 @@ pub struct Node {
     controls: IdMap<ClientId, ControlSlot>,
     control_listening: bool,
     reload_waiters: Vec<ClientId>,
+    /// Where the metrics are served over HTTP, and the HTTP clients (their ids share the
+    /// clients' numbering too), until the runtime has closed them.
+    metrics_listen: Option<SocketAddr>,
+    scrapers: IdMap<ClientId, ScrapeSlot>,
     /// When the node started, the process id and the version, for `lonc status`.
     started: Instant,
     pid: u32,
@@ -334,6 +371,8 @@ impl Node {
             controls: IdMap::default(),
             control_listening: false,
             reload_waiters: Vec::new(),
+            metrics_listen: config.metrics_listen,
+            scrapers: IdMap::default(),
             started: now,
             pid: 0,
             version: String::new(),
@@ -344,6 +383,9 @@ impl Node {
         // removing it.
         let path = node.settings().control_socket();
         node.out.push_back(Output::ListenControl { path });
+        if let Some(addr) = node.metrics_listen {
+            node.out.push_back(Output::ListenMetrics { addr });
+        }
         node.settle(now);
         node.status_may_change(now);
         node.starting = Some(node.served.keys().copied().collect());
@@ -466,6 +508,9 @@ impl Node {
         if let Some(c) = self.controls.get(&client) {
             return !c.busy && c.conn.wants_input();
         }
+        if let Some(s) = self.scrapers.get(&client) {
+            return !s.answered;
+        }
         self.clients
             .get(&client)
             .is_some_and(|c| c.conn.wants_input())
@@ -478,6 +523,9 @@ impl Node {
         if let Some(c) = self.controls.get(&client) {
             return c.busy;
         }
+        if self.scrapers.contains_key(&client) {
+            return false;
+        }
         self.clients
             .get(&client)
             .is_some_and(|c| c.conn.is_waiting())
@@ -487,6 +535,9 @@ impl Node {
     pub fn handle_client_input(&mut self, now: Instant, client: ClientId, data: &[u8]) {
         if self.controls.contains_key(&client) {
             return self.control_input(now, client, Some(data));
+        }
+        if self.scrapers.contains_key(&client) {
+            return self.scrape_input(now, client, Some(data));
         }
         let Some(c) = self.clients.get_mut(&client) else {
             return;
@@ -518,6 +569,9 @@ impl Node {
         if self.controls.contains_key(&client) {
             return self.control_input(now, client, None);
         }
+        if self.scrapers.contains_key(&client) {
+            return self.scrape_input(now, client, None);
+        }
         let Some(c) = self.clients.get_mut(&client) else {
             return;
         };
@@ -533,6 +587,10 @@ impl Node {
     pub fn handle_client_error(&mut self, now: Instant, client: ClientId, _kind: io::ErrorKind) {
         if self.controls.remove(&client).is_some() {
             self.reload_waiters.retain(|&c| c != client);
+            self.out.push_back(Output::CloseClient { client });
+            return;
+        }
+        if self.scrapers.remove(&client).is_some() {
             self.out.push_back(Output::CloseClient { client });
             return;
         }
@@ -706,6 +764,7 @@ impl Node {
                 Phase::Reloading => Err("a reload is already under way".into()),
                 Phase::ShuttingDown | Phase::Exited => Err("the daemon is stopping".into()),
             },
+            Command::Metrics => Ok(self.metrics_text(now)),
             Command::Debug(on) => {
                 let was = self.daemon.debug();
                 if was != on {
@@ -755,6 +814,147 @@ impl Node {
             .min()
         {
             self.timers.set(NodeTimer::Control, next);
+        }
+    }
+
+    /// The metrics of the daemon and every host, in Prometheus' text format
+    /// ([`metrics::render`]): the control command `metrics` and `GET /metrics`.
+    pub fn metrics_text(&self, now: Instant) -> String {
+        let Ok(report) = self.status_report(now, &[]) else {
+            return String::new();
+        };
+        let hosts: Vec<HostMetrics> = report
+            .hosts
+            .into_iter()
+            .map(|r| {
+                let latency = self
+                    .by_id
+                    .get(&r.id)
+                    .and_then(|k| self.served.get(k))
+                    .map(|s| s.host.stats().latency.clone())
+                    .unwrap_or_default();
+                HostMetrics { report: r, latency }
+            })
+            .collect();
+        metrics::render(&report.daemon, &hosts)
+    }
+
+    /// A connection to the metrics' HTTP address ([`Output::ListenMetrics`]): its id, or
+    /// `None` (close it) when [`metrics::MAX_SCRAPERS`] are open already or the daemon has
+    /// exited. It has [`metrics::SCRAPE_TIMEOUT`] to send its request, and as long again to
+    /// read the answer.
+    pub fn accept_metrics(&mut self, now: Instant) -> Option<ClientId> {
+        if self.daemon.has_exited() || self.scrapers.len() >= metrics::MAX_SCRAPERS {
+            return None;
+        }
+        let id = ClientId(self.next_client);
+        self.next_client += 1;
+        let deadline = now + metrics::SCRAPE_TIMEOUT;
+        self.scrapers.insert(
+            id,
+            ScrapeSlot {
+                request: Vec::new(),
+                answered: false,
+                deadline,
+            },
+        );
+        self.arm_scrape_timer(deadline);
+        Some(id)
+    }
+
+    /// Metrics clients open (answered ones included, until the runtime has closed them).
+    pub fn metrics_client_count(&self) -> usize {
+        self.scrapers.len()
+    }
+
+    /// The runtime has closed the client's connection (after [`Output::CloseClient`] once the
+    /// answers were written, or after a failure). Only a metrics client's slot waits for this;
+    /// for other clients it changes nothing.
+    pub fn client_closed(&mut self, _now: Instant, client: ClientId) {
+        self.scrapers.remove(&client);
+    }
+
+    fn arm_scrape_timer(&mut self, deadline: Instant) {
+        if self
+            .timers
+            .get(NodeTimer::Scrape)
+            .is_none_or(|t| t > deadline)
+        {
+            self.timers.set(NodeTimer::Scrape, deadline);
+        }
+    }
+
+    /// Bytes (or, with `None`, the end of the stream) from a metrics client: once its request
+    /// is complete (or cannot be), it is answered and closed.
+    fn scrape_input(&mut self, now: Instant, client: ClientId, data: Option<&[u8]>) {
+        let Some(s) = self.scrapers.get_mut(&client) else {
+            return;
+        };
+        if s.answered {
+            return;
+        }
+        let route = match data {
+            Some(data) => {
+                let room = metrics::MAX_REQUEST - s.request.len();
+                s.request.extend_from_slice(&data[..data.len().min(room)]);
+                match metrics::route(&s.request) {
+                    Some(route) => route,
+                    None => return,
+                }
+            }
+            // Nothing came: nothing to answer.
+            None if s.request.is_empty() => {
+                s.answered = true;
+                s.request = Vec::new();
+                self.out.push_back(Output::CloseClient { client });
+                return;
+            }
+            None => Route::BadRequest,
+        };
+        self.scrape_answer(now, client, route);
+    }
+
+    /// Answers a metrics client and closes it; its slot is kept until the runtime has closed
+    /// it, or dropped after [`metrics::SCRAPE_TIMEOUT`].
+    fn scrape_answer(&mut self, now: Instant, client: ClientId, route: Route) {
+        let bytes = metrics::response(route, || self.metrics_text(now));
+        let Some(s) = self.scrapers.get_mut(&client) else {
+            return;
+        };
+        s.answered = true;
+        s.request = Vec::new();
+        s.deadline = now + metrics::SCRAPE_TIMEOUT;
+        let deadline = s.deadline;
+        self.out.push_back(Output::Answer {
+            client,
+            bytes: Bytes::from(bytes),
+        });
+        self.out.push_back(Output::CloseClient { client });
+        self.arm_scrape_timer(deadline);
+    }
+
+    /// Answers `408` to the metrics clients whose request did not come in time, drops those
+    /// that have not read their answer in time; re-arms for the next.
+    fn expire_scrapers(&mut self, now: Instant) {
+        if self.daemon.has_exited() {
+            return;
+        }
+        let due: Vec<(ClientId, bool)> = self
+            .scrapers
+            .iter()
+            .filter(|(_, s)| s.deadline <= now)
+            .map(|(id, s)| (*id, s.answered))
+            .collect();
+        for (client, answered) in due {
+            if answered {
+                self.scrapers.remove(&client);
+                self.out.push_back(Output::AbortClient { client });
+            } else {
+                self.scrape_answer(now, client, Route::Timeout);
+            }
+        }
+        if let Some(next) = self.scrapers.values().map(|s| s.deadline).min() {
+            self.timers.set(NodeTimer::Scrape, next);
         }
     }
 
@@ -1015,6 +1215,7 @@ impl Node {
                 NodeTimer::Scan => self.request_scan(),
                 NodeTimer::Status => self.status_due = Some(now),
                 NodeTimer::Control => self.expire_controls(now),
+                NodeTimer::Scrape => self.expire_scrapers(now),
             }
         }
         self.settle(now);

@@ -17,7 +17,8 @@ fn main() {
             c @ (Command::Status { .. }
             | Command::Revive { .. }
             | Command::Reload
-            | Command::Debug { .. }),
+            | Command::Debug { .. }
+            | Command::Metrics),
         ) => lonc_edge::control::run(&cli.config, &c.control_line().unwrap_or_default()),
     };
     std::process::exit(code);

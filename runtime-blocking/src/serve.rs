@@ -21,8 +21,8 @@
 //!   file and deleting delivered files are small writes done on the loop.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixListener;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
@@ -39,7 +39,7 @@ use lonc_edge::cli::{ConfigArgs, ConfigError, RunArgs};
 use lonc_edge::files::{self, Logger};
 use lonc_edge::notify::Notifier;
 use lonc_edge::startup::{self, Startup};
-use lonc_edge::sys;
+use lonc_edge::sys::{self, ClientStream};
 
 /// Most connections accepted per listener event, so one busy socket cannot starve the rest.
 const ACCEPTS_PER_EVENT: usize = 64;
@@ -135,6 +135,8 @@ enum Listing {
 enum Source {
     /// A host's socket, or (`None`) the control socket.
     Listener(Option<HostKey>, UnixListener),
+    /// The metrics' HTTP address (`--metrics-listen`).
+    MetricsListener(TcpListener),
     Client(ClientSocket),
     Link(LinkSocket),
 }
@@ -173,7 +175,7 @@ impl Interest {
 /// A lonnet connection: the socket and the answer bytes it has not taken yet.
 struct ClientSocket {
     id: ClientId,
-    stream: UnixStream,
+    stream: ClientStream,
     out: BytesMut,
     /// The node closed the client: the socket closes once `out` is written.
     closing: bool,
@@ -315,6 +317,7 @@ impl Loop {
         self.next_key += 1;
         let fd = match &source {
             Source::Listener(_, l) => sys::raw_fd(l),
+            Source::MetricsListener(l) => sys::raw_fd(l),
             Source::Client(c) => sys::raw_fd(&c.stream),
             Source::Link(l) => sys::raw_fd(&l.stream),
         };
@@ -340,6 +343,7 @@ impl Loop {
         self.resting.remove(&key);
         let _ = match &source {
             Source::Listener(_, l) => self.poller.delete(l),
+            Source::MetricsListener(l) => self.poller.delete(l),
             Source::Client(c) if c.watched => self.poller.delete(&c.stream),
             Source::Client(_) => Ok(()),
             Source::Link(l) => self.poller.delete(&l.stream),
@@ -353,8 +357,12 @@ impl Loop {
             return;
         };
         let wanted = match source {
-            Source::Listener(..) if self.resting.contains_key(&key) => Interest::NONE,
-            Source::Listener(..) => Interest::READ,
+            Source::Listener(..) | Source::MetricsListener(_)
+                if self.resting.contains_key(&key) =>
+            {
+                Interest::NONE
+            }
+            Source::Listener(..) | Source::MetricsListener(_) => Interest::READ,
             Source::Client(c) => Interest {
                 read: !c.closing && self.node.client_wants_input(c.id),
                 write: !c.out.is_empty(),
@@ -386,6 +394,7 @@ impl Loop {
         let (event, mode) = wanted.event(key);
         let result = match source {
             Source::Listener(_, l) => self.poller.modify_with_mode(l, event, mode),
+            Source::MetricsListener(l) => self.poller.modify_with_mode(l, event, mode),
             Source::Client(c) => self.poller.modify_with_mode(&c.stream, event, mode),
             Source::Link(l) => self.poller.modify_with_mode(&l.stream, event, mode),
         };
@@ -462,6 +471,7 @@ impl Loop {
     fn dispatch(&mut self, key: usize, readable: bool, writable: bool) {
         match self.sources.get(&key) {
             Some((Source::Listener(..), _)) => self.accept(key),
+            Some((Source::MetricsListener(_), _)) => self.accept_metrics(key),
             Some((Source::Client(_), _)) => {
                 if writable {
                     self.flush_client(key);
@@ -496,6 +506,12 @@ impl Loop {
                 let key =
                     listener.and_then(|l| self.register(Source::Listener(None, l), Interest::READ));
                 self.node.control_listened(Instant::now(), key.is_some());
+            }
+            Output::ListenMetrics { addr } => {
+                // Until the process exits, as the control socket.
+                if let Some(l) = startup::listen_metrics(addr, &mut self.logger, &self.notifier) {
+                    self.register(Source::MetricsListener(l), Interest::READ);
+                }
             }
             Output::Ready => startup::ready(&self.node, &mut self.notifier),
             Output::Unlisten { host, spec } => {
@@ -577,6 +593,15 @@ impl Loop {
                     self.settle_client(k);
                 }
             }
+            Output::AbortClient { client } => {
+                if let Some(&k) = self.clients.get(&client) {
+                    if let Some((Source::Client(c), _)) = self.sources.get_mut(&k) {
+                        c.out.clear();
+                        c.closing = true;
+                    }
+                    self.settle_client(k);
+                }
+            }
             Output::ScanDelayed => {
                 let dir = self.node.settings().delayed_dir();
                 self.on_fs_thread(move || match files::scan_delayed(&dir) {
@@ -653,7 +678,7 @@ impl Loop {
                     };
                     let client = ClientSocket {
                         id,
-                        stream,
+                        stream: stream.into(),
                         out: BytesMut::new(),
                         closing: false,
                         watched: false,
@@ -677,6 +702,49 @@ impl Loop {
                 Err(e) => {
                     // Out of descriptors, most likely: say so, and rest the listener rather
                     // than find it readable again at once.
+                    self.logger
+                        .parent(Severity::Warning, format!("accept failed: {e}"));
+                    self.resting.insert(key, Instant::now() + ACCEPT_REST);
+                    break;
+                }
+            }
+        }
+        self.rearm(key);
+    }
+
+    /// Accepts on the metrics' TCP address: each connection is a client, as in [`Loop::accept`].
+    fn accept_metrics(&mut self, key: usize) {
+        for _ in 0..ACCEPTS_PER_EVENT {
+            let Some((Source::MetricsListener(listener), _)) = self.sources.get(&key) else {
+                return;
+            };
+            match sys::accept_tcp_nonblocking(listener) {
+                Ok(stream) => {
+                    let Some(id) = self.node.accept_metrics(Instant::now()) else {
+                        continue;
+                    };
+                    let client = ClientSocket {
+                        id,
+                        stream: stream.into(),
+                        out: BytesMut::new(),
+                        closing: false,
+                        watched: false,
+                        looking: false,
+                    };
+                    let k = self.next_key;
+                    self.next_key += 1;
+                    self.sources
+                        .insert(k, (Source::Client(client), Interest::NONE));
+                    self.clients.insert(id, k);
+                    if self.read_client(k) {
+                        self.watch(k);
+                    }
+                    self.drain();
+                    self.settle_client(k);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
                     self.logger
                         .parent(Severity::Warning, format!("accept failed: {e}"));
                     self.resting.insert(key, Instant::now() + ACCEPT_REST);
@@ -740,6 +808,7 @@ impl Loop {
             let id = c.id;
             self.clients.remove(&id);
             self.unregister(key);
+            self.node.client_closed(Instant::now(), id);
         } else {
             self.rearm(key);
         }

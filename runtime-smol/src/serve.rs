@@ -27,8 +27,8 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::future::{Future, poll_fn};
 use std::io;
-use std::net::{SocketAddr, TcpStream};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixListener;
 use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -48,7 +48,7 @@ use lonc_edge::cli::{ConfigArgs, ConfigError, RunArgs};
 use lonc_edge::files::{self, Logger};
 use lonc_edge::notify::Notifier;
 use lonc_edge::startup::{self, Startup};
-use lonc_edge::sys;
+use lonc_edge::sys::{self, ClientStream};
 
 /// The size of the one read buffer every link and client task shares ([`Rt::read_with`]).
 const READ_BUF: usize = 64 * 1024;
@@ -240,10 +240,10 @@ struct LinkSocket {
 /// A client connection as its task and [`Rt::act`] share it.
 struct ClientSocket {
     /// The connection (non-blocking); reads and writes go straight to it.
-    stream: Rc<UnixStream>,
+    stream: Rc<ClientStream>,
     /// The same socket registered with the reactor, from the first time the task has to wait
     /// for it (see [`client_task`]: most clients never need it).
-    watched: OnceCell<Async<Rc<UnixStream>>>,
+    watched: OnceCell<Async<Rc<ClientStream>>>,
     /// Answer bytes the socket did not take at once; the task writes them when there is room.
     out: RefCell<BytesMut>,
     /// Answers in `out`, counted in [`Rt::unanswered`].
@@ -344,6 +344,25 @@ impl Rt {
                     .borrow_mut()
                     .control_listened(Instant::now(), listening);
             }
+            Output::ListenMetrics { addr } => {
+                let listener = startup::listen_metrics(
+                    addr,
+                    &mut self.logger.borrow_mut(),
+                    &self.notifier.borrow(),
+                );
+                match listener.map(Async::new_nonblocking) {
+                    // Until the process exits, as the control socket.
+                    Some(Ok(listener)) => self
+                        .ex
+                        .spawn(metrics_accept_loop(self.clone(), listener))
+                        .detach(),
+                    Some(Err(e)) => self.log(
+                        Severity::Critical,
+                        format!("Cannot poll the metrics' address {addr}: {e}"),
+                    ),
+                    None => {}
+                }
+            }
             Output::Ready => startup::ready(&self.node.borrow(), &mut self.notifier.borrow_mut()),
             Output::Unlisten { host, spec } => {
                 self.listeners.borrow_mut().remove(&host);
@@ -407,6 +426,16 @@ impl Rt {
             Output::CloseClient { client } => {
                 let slot = self.clients.borrow().get(&client).cloned();
                 if let Some(slot) = slot {
+                    slot.closing.set(true);
+                    slot.kick.kick();
+                }
+            }
+            Output::AbortClient { client } => {
+                let slot = self.clients.borrow().get(&client).cloned();
+                if let Some(slot) = slot {
+                    // Its memory too: the task may be waiting for room to write it.
+                    slot.out.take();
+                    self.settle_answers(&slot);
                     slot.closing.set(true);
                     slot.kick.kick();
                 }
@@ -638,7 +667,7 @@ impl Rt {
 
 impl ClientSocket {
     /// The socket registered with the reactor, registering it the first time.
-    fn watched(&self) -> io::Result<&Async<Rc<UnixStream>>> {
+    fn watched(&self) -> io::Result<&Async<Rc<ClientStream>>> {
         if let Some(watched) = self.watched.get() {
             return Ok(watched);
         }
@@ -647,10 +676,16 @@ impl ClientSocket {
     }
 
     /// Writes what `out` holds, waiting for room whenever the socket is full. Called by the
-    /// task after a write found the socket full, so it waits for room before writing.
+    /// task after a write found the socket full, so it waits for room before writing. A kick
+    /// that finds `out` emptied ([`Output::AbortClient`]) ends the wait.
     async fn flush(&self) -> io::Result<()> {
         loop {
-            self.watched()?.writable().await?;
+            let watched = self.watched()?;
+            match ready_or_kick(&self.kick, |cx| watched.poll_writable(cx)).await {
+                Wake::Kick if self.out.borrow().is_empty() => return Ok(()),
+                Wake::Kick => continue,
+                Wake::Ready(ready) => ready?,
+            }
             let mut out = self.out.borrow_mut();
             let mut rest: &[u8] = &out;
             let done = write_now(&self.stream, &mut rest)?;
@@ -665,7 +700,7 @@ impl ClientSocket {
 
 /// Writes `rest` to `stream` without waiting, advancing it past what was written: true once all
 /// of it is written, false when the socket is full.
-fn write_now(mut stream: &UnixStream, rest: &mut &[u8]) -> io::Result<bool> {
+fn write_now(mut stream: &ClientStream, rest: &mut &[u8]) -> io::Result<bool> {
     while !rest.is_empty() {
         match io::Write::write(&mut stream, rest) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -731,7 +766,9 @@ async fn accept_loop(rt: Rc<Rt>, host: Option<HostKey>, listener: Async<UnixList
                     None => rt.node.borrow_mut().accept_control(Instant::now()),
                 };
                 if let Some(id) = id {
-                    rt.ex.spawn(client_task(rt.clone(), id, stream)).detach();
+                    rt.ex
+                        .spawn(client_task(rt.clone(), id, stream.into()))
+                        .detach();
                 }
             }
             Err(e) => {
@@ -743,9 +780,29 @@ async fn accept_loop(rt: Rc<Rt>, host: Option<HostKey>, listener: Async<UnixList
     }
 }
 
+/// Accepts on the metrics' TCP address (`--metrics-listen`); each connection is a client.
+async fn metrics_accept_loop(rt: Rc<Rt>, listener: Async<TcpListener>) {
+    loop {
+        match listener.read_with(sys::accept_tcp_nonblocking).await {
+            Ok(stream) => {
+                let id = rt.node.borrow_mut().accept_metrics(Instant::now());
+                if let Some(id) = id {
+                    rt.ex
+                        .spawn(client_task(rt.clone(), id, stream.into()))
+                        .detach();
+                }
+            }
+            Err(e) => {
+                rt.log(Severity::Warning, format!("accept failed: {e}"));
+                Timer::after(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
 /// One lonnet connection: bytes in to the node, the node's answers out (written by
 /// [`Rt::act`], see [`ClientSocket`]), until the node closes it and its answers are written.
-async fn client_task(rt: Rc<Rt>, id: ClientId, stream: UnixStream) {
+async fn client_task(rt: Rc<Rt>, id: ClientId, stream: ClientStream) {
     let slot = Rc::new(ClientSocket {
         stream: Rc::new(stream),
         watched: OnceCell::new(),
@@ -837,6 +894,7 @@ async fn client_task(rt: Rc<Rt>, id: ClientId, stream: UnixStream) {
     // An answer given from here on is not written, nor waited for.
     rt.clients.borrow_mut().remove(&id);
     rt.settle_answers(&slot);
+    rt.node.borrow_mut().client_closed(Instant::now(), id);
 }
 
 /// One TCP link to a lond: connect, then move bytes both ways until the node closes it.

@@ -202,6 +202,16 @@ pub struct NodeHarness {
     pub statuses: Vec<(Instant, String)>,
     /// Control clients, and what each was answered (all its bytes).
     pub controls: BTreeMap<ClientId, String>,
+    /// The address of `Output::ListenMetrics`, if the node asked for it.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Metrics (HTTP) clients, and what each was answered (all its bytes).
+    pub scrapers: BTreeMap<ClientId, Vec<u8>>,
+    /// Clients the node aborted (`Output::AbortClient`).
+    pub aborted: Vec<ClientId>,
+    /// While set (the default), a metrics client the node closes is closed at once, as a
+    /// runtime does once the answer is written ([`Node::client_closed`]); unset, the answer is
+    /// never read (a client that does not read).
+    pub scrapers_read: bool,
 }
 
 impl NodeHarness {
@@ -263,6 +273,10 @@ impl NodeHarness {
             farewells: Vec::new(),
             statuses: Vec::new(),
             controls: BTreeMap::new(),
+            metrics_listen: None,
+            scrapers: BTreeMap::new(),
+            aborted: Vec::new(),
+            scrapers_read: true,
         };
         h.run();
         h
@@ -286,6 +300,29 @@ impl NodeHarness {
         let id = self.control_connect().expect("a control slot");
         self.control_send(id, format!("{line}\n").as_bytes());
         self.controls[&id].clone()
+    }
+
+    /// A client connects to the metrics' HTTP address (`None`: refused).
+    pub fn scrape_connect(&mut self) -> Option<ClientId> {
+        let id = self.node.accept_metrics(self.now)?;
+        self.scrapers.insert(id, Vec::new());
+        Some(id)
+    }
+
+    /// A metrics client sends `bytes` (`None`: closes its side).
+    pub fn scrape_send(&mut self, id: ClientId, bytes: Option<&[u8]>) {
+        match bytes {
+            Some(bytes) => self.node.handle_client_input(self.now, id, bytes),
+            None => self.node.handle_client_eof(self.now, id),
+        }
+        self.run();
+    }
+
+    /// One HTTP request on a new connection; what was answered.
+    pub fn scrape(&mut self, request: &str) -> String {
+        let id = self.scrape_connect().expect("a metrics slot");
+        self.scrape_send(id, Some(request.as_bytes()));
+        String::from_utf8_lossy(&self.scrapers[&id]).into_owned()
     }
 
     /// lonnet spools a request into the delayed directory.
@@ -446,6 +483,7 @@ impl NodeHarness {
                 self.node.listened(self.now, host, ok);
             }
             Output::ListenControl { .. } => self.node.control_listened(self.now, true),
+            Output::ListenMetrics { addr } => self.metrics_listen = Some(addr),
             Output::Ready => self.ready += 1,
             Output::Unlisten { spec, .. } => {
                 let was = self.listening.remove(spec.id());
@@ -481,6 +519,12 @@ impl NodeHarness {
                     self.farewells.push(farewell);
                 }
             }
+            Output::Answer { client, bytes } if self.scrapers.contains_key(&client) => {
+                self.scrapers
+                    .entry(client)
+                    .or_default()
+                    .extend_from_slice(&bytes);
+            }
             Output::Answer { client, bytes } if self.controls.contains_key(&client) => {
                 let text = String::from_utf8_lossy(&bytes);
                 self.controls.entry(client).or_default().push_str(&text);
@@ -492,7 +536,13 @@ impl NodeHarness {
                 assert!(!line.contains(&b'\n'), "one line per answer: {bytes:?}");
                 self.answers.push((client, Bytes::copy_from_slice(line)));
             }
-            Output::CloseClient { client } => self.closed_clients.push(client),
+            Output::CloseClient { client } => {
+                self.closed_clients.push(client);
+                if self.scrapers.contains_key(&client) && self.scrapers_read {
+                    self.node.client_closed(self.now, client);
+                }
+            }
+            Output::AbortClient { client } => self.aborted.push(client),
             Output::ScanDelayed => {
                 self.scans += 1;
                 let mut names: Vec<String> = self.delayed_dir.keys().cloned().collect();

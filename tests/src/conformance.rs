@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 use lonc_client::{Client, ReplyError};
 use lonc_edge::sim::{Faults, Sim, SimConfig, free_port};
 
+mod metrics;
+pub use metrics::metrics_are_printed_and_served_over_http;
+
 /// Instantiates every scenario as a `#[test]` for the daemon binary at `$bin`.
 #[macro_export]
 macro_rules! conformance_suite {
@@ -61,6 +64,7 @@ macro_rules! conformance_suite {
             check_reports_what_the_daemon_would_serve_and_every_problem,
             control_commands_show_and_steer_the_daemon,
             hostile_control_clients_cost_only_control_slots,
+            metrics_are_printed_and_served_over_http,
         );
         /// Not a scenario: the simulated lond run as a child process of the suite's own
         /// executable (see `conformance::SimChild`); passes at once when not asked for.

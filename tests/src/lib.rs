@@ -6,4 +6,5 @@ pub mod conformance;
 pub mod fuzz_logic;
 pub mod model;
 pub mod pair;
+pub mod prom;
 pub mod rng;

@@ -7,8 +7,10 @@ use bytes::Bytes;
 use lonc_core::control::{COMMAND_TIMEOUT, MAX_CONTROL_CLIENTS};
 use lonc_core::daemon::{DaemonConfig, STARTING_MESSAGE, Signal};
 use lonc_core::log::Severity;
+use lonc_core::metrics::{MAX_SCRAPERS, SCRAPE_TIMEOUT};
 use lonc_core::node::NodeConfig;
 use lonc_tests::cluster::{Lond, NodeHarness};
+use lonc_tests::prom::Scraped;
 
 fn node(remote: &[&str]) -> NodeHarness {
     NodeHarness::new(NodeConfig::default(), remote)
@@ -437,4 +439,153 @@ fn reload_revive_and_debug_on_the_control_socket() {
     assert_eq!(h.control("debug on"), "debug logging on (was on)\nok\n");
     assert_eq!(h.control("debug off"), "debug logging off (was on)\nok\n");
     assert!(!h.node.daemon().debug());
+}
+
+fn with_metrics(remote: &[&str]) -> NodeHarness {
+    let config = NodeConfig {
+        metrics_listen: Some("127.0.0.1:9661".parse().unwrap()),
+        ..NodeConfig::default()
+    };
+    NodeHarness::new(config, remote)
+}
+
+/// The body of an HTTP answer, after checking its status line and `Content-Length`.
+#[track_caller]
+fn http_body<'a>(answer: &'a str, status: &str) -> &'a str {
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .expect("headers, then the body");
+    assert!(
+        head.starts_with(&format!("HTTP/1.1 {status}\r\n")),
+        "{answer}"
+    );
+    assert!(
+        head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())),
+        "{head}"
+    );
+    assert!(head.ends_with("\r\nConnection: close"), "{head}");
+    body
+}
+
+#[test]
+fn metrics_on_the_control_socket_count_what_each_host_did() {
+    let mut h = node(&["msul1", "msul3"]);
+    h.submit("msul1", 1, b"ping");
+    h.submit("msul1", 2, b"echo:x");
+    h.lond.insert("msul3".into(), Lond::Down);
+    h.submit("msul3", 3, b"ping");
+    let answer = h.control("metrics");
+    let text = answer
+        .strip_suffix("ok\n")
+        .expect("the exposition, then ok");
+    let m = Scraped::parse(text);
+    assert_eq!(m.value("lonc_hosts", &[]), 2.0);
+    assert_eq!(m.value("lonc_requests_total", &[("host", "msul1")]), 2.0);
+    assert_eq!(m.value("lonc_replies_total", &[("host", "msul1")]), 2.0);
+    assert_eq!(m.value("lonc_requests_total", &[("host", "msul3")]), 1.0);
+    let lost = |host, cause| m.value("lonc_con_lost_total", &[("host", host), ("cause", cause)]);
+    assert_eq!(lost("msul3", "connect_failed"), 1.0);
+    assert_eq!(lost("msul1", "connect_failed"), 0.0);
+    assert_eq!(m.value("lonc_retries_left", &[("host", "msul3")]), 4.0);
+    assert_eq!(
+        m.value("lonc_links", &[("host", "msul1"), ("state", "idle")]),
+        1.0
+    );
+    let (buckets, count, _) = m.histogram("lonc_reply_latency_seconds", &[("host", "msul1")]);
+    assert_eq!(count, 2);
+    assert_eq!(buckets.last(), Some(&(f64::INFINITY, 2.0)));
+    assert_eq!(h.control("metrics x"), "error: usage: metrics\n");
+}
+
+#[test]
+fn no_metrics_address_unless_asked_for() {
+    let h = node(&["msul1"]);
+    assert_eq!(h.metrics_listen, None);
+    let h = with_metrics(&["msul1"]);
+    assert_eq!(h.metrics_listen, Some("127.0.0.1:9661".parse().unwrap()));
+}
+
+#[test]
+fn get_metrics_is_answered_and_other_requests_refused() {
+    let mut h = with_metrics(&["msul1"]);
+    h.submit("msul1", 1, b"ping");
+    let answer = h.scrape("GET /metrics HTTP/1.1\r\nHost: lonc\r\nAccept: */*\r\n\r\n");
+    assert!(
+        answer.contains("\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+        "{answer}"
+    );
+    let m = Scraped::parse(http_body(&answer, "200 OK"));
+    assert_eq!(m.value("lonc_requests_total", &[("host", "msul1")]), 1.0);
+    // The control command and the HTTP answer say the same.
+    let control = h.control("metrics");
+    assert_eq!(control.strip_suffix("ok\n"), Some(m.text.as_str()));
+    // A request in pieces is answered once whole.
+    let id = h.scrape_connect().unwrap();
+    h.scrape_send(id, Some(b"GET /metr"));
+    assert!(h.scrapers[&id].is_empty());
+    assert!(h.node.client_wants_input(id));
+    h.scrape_send(id, Some(b"ics HTTP/1.0\r\n\r\n"));
+    http_body(&String::from_utf8_lossy(&h.scrapers[&id]), "200 OK");
+    assert!(h.closed_clients.contains(&id));
+    assert!(!h.node.client_wants_input(id));
+
+    let head = h.scrape("HEAD /metrics HTTP/1.1\r\n\r\n");
+    assert!(
+        head.starts_with("HTTP/1.1 200 OK\r\n") && head.ends_with("\r\n\r\n"),
+        "{head}"
+    );
+    http_body(&h.scrape("GET / HTTP/1.1\r\n\r\n"), "404 Not Found");
+    let post = h.scrape("POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    http_body(&post, "405 Method Not Allowed");
+    assert!(post.contains("\r\nAllow: GET, HEAD\r\n"));
+    http_body(&h.scrape("status --json\n"), "400 Bad Request");
+    http_body(&h.scrape("\u{0}\u{1}\u{2}\r\n\r\n"), "400 Bad Request");
+    let long = format!("GET /metrics HTTP/1.1\r\nX: {}", "a".repeat(20_000));
+    http_body(&h.scrape(&long), "431 Request Header Fields Too Large");
+    // Half a request, then the end of the stream: 400; nothing at all: closed unanswered.
+    let id = h.scrape_connect().unwrap();
+    h.scrape_send(id, Some(b"GET /metrics HT"));
+    h.scrape_send(id, None);
+    http_body(
+        &String::from_utf8_lossy(&h.scrapers[&id]),
+        "400 Bad Request",
+    );
+    let id = h.scrape_connect().unwrap();
+    h.scrape_send(id, None);
+    assert!(h.scrapers[&id].is_empty() && h.closed_clients.contains(&id));
+    // Every slot was freed as its connection closed; lonnet was served throughout.
+    assert_eq!(h.node.metrics_client_count(), 0);
+    h.submit("msul1", 2, b"ping");
+    assert_eq!(h.answers_to(2), vec![Bytes::from("ping")]);
+}
+
+#[test]
+fn scrapers_are_few_timed_out_and_dropped_if_they_do_not_read() {
+    let mut h = with_metrics(&["msul1"]);
+    h.scrapers_read = false;
+    let ids: Vec<_> = (0..MAX_SCRAPERS)
+        .map(|_| h.scrape_connect().expect("a slot"))
+        .collect();
+    assert!(h.scrape_connect().is_none(), "all slots taken");
+    // The first asks and never reads its answer; the others say nothing.
+    h.scrape_send(ids[0], Some(b"GET /metrics HTTP/1.1\r\n\r\n"));
+    h.scrape_send(ids[1], Some(b"GET /met"));
+    h.advance(SCRAPE_TIMEOUT - Duration::from_millis(1));
+    assert!(h.scrapers[&ids[1]].is_empty());
+    assert!(h.aborted.is_empty());
+    h.advance(Duration::from_millis(1));
+    for id in &ids[1..] {
+        http_body(
+            &String::from_utf8_lossy(&h.scrapers[id]),
+            "408 Request Timeout",
+        );
+    }
+    assert_eq!(h.aborted, [ids[0]], "answered, not read in time: dropped");
+    assert!(h.scrape_connect().is_some(), "its slot is free");
+    h.advance(SCRAPE_TIMEOUT);
+    assert_eq!(h.aborted.len(), MAX_SCRAPERS, "{:?}", h.aborted);
+    assert_eq!(h.node.metrics_client_count(), 1, "the new one");
+    // lonnet's clients are never held up.
+    h.submit("msul1", 1, b"ping");
+    assert_eq!(h.answers_to(1), vec![Bytes::from("ping")]);
 }

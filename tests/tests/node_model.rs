@@ -83,6 +83,7 @@ fn config() -> impl Strategy<Value = NodeConfig> {
         host,
         link,
         scan_interval,
+        metrics_listen: None,
     })
 }
 
@@ -287,6 +288,7 @@ fn nothing_follows_a_drained_exit_in_handle_timeout() {
             max_line: 64,
         },
         scan_interval: secs(5),
+        metrics_listen: None,
     };
     let line = || Payload::Line { enc: false, pad: 0 };
     let ops = vec![

@@ -85,6 +85,14 @@ pub enum Command {
         /// `on` or `off`.
         state: OnOff,
     },
+    /// Print the daemon's metrics in Prometheus' text format (version 0.0.4): per host,
+    /// requests, replies, `con_lost` by cause and replays (counters), the reply latency (a
+    /// histogram), links by state, queue, dead, retries left and spooled files (gauges).
+    ///
+    /// Asks the daemon on its control socket, as `lonc status` does. For Prometheus to scrape
+    /// them over HTTP, start the daemon with `--metrics-listen ADDR`.
+    #[command(after_help = crate::control::EXIT_STATUSES)]
+    Metrics,
     /// Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a
     /// short report. Needs no configuration.
     Demo(DemoArgs),
@@ -123,6 +131,7 @@ impl Command {
             }
             Command::Revive { host } => Some(format!("revive {host}")),
             Command::Reload => Some("reload".into()),
+            Command::Metrics => Some("metrics".into()),
             Command::Debug { state } => Some(
                 match state {
                     OnOff::On => "debug on",
@@ -219,6 +228,10 @@ pub struct RunArgs {
     /// Detach from the terminal as loncnew did (the default is to stay in the foreground).
     #[arg(long)]
     pub daemonize: bool,
+    /// Also serve the metrics (`lonc metrics`) over HTTP at `GET /metrics` on this TCP
+    /// address, for Prometheus to scrape, e.g. `127.0.0.1:9661`. Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for RunArgs {
@@ -264,6 +277,7 @@ impl RunArgs {
                 max_line: self.max_line,
             },
             scan_interval: secs("--delayed-scan", self.delayed_scan)?,
+            metrics_listen: self.metrics_listen,
         })
     }
 }
@@ -468,6 +482,7 @@ mod tests {
             Some("revive msul1")
         );
         assert_eq!(line(&["lonc", "reload"]).as_deref(), Some("reload"));
+        assert_eq!(line(&["lonc", "metrics"]).as_deref(), Some("metrics"));
         assert_eq!(
             line(&["lonc", "debug", "off"]).as_deref(),
             Some("debug off")
@@ -486,6 +501,17 @@ mod tests {
         assert_eq!(c.link.step_timeout, Duration::from_secs(30));
         assert_eq!(c.host.request_timeout, Duration::from_secs(30));
         assert_eq!(c.scan_interval, Duration::from_secs(5));
+        assert_eq!(c.metrics_listen, None, "no HTTP unless asked for");
+    }
+
+    #[test]
+    fn metrics_listen_takes_an_address() {
+        let cli = Cli::parse_from(["lonc", "--metrics-listen", "127.0.0.1:9661"]);
+        assert_eq!(
+            cli.run.node_config().unwrap().metrics_listen,
+            Some("127.0.0.1:9661".parse().unwrap())
+        );
+        assert!(Cli::try_parse_from(["lonc", "--metrics-listen", "localhost"]).is_err());
     }
 
     #[test]

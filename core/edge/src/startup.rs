@@ -313,6 +313,24 @@ pub fn listen_control(
         .ok()
 }
 
+/// [`lonc_core::node::Output::ListenMetrics`]: a non-blocking TCP listener on `addr` for the
+/// metrics' HTTP clients. A failure is a CRITICAL line (the daemon serves without it, and
+/// Prometheus will say the target is down) and, while starting, a line on standard error.
+pub fn listen_metrics(
+    addr: std::net::SocketAddr,
+    logger: &mut Logger,
+    notifier: &Notifier,
+) -> Option<std::net::TcpListener> {
+    std::net::TcpListener::bind(addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .inspect_err(|e| {
+            let line = format!("Cannot listen on {addr} for the metrics: {e}");
+            notifier.startup_problem(&line);
+            logger.parent(Severity::Critical, line);
+        })
+        .ok()
+}
+
 /// [`lonc_core::node::Output::Ready`]: tells the detaching parent and systemd.
 pub fn ready(node: &Node, notifier: &mut Notifier) {
     notifier.ready(&node.summary());

@@ -136,6 +136,110 @@ pub fn accept_nonblocking(listener: &std::os::unix::net::UnixListener) -> io::Re
     Ok(unsafe { UnixStream::from_raw_fd(fd) })
 }
 
+/// A client connection the daemon reads and answers: lonnet's or the control socket's (UNIX),
+/// or a metrics client's (TCP, `--metrics-listen`). Reads and writes go to the socket as they
+/// are; both runtimes keep one per client.
+#[derive(Debug)]
+pub enum ClientStream {
+    /// A host's socket or the control socket.
+    Unix(UnixStream),
+    /// The metrics' HTTP address.
+    Tcp(TcpStream),
+}
+
+impl ClientStream {
+    /// [`UnixStream::set_nonblocking`] / [`TcpStream::set_nonblocking`].
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            ClientStream::Unix(s) => s.set_nonblocking(on),
+            ClientStream::Tcp(s) => s.set_nonblocking(on),
+        }
+    }
+
+    /// [`UnixStream::set_write_timeout`] / [`TcpStream::set_write_timeout`].
+    pub fn set_write_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        match self {
+            ClientStream::Unix(s) => s.set_write_timeout(timeout),
+            ClientStream::Tcp(s) => s.set_write_timeout(timeout),
+        }
+    }
+}
+
+impl From<UnixStream> for ClientStream {
+    fn from(s: UnixStream) -> Self {
+        ClientStream::Unix(s)
+    }
+}
+
+impl From<TcpStream> for ClientStream {
+    fn from(s: TcpStream) -> Self {
+        ClientStream::Tcp(s)
+    }
+}
+
+impl io::Read for &ClientStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ClientStream::Unix(s) => (&*s).read(buf),
+            ClientStream::Tcp(s) => (&*s).read(buf),
+        }
+    }
+}
+
+impl io::Write for &ClientStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            ClientStream::Unix(s) => (&*s).write(buf),
+            ClientStream::Tcp(s) => (&*s).write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl io::Read for ClientStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl io::Write for ClientStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::os::fd::AsFd for ClientStream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            ClientStream::Unix(s) => s.as_fd(),
+            ClientStream::Tcp(s) => s.as_fd(),
+        }
+    }
+}
+
+impl std::os::fd::AsRawFd for ClientStream {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            ClientStream::Unix(s) => s.as_raw_fd(),
+            ClientStream::Tcp(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+/// Accepts one TCP connection (a metrics client), non-blocking.
+pub fn accept_tcp_nonblocking(listener: &std::net::TcpListener) -> io::Result<TcpStream> {
+    let (stream, _) = listener.accept()?;
+    stream.set_nonblocking(true)?;
+    Ok(stream)
+}
+
 /// The raw descriptor of a socket, for registering it with a poller.
 pub fn raw_fd(socket: &impl std::os::fd::AsRawFd) -> std::os::fd::RawFd {
     socket.as_raw_fd()

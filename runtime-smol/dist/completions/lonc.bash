@@ -34,6 +34,9 @@ _lonc() {
             lonc,man)
                 cmd="lonc__subcmd__man"
                 ;;
+            lonc,metrics)
+                cmd="lonc__subcmd__metrics"
+                ;;
             lonc,reload)
                 cmd="lonc__subcmd__reload"
                 ;;
@@ -64,6 +67,9 @@ _lonc() {
             lonc__subcmd__help,man)
                 cmd="lonc__subcmd__help__subcmd__man"
                 ;;
+            lonc__subcmd__help,metrics)
+                cmd="lonc__subcmd__help__subcmd__metrics"
+                ;;
             lonc__subcmd__help,reload)
                 cmd="lonc__subcmd__help__subcmd__reload"
                 ;;
@@ -83,7 +89,7 @@ _lonc() {
 
     case "${cmd}" in
         lonc)
-            opts="-h -V --conf --host-id --sock-dir --daemons-dir --doc-root --hosts --lond-port --max-links --retries --connect-timeout --step-timeout --request-timeout --delayed-scan --idle-timeout --max-queue --max-queue-bytes --max-line --probe-min --probe-max --shutdown-grace --socket-mode --log-stderr --debug --daemonize --help --version send check status revive reload debug demo man completions help"
+            opts="-h -V --conf --host-id --sock-dir --daemons-dir --doc-root --hosts --lond-port --max-links --retries --connect-timeout --step-timeout --request-timeout --delayed-scan --idle-timeout --max-queue --max-queue-bytes --max-line --probe-min --probe-max --shutdown-grace --socket-mode --log-stderr --debug --daemonize --metrics-listen --help --version send check status revive reload debug metrics demo man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -170,6 +176,10 @@ _lonc() {
                     return 0
                     ;;
                 --socket-mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -349,7 +359,7 @@ _lonc() {
             return 0
             ;;
         lonc__subcmd__help)
-            opts="send check status revive reload debug demo man completions help"
+            opts="send check status revive reload debug metrics demo man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -446,6 +456,20 @@ _lonc() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        lonc__subcmd__help__subcmd__metrics)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         lonc__subcmd__help__subcmd__reload)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -503,6 +527,48 @@ _lonc() {
             return 0
             ;;
         lonc__subcmd__man)
+            opts="-h --conf --host-id --sock-dir --daemons-dir --doc-root --hosts --lond-port --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sock-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --daemons-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --doc-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lond-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__metrics)
             opts="-h --conf --host-id --sock-dir --daemons-dir --doc-root --hosts --lond-port --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_lonc_global_optspecs
-    string join \n conf= host-id= sock-dir= daemons-dir= doc-root= hosts= lond-port= max-links= retries= connect-timeout= step-timeout= request-timeout= delayed-scan= idle-timeout= max-queue= max-queue-bytes= max-line= probe-min= probe-max= shutdown-grace= socket-mode= log-stderr debug daemonize h/help V/version
+    string join \n conf= host-id= sock-dir= daemons-dir= doc-root= hosts= lond-port= max-links= retries= connect-timeout= step-timeout= request-timeout= delayed-scan= idle-timeout= max-queue= max-queue-bytes= max-line= probe-min= probe-max= shutdown-grace= socket-mode= log-stderr debug daemonize metrics-listen= h/help V/version
 end
 
 function __fish_lonc_needs_command
@@ -45,6 +45,7 @@ complete -c lonc -n "__fish_lonc_needs_command" -l probe-min -d 'First delay, in
 complete -c lonc -n "__fish_lonc_needs_command" -l probe-max -d 'Longest delay, in seconds, between probes of a dead host' -r
 complete -c lonc -n "__fish_lonc_needs_command" -l shutdown-grace -d 'Seconds an orderly shutdown waits for clients to be answered' -r
 complete -c lonc -n "__fish_lonc_needs_command" -l socket-mode -d 'Permissions of the UNIX sockets, in octal' -r
+complete -c lonc -n "__fish_lonc_needs_command" -l metrics-listen -d 'Also serve the metrics (`lonc metrics`) over HTTP at `GET /metrics` on this TCP address, for Prometheus to scrape, e.g. `127.0.0.1:9661`. Off by default' -r
 complete -c lonc -n "__fish_lonc_needs_command" -l log-stderr -d 'Also write human-readable log lines to standard error'
 complete -c lonc -n "__fish_lonc_needs_command" -l debug -d 'Start with debug logging on (SIGUSR2 toggles it)'
 complete -c lonc -n "__fish_lonc_needs_command" -l daemonize -d 'Detach from the terminal as loncnew did (the default is to stay in the foreground)'
@@ -56,6 +57,7 @@ complete -c lonc -n "__fish_lonc_needs_command" -f -a "status" -d 'Show the runn
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "revive" -d 'Give one host a fresh retry budget and, if it is dead, revive it and probe it at once (what SIGUSR1 does for every host)'
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "reload" -d 'Re-read loncapa.conf and hosts.tab (what SIGHUP does) and say what changed'
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "debug" -d 'Turn debug logging on or off (SIGUSR2 toggles it)'
+complete -c lonc -n "__fish_lonc_needs_command" -f -a "metrics" -d 'Print the daemon\'s metrics in Prometheus\' text format (version 0.0.4): per host, requests, replies, `con_lost` by cause and replays (counters), the reply latency (a histogram), links by state, queue, dead, retries left and spooled files (gauges)'
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "demo" -d 'Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a short report. Needs no configuration'
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "man" -d 'Print the manual page (roff, section 8), for packages and `man -l -`'
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "completions" -d 'Print a shell\'s completion script, for packages'
@@ -111,6 +113,14 @@ complete -c lonc -n "__fish_lonc_using_subcommand debug" -l doc-root -d 'Web roo
 complete -c lonc -n "__fish_lonc_using_subcommand debug" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
 complete -c lonc -n "__fish_lonc_using_subcommand debug" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
 complete -c lonc -n "__fish_lonc_using_subcommand debug" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lonc -n "__fish_lonc_using_subcommand metrics" -l conf -d 'A loncapa.conf to read PerlSetVar lines from; repeat for several (later ones win). Default: /etc/httpd/conf/loncapa.conf, if it exists' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand metrics" -l host-id -d 'This server\'s LON-CAPA host id (lonHostID)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand metrics" -l sock-dir -d 'Directory of the per-host UNIX sockets and of delayed/ (lonSockDir)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand metrics" -l daemons-dir -d 'Daemon directory; logs and the pid file go to its logs/ (lonDaemons)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand metrics" -l doc-root -d 'Web root; the status file goes to its lon-status/ (lonDocRoot)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand metrics" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand metrics" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand metrics" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lonc -n "__fish_lonc_using_subcommand demo" -l conf -d 'A loncapa.conf to read PerlSetVar lines from; repeat for several (later ones win). Default: /etc/httpd/conf/loncapa.conf, if it exists' -r -F
 complete -c lonc -n "__fish_lonc_using_subcommand demo" -l host-id -d 'This server\'s LON-CAPA host id (lonHostID)' -r
 complete -c lonc -n "__fish_lonc_using_subcommand demo" -l sock-dir -d 'Directory of the per-host UNIX sockets and of delayed/ (lonSockDir)' -r -F
@@ -136,13 +146,14 @@ complete -c lonc -n "__fish_lonc_using_subcommand completions" -l doc-root -d 'W
 complete -c lonc -n "__fish_lonc_using_subcommand completions" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
 complete -c lonc -n "__fish_lonc_using_subcommand completions" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
 complete -c lonc -n "__fish_lonc_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug demo man completions help" -f -a "send" -d 'Send one request through the daemon, as lonnet\'s `reply` (or `critical`) does, and print the answer'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug demo man completions help" -f -a "check" -d 'Check the configuration: read loncapa.conf and hosts.tab exactly as the daemon would at start, print what it would serve and every problem, and exit 0 only if there is none'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug demo man completions help" -f -a "status" -d 'Show the running daemon and its hosts: state (dead since when, next probe), links (handshaking/idle/busy), queue, retries left, spooled files, requests, replies, `con_lost` by cause, replays and the last minute\'s reply latency'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug demo man completions help" -f -a "revive" -d 'Give one host a fresh retry budget and, if it is dead, revive it and probe it at once (what SIGUSR1 does for every host)'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug demo man completions help" -f -a "reload" -d 'Re-read loncapa.conf and hosts.tab (what SIGHUP does) and say what changed'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug demo man completions help" -f -a "debug" -d 'Turn debug logging on or off (SIGUSR2 toggles it)'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug demo man completions help" -f -a "demo" -d 'Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a short report. Needs no configuration'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug demo man completions help" -f -a "man" -d 'Print the manual page (roff, section 8), for packages and `man -l -`'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug demo man completions help" -f -a "completions" -d 'Print a shell\'s completion script, for packages'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug demo man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug metrics demo man completions help" -f -a "send" -d 'Send one request through the daemon, as lonnet\'s `reply` (or `critical`) does, and print the answer'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug metrics demo man completions help" -f -a "check" -d 'Check the configuration: read loncapa.conf and hosts.tab exactly as the daemon would at start, print what it would serve and every problem, and exit 0 only if there is none'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug metrics demo man completions help" -f -a "status" -d 'Show the running daemon and its hosts: state (dead since when, next probe), links (handshaking/idle/busy), queue, retries left, spooled files, requests, replies, `con_lost` by cause, replays and the last minute\'s reply latency'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug metrics demo man completions help" -f -a "revive" -d 'Give one host a fresh retry budget and, if it is dead, revive it and probe it at once (what SIGUSR1 does for every host)'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug metrics demo man completions help" -f -a "reload" -d 'Re-read loncapa.conf and hosts.tab (what SIGHUP does) and say what changed'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug metrics demo man completions help" -f -a "debug" -d 'Turn debug logging on or off (SIGUSR2 toggles it)'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug metrics demo man completions help" -f -a "metrics" -d 'Print the daemon\'s metrics in Prometheus\' text format (version 0.0.4): per host, requests, replies, `con_lost` by cause and replays (counters), the reply latency (a histogram), links by state, queue, dead, retries left and spooled files (gauges)'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug metrics demo man completions help" -f -a "demo" -d 'Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a short report. Needs no configuration'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug metrics demo man completions help" -f -a "man" -d 'Print the manual page (roff, section 8), for packages and `man -l -`'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug metrics demo man completions help" -f -a "completions" -d 'Print a shell\'s completion script, for packages'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug metrics demo man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

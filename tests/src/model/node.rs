@@ -1421,6 +1421,11 @@ impl NodeDriver {
                 }
                 self.node.control_listened(now, true);
             }
+            // The model's nodes serve no metrics over HTTP, and have no client to abort.
+            Output::ListenMetrics { addr } => return Err(format!("ListenMetrics on {addr}")),
+            Output::AbortClient { client } => {
+                return Err(format!("AbortClient {}, not a metrics client", client.0));
+            }
             Output::Ready => {
                 if self.ready {
                     return Err("Ready twice".into());
