@@ -589,3 +589,57 @@ fn scrapers_are_few_timed_out_and_dropped_if_they_do_not_read() {
     h.submit("msul1", 1, b"ping");
     assert_eq!(h.answers_to(1), vec![Bytes::from("ping")]);
 }
+
+proptest::proptest! {
+    /// Any bytes, cut anywhere, from an HTTP client: the node never panics, answers once with
+    /// a whole HTTP response of a known status (or closes without a word if nothing came),
+    /// reads nothing more after it, and lonnet's clients are still served.
+    #[test]
+    fn any_bytes_from_an_http_client_get_one_answer(
+        chunks in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+                proptest::strategy::Just(b"GET /metrics HTTP/1.1\r\n".to_vec()),
+                proptest::strategy::Just(b"\r\n".to_vec()),
+                proptest::collection::vec(proptest::strategy::Just(b'a'), 0..9000),
+            ],
+            0..6,
+        ),
+        eof in proptest::bool::ANY,
+    ) {
+        let mut h = with_metrics(&["msul1"]);
+        let id = h.scrape_connect().unwrap();
+        for chunk in &chunks {
+            h.scrape_send(id, Some(chunk));
+        }
+        if eof {
+            h.scrape_send(id, None);
+        }
+        let answer = String::from_utf8_lossy(&h.scrapers[&id]).into_owned();
+        if h.closed_clients.contains(&id) {
+            proptest::prop_assert!(!h.node.client_wants_input(id));
+            if !answer.is_empty() {
+                let status = answer.split("\r\n").next().unwrap_or_default();
+                proptest::prop_assert!(
+                    [
+                        "HTTP/1.1 200 OK",
+                        "HTTP/1.1 400 Bad Request",
+                        "HTTP/1.1 404 Not Found",
+                        "HTTP/1.1 405 Method Not Allowed",
+                        "HTTP/1.1 431 Request Header Fields Too Large",
+                    ]
+                    .contains(&status),
+                    "{}", answer
+                );
+                let (head, body) = answer.split_once("\r\n\r\n").expect("headers and a body");
+                let length = format!("\r\nContent-Length: {}\r\n", body.len());
+                proptest::prop_assert!(head.contains(&length) || status.ends_with("200 OK"));
+            }
+        } else {
+            proptest::prop_assert!(answer.is_empty());
+            proptest::prop_assert!(!eof, "the end of the stream always closes it");
+        }
+        h.submit("msul1", 1, b"ping");
+        proptest::prop_assert_eq!(h.answers_to(1), vec![Bytes::from("ping")]);
+    }
+}
