@@ -202,6 +202,11 @@ pub struct NodeHarness {
     pub statuses: Vec<(Instant, String)>,
     /// Control clients, and what each was answered (all its bytes).
     pub controls: BTreeMap<ClientId, String>,
+    /// Every `RemoveDelayed`: the client, the names, the uid.
+    pub removals: Vec<(ClientId, Vec<String>, Option<u32>)>,
+    /// While set, `RemoveDelayed` is not carried out (a test calls
+    /// [`NodeHarness::remove_delayed`] when it likes).
+    pub hold_removals: bool,
 }
 
 impl NodeHarness {
@@ -263,6 +268,8 @@ impl NodeHarness {
             farewells: Vec::new(),
             statuses: Vec::new(),
             controls: BTreeMap::new(),
+            removals: Vec::new(),
+            hold_removals: false,
         };
         h.run();
         h
@@ -286,6 +293,35 @@ impl NodeHarness {
         let id = self.control_connect().expect("a control slot");
         self.control_send(id, format!("{line}\n").as_bytes());
         self.controls[&id].clone()
+    }
+
+    /// Carries out a `RemoveDelayed` as the runtimes do (`lonc_edge::files::remove_delayed`):
+    /// each file's `R:` record (user `root` for uid 0), then its deletion; a file not in the
+    /// directory writes nothing; with `perm_log_fails`, nothing is recorded or deleted.
+    pub fn remove_delayed(&mut self, client: ClientId, names: Vec<String>, uid: Option<u32>) {
+        use lonc_core::control::Removal;
+        let user = (uid == Some(0)).then_some("root");
+        let who = lonc_core::spool::who(uid, user);
+        let mut done = Vec::new();
+        for name in names {
+            let parsed = lonc_core::spool::removable(&name).expect("the node checks names");
+            let outcome = match self.delayed_dir.get(&name).cloned() {
+                None => Removal::Missing,
+                Some(_) if self.perm_log_fails => Removal::Unrecorded {
+                    why: "Permission denied".into(),
+                },
+                Some(request) => {
+                    let record = lonc_core::spool::removal_record(&parsed, &who, Some(&request));
+                    self.perm_log.push(record);
+                    self.delayed_dir.remove(&name);
+                    Removal::Deleted {
+                        command: lonc_core::request::perm_loggable(&request),
+                    }
+                }
+            };
+            done.push((name, outcome));
+        }
+        self.node.delayed_removed(self.now, client, done);
     }
 
     /// lonnet spools a request into the delayed directory.
@@ -526,6 +562,12 @@ impl NodeHarness {
                 } else {
                     self.perm_log.push(record);
                     self.delayed_dir.remove(&name);
+                }
+            }
+            Output::RemoveDelayed { client, names, uid } => {
+                self.removals.push((client, names.clone(), uid));
+                if !self.hold_removals {
+                    self.remove_delayed(client, names, uid);
                 }
             }
             Output::Log { host, event, .. } => self.logs.push((host, event)),

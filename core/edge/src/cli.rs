@@ -85,6 +85,10 @@ pub enum Command {
         /// `on` or `off`.
         state: OnOff,
     },
+    /// The delayed directory as a queue: list the spooled requests, replay them now, delete
+    /// some.
+    #[command(subcommand)]
+    Spool(SpoolCommand),
     /// Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a
     /// short report. Needs no configuration.
     Demo(DemoArgs),
@@ -94,6 +98,40 @@ pub enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+/// `lonc spool …`.
+#[derive(Subcommand, Debug, Clone)]
+pub enum SpoolCommand {
+    /// List the files of the delayed directory (all, or one host's) in replay order: file,
+    /// host, age and request (an `encrypt:` request as `encrypt:<cmd>` only, never its
+    /// arguments), then a count.
+    ///
+    /// Reads the directory itself, as the daemon does (works with the daemon stopped): only
+    /// regular files are read, never through a symbolic link, and only their first line, at
+    /// most `--max-line` bytes. A file being delivered is listed until the daemon deletes it.
+    #[command(after_help = crate::spool::LIST_EXIT_STATUSES)]
+    List {
+        /// Only this host's files.
+        host: Option<String>,
+    },
+    /// Replay now: the daemon scans the delayed directory at once (trying again the files it
+    /// could not read) and says what waits for each host. A dead host's files wait for the
+    /// host to come back (`lonc revive HOST` probes it now).
+    #[command(after_help = crate::control::EXIT_STATUSES)]
+    Flush {
+        /// Only this host.
+        host: Option<String>,
+    },
+    /// Delete delayed files, each with an `R:` record in lonnet.perm.log naming the file, its
+    /// host, its request and who deleted it. The daemon refuses a file whose request is being
+    /// delivered (try again), and any name that is not a file of the delayed directory.
+    #[command(after_help = crate::spool::DELETE_EXIT_STATUSES)]
+    Delete {
+        /// File names as `lonc spool list` shows them (not paths).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
     },
 }
 
@@ -122,6 +160,13 @@ impl Command {
                 Some(line)
             }
             Command::Revive { host } => Some(format!("revive {host}")),
+            Command::Spool(SpoolCommand::Flush { host }) => Some(match host {
+                Some(host) => format!("spool flush {host}"),
+                None => "spool flush".into(),
+            }),
+            Command::Spool(SpoolCommand::Delete { files }) => {
+                Some(format!("spool delete {}", files.join(" ")))
+            }
             Command::Reload => Some("reload".into()),
             Command::Debug { state } => Some(
                 match state {
@@ -478,6 +523,20 @@ mod tests {
             Some("debug off")
         );
         assert_eq!(line(&["lonc", "check"]), None);
+        assert_eq!(
+            line(&["lonc", "spool", "flush", "msul1"]).as_deref(),
+            Some("spool flush msul1")
+        );
+        assert_eq!(
+            line(&["lonc", "spool", "flush"]).as_deref(),
+            Some("spool flush")
+        );
+        assert_eq!(
+            line(&["lonc", "spool", "delete", "1.2.3.p.h", "4.5.6.q.h"]).as_deref(),
+            Some("spool delete 1.2.3.p.h 4.5.6.q.h")
+        );
+        assert_eq!(line(&["lonc", "spool", "list"]), None);
+        assert!(Cli::try_parse_from(["lonc", "spool", "delete"]).is_err());
         assert!(Cli::try_parse_from(["lonc", "debug", "maybe"]).is_err());
     }
 
