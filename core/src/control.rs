@@ -1,9 +1,10 @@
 //! The control socket's language: one command line in, an answer out (text, or JSON for
-//! `status --json`), then the connection closes. `lonc status`, `lonc revive`, `lonc reload`
-//! and `lonc debug` are its clients.
+//! `status --json`), then the connection closes. `lonc status`, `lonc revive`, `lonc reload`,
+//! `lonc debug`, `lonc spool flush` and `lonc spool delete` are its clients.
 //!
 //! Every answer ends with a line of its own: `ok` after a command that did what it said, or
-//! `error: <why>` (then nothing else came); a JSON answer is one line, then `ok`.
+//! `error: <why>` (then nothing else came, except after `spool delete`, whose lines say what
+//! became of each file); a JSON answer is one line, then `ok`.
 
 use std::fmt::Write as _;
 use std::time::Duration;

@@ -104,29 +104,38 @@ pub enum Command {
 /// `lonc spool …`.
 #[derive(Subcommand, Debug, Clone)]
 pub enum SpoolCommand {
-    /// List the files of the delayed directory (all, or one host's) in replay order: file,
-    /// host, age and request (an `encrypt:` request as `encrypt:<cmd>` only, never its
-    /// arguments), then a count.
+    /// List the delayed files: age, host, file and request, never an `encrypt:` request's
+    /// arguments.
     ///
-    /// Reads the directory itself, as the daemon does (works with the daemon stopped): only
-    /// regular files are read, never through a symbolic link, and only their first line, at
-    /// most `--max-line` bytes. A file being delivered is listed until the daemon deletes it.
+    /// All files, or one host's, in replay order, then a count; an `encrypt:` request is shown
+    /// as `encrypt:<cmd>`. Reads the directory itself, as the daemon does, so it works with the
+    /// daemon stopped: only regular files are read, never through a symbolic link, and only
+    /// their first line, at most the daemon's `--max-line` bytes (`lonc --max-line N spool
+    /// list`). A file being delivered is listed until the daemon deletes it.
     #[command(after_help = crate::spool::LIST_EXIT_STATUSES)]
     List {
         /// Only this host's files.
         host: Option<String>,
     },
-    /// Replay now: the daemon scans the delayed directory at once (trying again the files it
-    /// could not read) and says what waits for each host. A dead host's files wait for the
-    /// host to come back (`lonc revive HOST` probes it now).
+    /// Replay the delayed files now.
+    ///
+    /// The daemon scans the delayed directory at once (trying again the files it could not
+    /// read), and says, once that scan is in, how many files of each host (or of the one
+    /// named) wait and how many are being delivered. A dead host's files wait for the host to
+    /// come back: `lonc revive HOST` probes it now.
     #[command(after_help = crate::control::EXIT_STATUSES)]
     Flush {
         /// Only this host.
         host: Option<String>,
     },
-    /// Delete delayed files, each with an `R:` record in lonnet.perm.log naming the file, its
-    /// host, its request and who deleted it. The daemon refuses a file whose request is being
-    /// delivered (try again), and any name that is not a file of the delayed directory.
+    /// Delete delayed files, each with an `R:` record in lonnet.perm.log.
+    ///
+    /// The daemon deletes each file named, after appending `R:<host>:<file>:<user>(<uid>):
+    /// <request>` to lonnet.perm.log (an `encrypt:` request as `encrypt:<cmd>`); a record that
+    /// cannot be written keeps the file. It refuses, file by file, a name that is not a file of
+    /// the delayed directory (a path, `..`, a hidden file, not a delayed-request name) and a
+    /// file whose request is being delivered right now (try again once it is done), and says
+    /// what it did with each.
     #[command(after_help = crate::spool::DELETE_EXIT_STATUSES)]
     Delete {
         /// File names as `lonc spool list` shows them (not paths).

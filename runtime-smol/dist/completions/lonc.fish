@@ -52,6 +52,11 @@ complete -c lonc -n "__fish_lonc_needs_command" -s h -l help -d 'Print help (see
 complete -c lonc -n "__fish_lonc_needs_command" -s V -l version -d 'Print version'
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "send" -d 'Send one request through the daemon, as lonnet\'s `reply` (or `critical`) does, and print the answer'
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "check" -d 'Check the configuration: read loncapa.conf and hosts.tab exactly as the daemon would at start, print what it would serve and every problem, and exit 0 only if there is none'
+complete -c lonc -n "__fish_lonc_needs_command" -f -a "status" -d 'Show the running daemon and its hosts: state (dead since when, next probe), links (handshaking/idle/busy), queue, retries left, spooled files, requests, replies, `con_lost` by cause, replays and the last minute\'s reply latency'
+complete -c lonc -n "__fish_lonc_needs_command" -f -a "revive" -d 'Give one host a fresh retry budget and, if it is dead, revive it and probe it at once (what SIGUSR1 does for every host)'
+complete -c lonc -n "__fish_lonc_needs_command" -f -a "reload" -d 'Re-read loncapa.conf and hosts.tab (what SIGHUP does) and say what changed'
+complete -c lonc -n "__fish_lonc_needs_command" -f -a "debug" -d 'Turn debug logging on or off (SIGUSR2 toggles it)'
+complete -c lonc -n "__fish_lonc_needs_command" -f -a "spool" -d 'The delayed directory as a queue: list the spooled requests, replay them now, delete some'
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "demo" -d 'Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a short report. Needs no configuration'
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "man" -d 'Print the manual page (roff, section 8), for packages and `man -l -`'
 complete -c lonc -n "__fish_lonc_needs_command" -f -a "completions" -d 'Print a shell\'s completion script, for packages'
@@ -74,6 +79,79 @@ complete -c lonc -n "__fish_lonc_using_subcommand check" -l doc-root -d 'Web roo
 complete -c lonc -n "__fish_lonc_using_subcommand check" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
 complete -c lonc -n "__fish_lonc_using_subcommand check" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
 complete -c lonc -n "__fish_lonc_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lonc -n "__fish_lonc_using_subcommand status" -l conf -d 'A loncapa.conf to read PerlSetVar lines from; repeat for several (later ones win). Default: /etc/httpd/conf/loncapa.conf, if it exists' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand status" -l host-id -d 'This server\'s LON-CAPA host id (lonHostID)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand status" -l sock-dir -d 'Directory of the per-host UNIX sockets and of delayed/ (lonSockDir)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand status" -l daemons-dir -d 'Daemon directory; logs and the pid file go to its logs/ (lonDaemons)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand status" -l doc-root -d 'Web root; the status file goes to its lon-status/ (lonDocRoot)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand status" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand status" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand status" -l json -d 'One line of JSON instead of the table'
+complete -c lonc -n "__fish_lonc_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lonc -n "__fish_lonc_using_subcommand revive" -l conf -d 'A loncapa.conf to read PerlSetVar lines from; repeat for several (later ones win). Default: /etc/httpd/conf/loncapa.conf, if it exists' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand revive" -l host-id -d 'This server\'s LON-CAPA host id (lonHostID)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand revive" -l sock-dir -d 'Directory of the per-host UNIX sockets and of delayed/ (lonSockDir)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand revive" -l daemons-dir -d 'Daemon directory; logs and the pid file go to its logs/ (lonDaemons)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand revive" -l doc-root -d 'Web root; the status file goes to its lon-status/ (lonDocRoot)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand revive" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand revive" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand revive" -s h -l help -d 'Print help'
+complete -c lonc -n "__fish_lonc_using_subcommand reload" -l conf -d 'A loncapa.conf to read PerlSetVar lines from; repeat for several (later ones win). Default: /etc/httpd/conf/loncapa.conf, if it exists' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand reload" -l host-id -d 'This server\'s LON-CAPA host id (lonHostID)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand reload" -l sock-dir -d 'Directory of the per-host UNIX sockets and of delayed/ (lonSockDir)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand reload" -l daemons-dir -d 'Daemon directory; logs and the pid file go to its logs/ (lonDaemons)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand reload" -l doc-root -d 'Web root; the status file goes to its lon-status/ (lonDocRoot)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand reload" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand reload" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand reload" -s h -l help -d 'Print help'
+complete -c lonc -n "__fish_lonc_using_subcommand debug" -l conf -d 'A loncapa.conf to read PerlSetVar lines from; repeat for several (later ones win). Default: /etc/httpd/conf/loncapa.conf, if it exists' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand debug" -l host-id -d 'This server\'s LON-CAPA host id (lonHostID)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand debug" -l sock-dir -d 'Directory of the per-host UNIX sockets and of delayed/ (lonSockDir)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand debug" -l daemons-dir -d 'Daemon directory; logs and the pid file go to its logs/ (lonDaemons)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand debug" -l doc-root -d 'Web root; the status file goes to its lon-status/ (lonDocRoot)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand debug" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand debug" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand debug" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and not __fish_seen_subcommand_from list flush delete help" -l conf -d 'A loncapa.conf to read PerlSetVar lines from; repeat for several (later ones win). Default: /etc/httpd/conf/loncapa.conf, if it exists' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and not __fish_seen_subcommand_from list flush delete help" -l host-id -d 'This server\'s LON-CAPA host id (lonHostID)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and not __fish_seen_subcommand_from list flush delete help" -l sock-dir -d 'Directory of the per-host UNIX sockets and of delayed/ (lonSockDir)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and not __fish_seen_subcommand_from list flush delete help" -l daemons-dir -d 'Daemon directory; logs and the pid file go to its logs/ (lonDaemons)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and not __fish_seen_subcommand_from list flush delete help" -l doc-root -d 'Web root; the status file goes to its lon-status/ (lonDocRoot)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and not __fish_seen_subcommand_from list flush delete help" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and not __fish_seen_subcommand_from list flush delete help" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and not __fish_seen_subcommand_from list flush delete help" -s h -l help -d 'Print help'
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and not __fish_seen_subcommand_from list flush delete help" -f -a "list" -d 'List the delayed files: age, host, file and request, never an `encrypt:` request\'s arguments'
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and not __fish_seen_subcommand_from list flush delete help" -f -a "flush" -d 'Replay the delayed files now'
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and not __fish_seen_subcommand_from list flush delete help" -f -a "delete" -d 'Delete delayed files, each with an `R:` record in lonnet.perm.log'
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and not __fish_seen_subcommand_from list flush delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from list" -l conf -d 'A loncapa.conf to read PerlSetVar lines from; repeat for several (later ones win). Default: /etc/httpd/conf/loncapa.conf, if it exists' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from list" -l host-id -d 'This server\'s LON-CAPA host id (lonHostID)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from list" -l sock-dir -d 'Directory of the per-host UNIX sockets and of delayed/ (lonSockDir)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from list" -l daemons-dir -d 'Daemon directory; logs and the pid file go to its logs/ (lonDaemons)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from list" -l doc-root -d 'Web root; the status file goes to its lon-status/ (lonDocRoot)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from list" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from list" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from flush" -l conf -d 'A loncapa.conf to read PerlSetVar lines from; repeat for several (later ones win). Default: /etc/httpd/conf/loncapa.conf, if it exists' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from flush" -l host-id -d 'This server\'s LON-CAPA host id (lonHostID)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from flush" -l sock-dir -d 'Directory of the per-host UNIX sockets and of delayed/ (lonSockDir)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from flush" -l daemons-dir -d 'Daemon directory; logs and the pid file go to its logs/ (lonDaemons)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from flush" -l doc-root -d 'Web root; the status file goes to its lon-status/ (lonDocRoot)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from flush" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from flush" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from flush" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from delete" -l conf -d 'A loncapa.conf to read PerlSetVar lines from; repeat for several (later ones win). Default: /etc/httpd/conf/loncapa.conf, if it exists' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from delete" -l host-id -d 'This server\'s LON-CAPA host id (lonHostID)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from delete" -l sock-dir -d 'Directory of the per-host UNIX sockets and of delayed/ (lonSockDir)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from delete" -l daemons-dir -d 'Daemon directory; logs and the pid file go to its logs/ (lonDaemons)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from delete" -l doc-root -d 'Web root; the status file goes to its lon-status/ (lonDocRoot)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from delete" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from delete" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the delayed files: age, host, file and request, never an `encrypt:` request\'s arguments'
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "flush" -d 'Replay the delayed files now'
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete delayed files, each with an `R:` record in lonnet.perm.log'
+complete -c lonc -n "__fish_lonc_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c lonc -n "__fish_lonc_using_subcommand demo" -l conf -d 'A loncapa.conf to read PerlSetVar lines from; repeat for several (later ones win). Default: /etc/httpd/conf/loncapa.conf, if it exists' -r -F
 complete -c lonc -n "__fish_lonc_using_subcommand demo" -l host-id -d 'This server\'s LON-CAPA host id (lonHostID)' -r
 complete -c lonc -n "__fish_lonc_using_subcommand demo" -l sock-dir -d 'Directory of the per-host UNIX sockets and of delayed/ (lonSockDir)' -r -F
@@ -99,9 +177,17 @@ complete -c lonc -n "__fish_lonc_using_subcommand completions" -l doc-root -d 'W
 complete -c lonc -n "__fish_lonc_using_subcommand completions" -l hosts -d 'The hosts table (default `<lonTabDir>/hosts.tab`)' -r -F
 complete -c lonc -n "__fish_lonc_using_subcommand completions" -l lond-port -d 'TCP port of the peers\' lond (londPort, default 5663)' -r
 complete -c lonc -n "__fish_lonc_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check demo man completions help" -f -a "send" -d 'Send one request through the daemon, as lonnet\'s `reply` (or `critical`) does, and print the answer'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check demo man completions help" -f -a "check" -d 'Check the configuration: read loncapa.conf and hosts.tab exactly as the daemon would at start, print what it would serve and every problem, and exit 0 only if there is none'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check demo man completions help" -f -a "demo" -d 'Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a short report. Needs no configuration'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check demo man completions help" -f -a "man" -d 'Print the manual page (roff, section 8), for packages and `man -l -`'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check demo man completions help" -f -a "completions" -d 'Print a shell\'s completion script, for packages'
-complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check demo man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug spool demo man completions help" -f -a "send" -d 'Send one request through the daemon, as lonnet\'s `reply` (or `critical`) does, and print the answer'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug spool demo man completions help" -f -a "check" -d 'Check the configuration: read loncapa.conf and hosts.tab exactly as the daemon would at start, print what it would serve and every problem, and exit 0 only if there is none'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug spool demo man completions help" -f -a "status" -d 'Show the running daemon and its hosts: state (dead since when, next probe), links (handshaking/idle/busy), queue, retries left, spooled files, requests, replies, `con_lost` by cause, replays and the last minute\'s reply latency'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug spool demo man completions help" -f -a "revive" -d 'Give one host a fresh retry budget and, if it is dead, revive it and probe it at once (what SIGUSR1 does for every host)'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug spool demo man completions help" -f -a "reload" -d 'Re-read loncapa.conf and hosts.tab (what SIGHUP does) and say what changed'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug spool demo man completions help" -f -a "debug" -d 'Turn debug logging on or off (SIGUSR2 toggles it)'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug spool demo man completions help" -f -a "spool" -d 'The delayed directory as a queue: list the spooled requests, replay them now, delete some'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug spool demo man completions help" -f -a "demo" -d 'Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a short report. Needs no configuration'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug spool demo man completions help" -f -a "man" -d 'Print the manual page (roff, section 8), for packages and `man -l -`'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug spool demo man completions help" -f -a "completions" -d 'Print a shell\'s completion script, for packages'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and not __fish_seen_subcommand_from send check status revive reload debug spool demo man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "list" -d 'List the delayed files: age, host, file and request, never an `encrypt:` request\'s arguments'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "flush" -d 'Replay the delayed files now'
+complete -c lonc -n "__fish_lonc_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "delete" -d 'Delete delayed files, each with an `R:` record in lonnet.perm.log'
