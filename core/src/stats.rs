@@ -278,7 +278,10 @@ mod tests {
         assert_eq!(fine_bucket(u64::MAX), FINE - 1);
         for i in 2..FINE {
             assert_eq!(fine_bucket(fine_floor(i)), i, "{i}");
-            assert_eq!(fine_bucket(fine_floor(i) - 1), i - 1, "{i}");
+            // Bucket 1 holds nothing (0 and 1 are both bucket 0, asserted above).
+            if i > 2 {
+                assert_eq!(fine_bucket(fine_floor(i) - 1), i - 1, "{i}");
+            }
         }
     }
 
