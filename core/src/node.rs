@@ -854,6 +854,12 @@ impl Node {
     /// `spool delete FILE…`: each file the node may delete (a delayed-request name, not being
     /// delivered) leaves the replay and goes to the runtime; the others are refused with why.
     fn spool_delete(&mut self, client: ClientId, names: Vec<String>) {
+        if self.daemon.is_shutting_down() {
+            let why = "the daemon is stopping: delete the files once it is stopped, or after \
+                       it starts again"
+                .to_owned();
+            return self.control_done(client, Err(why));
+        }
         let uid = self.controls.get(&client).and_then(|c| c.uid);
         let mut plan = Vec::new();
         let mut go = Vec::new();
@@ -924,6 +930,9 @@ impl Node {
         }
         if let Some(plan) = self.removals.remove(&client) {
             self.removal_answer(client, plan, &done);
+        }
+        if self.draining {
+            self.check_drained(now);
         }
     }
 
@@ -1461,7 +1470,9 @@ impl Node {
     }
 
     fn check_drained(&mut self, now: Instant) {
-        if self.served.values().all(|s| s.host.is_drained()) {
+        // A `spool delete` handed to the runtime is finished first: a record written and the
+        // process gone before the file is deleted would deliver a file recorded as deleted.
+        if self.removing.is_empty() && self.served.values().all(|s| s.host.is_drained()) {
             self.draining = false;
             self.status_may_change(now);
             self.daemon.handle_shutdown_drained(now);

@@ -206,3 +206,24 @@ fn flush_scans_now_and_tries_unreadable_files_again() {
         "error: no such host: nosuch\n"
     );
 }
+
+#[test]
+fn a_shutdown_waits_for_a_deletion_under_way_and_takes_no_new_one() {
+    use lonc_core::daemon::Signal;
+    let mut h = dead_host_with_files();
+    h.hold_removals = true;
+    assert_eq!(h.control(&format!("spool delete {A}")), "");
+    h.signal(Signal::Term);
+    assert_eq!(h.exit, None, "the deletion under way is finished first");
+    assert_eq!(
+        h.control(&format!("spool delete {B}")),
+        "error: the daemon is stopping: delete the files once it is stopped, or after it starts \
+         again\n"
+    );
+    let (client, names, uid) = h.removals[0].clone();
+    h.remove_delayed(client, names, uid);
+    h.run();
+    assert_eq!(h.exit, Some(0));
+    assert_eq!(h.perm_log, [format!("R:msul1:{A}:?:put:msu:a")]);
+    assert_eq!(h.removals.len(), 1);
+}

@@ -607,4 +607,69 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(scan_delayed(&dir.path().join("nope")).unwrap().is_empty());
     }
+
+    #[test]
+    fn a_removal_records_then_deletes_and_never_reaches_outside() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("delayed");
+        fs::create_dir(&dir).unwrap();
+        let perm = root.path().join("lonnet.perm.log");
+        let target = root.path().join("target");
+        fs::write(&target, "keep\n").unwrap();
+        fs::write(dir.join("1.0.1.put.h"), "put:a:b\n").unwrap();
+        fs::write(dir.join("2.0.1.enc.h"), "encrypt:passwd:d:u:old:new\n").unwrap();
+        std::os::unix::fs::symlink(&target, dir.join("3.0.1.link.h")).unwrap();
+        let names: Vec<String> = [
+            "1.0.1.put.h",
+            "2.0.1.enc.h",
+            "3.0.1.link.h",
+            "4.0.1.gone.h",
+            "../target",
+        ]
+        .map(String::from)
+        .to_vec();
+        let r = remove_delayed(&dir, Some(&perm), &names, 100, None);
+        assert_eq!(r.who, "?");
+        let deleted = |c: &str| Removal::Deleted { command: c.into() };
+        assert_eq!(
+            r.done,
+            [
+                ("1.0.1.put.h".into(), deleted("put:a:b")),
+                ("2.0.1.enc.h".into(), deleted("encrypt:passwd")),
+                ("3.0.1.link.h".into(), deleted("?")),
+                ("4.0.1.gone.h".into(), Removal::Missing),
+                ("../target".into(), Removal::Missing),
+            ]
+        );
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        assert_eq!(
+            fs::read_to_string(&target).unwrap(),
+            "keep\n",
+            "a link's target is kept"
+        );
+        let log = fs::read_to_string(&perm).unwrap();
+        let records: Vec<&str> = log
+            .lines()
+            .map(|l| l.split_once(':').unwrap().1.rsplitn(4, ':').nth(3).unwrap())
+            .collect();
+        assert_eq!(
+            records,
+            [
+                "R:h:1.0.1.put.h:?:put:a:b",
+                "R:h:2.0.1.enc.h:?:encrypt:passwd",
+                "R:h:3.0.1.link.h:?:?"
+            ]
+        );
+        // A record that cannot be written keeps the file.
+        fs::write(dir.join("5.0.1.put.h"), "put:c\n").unwrap();
+        let r = remove_delayed(
+            &dir,
+            Some(&root.path().join("no/such/dir/perm")),
+            &["5.0.1.put.h".into()],
+            100,
+            Some(0),
+        );
+        assert!(matches!(r.done[0].1, Removal::Unrecorded { .. }), "{r:?}");
+        assert!(dir.join("5.0.1.put.h").exists());
+    }
 }
