@@ -1,9 +1,10 @@
 //! The control socket's language: one command line in, an answer out (text, or JSON for
 //! `status --json`), then the connection closes. `lonc status`, `lonc revive`, `lonc reload`,
-//! `lonc debug` and `lonc metrics` are its clients.
+//! `lonc debug`, `lonc metrics`, `lonc spool flush` and `lonc spool delete` are its clients.
 //!
 //! Every answer ends with a line of its own: `ok` after a command that did what it said, or
-//! `error: <why>` (then nothing else came); a JSON answer is one line, then `ok`.
+//! `error: <why>` (then nothing else came, except after `spool delete`, whose lines say what
+//! became of each file); a JSON answer is one line, then `ok`.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -32,6 +33,28 @@ pub enum Command {
     Debug(bool),
     /// The metrics in Prometheus' text format ([`crate::metrics::render`]).
     Metrics,
+    /// `spool flush [HOST]`: scan the delayed directory now (retrying files that could not be
+    /// read) and say what waits, for every host or the one named.
+    SpoolFlush(Option<String>),
+    /// `spool delete FILE…`: delete these delayed files, each with an `R:` record in
+    /// `lonnet.perm.log`, unless one is being delivered.
+    SpoolDelete(Vec<String>),
+}
+
+/// What became of one file of `spool delete`, as the runtime reports it
+/// ([`crate::node::Node::delayed_removed`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// Its `R:` record was written and the file deleted; `command` is its request as the
+    /// record shows it.
+    Deleted { command: String },
+    /// Its record was written but the file could not be deleted (it is not replayed while it
+    /// stays).
+    NotDeleted { command: String, why: String },
+    /// No such file: nothing was written.
+    Missing,
+    /// The record could not be written: the file is kept, and replayed as before.
+    Unrecorded { why: String },
 }
 
 /// A command line that is not a command: the error line's text.
@@ -69,9 +92,18 @@ impl Command {
             ["debug", ..] => bad("usage: debug on|off"),
             ["metrics"] => Ok(Command::Metrics),
             ["metrics", ..] => bad("usage: metrics"),
+            ["spool", "flush"] => Ok(Command::SpoolFlush(None)),
+            ["spool", "flush", host] => Ok(Command::SpoolFlush(Some((*host).to_owned()))),
+            ["spool", "delete", files @ ..] if !files.is_empty() => Ok(Command::SpoolDelete(
+                files.iter().map(|f| (*f).to_owned()).collect(),
+            )),
+            ["spool", "list", ..] => {
+                bad("spool list reads the delayed directory itself: run `lonc spool list`")
+            }
+            ["spool", ..] => bad("usage: spool flush [HOST] | spool delete FILE..."),
             [] => bad("empty command"),
             [other, ..] => Err(BadCommand(format!(
-                "unknown command {:?} (status, revive, reload, debug, metrics)",
+                "unknown command {:?} (status, revive, reload, debug, metrics, spool)",
                 crate::quote::excerpt(other)
             ))),
         }
@@ -221,7 +253,7 @@ fn millis(ms: f64, any: bool) -> String {
 }
 
 /// `45s`, `12m`, `3h05m`, `2d04h`.
-fn span(secs: u64) -> String {
+pub fn span(secs: u64) -> String {
     match secs {
         0..60 => format!("{secs}s"),
         60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
@@ -388,6 +420,35 @@ mod tests {
         assert_eq!(err(b"status --yaml"), "status: unknown option --yaml");
         assert_eq!(err(b"\xff"), "the command is not UTF-8");
         assert!(err(b"shutdown now").starts_with("unknown command \"shutdown\""));
+    }
+
+    #[test]
+    fn spool_commands_parse() {
+        assert_eq!(
+            Command::parse(b"spool flush"),
+            Ok(Command::SpoolFlush(None))
+        );
+        assert_eq!(
+            Command::parse(b"spool flush msul1"),
+            Ok(Command::SpoolFlush(Some("msul1".into())))
+        );
+        assert_eq!(
+            Command::parse(b"spool delete 1.2.3.p.h ../x"),
+            Ok(Command::SpoolDelete(vec![
+                "1.2.3.p.h".into(),
+                "../x".into()
+            ]))
+        );
+        let err = |line: &[u8]| Command::parse(line).unwrap_err().0;
+        assert_eq!(
+            err(b"spool delete"),
+            "usage: spool flush [HOST] | spool delete FILE..."
+        );
+        assert_eq!(
+            err(b"spool flush a b"),
+            "usage: spool flush [HOST] | spool delete FILE..."
+        );
+        assert!(err(b"spool list").starts_with("spool list reads"));
     }
 
     fn report() -> StatusReport {

@@ -68,6 +68,7 @@
 //!             Output::ScanDelayed => {}                // list delayed/, node.delayed_listed
 //!             Output::ReadDelayed { .. } => {}         // read those files, node.delayed_read
 //!             Output::Delivered { .. } => {}           // S: to lonnet.perm.log, delete the file
+//!             Output::RemoveDelayed { .. } => {}       // R: records, delete, node.delayed_removed
 //!             Output::Log { .. } => {}                 // append to lonc.log
 //!             Output::WriteStatus(_) => {}             // write loncstatus.txt
 //!             Output::ReloadConfig => {}               // re-read, node.reload

@@ -32,7 +32,7 @@ use crate::client_conn::ClientConn;
 use crate::conf::Settings;
 use crate::control::{
     BadCommand, COMMAND_TIMEOUT, Command, DaemonReport, HostReport, MAX_COMMAND,
-    MAX_CONTROL_CLIENTS, StatusReport,
+    MAX_CONTROL_CLIENTS, Removal, StatusReport,
 };
 use crate::daemon::{
     Action, Daemon, DaemonConfig, HostDiff, HostSpec, PARENT_LOG_HOST, Phase, Signal,
@@ -46,7 +46,7 @@ use crate::logfmt::HostStatus;
 use crate::metrics::{self, HostMetrics, Route};
 use crate::quote;
 use crate::request::CON_LOST;
-use crate::spool::DelayedName;
+use crate::spool::{self, DelayedName};
 use crate::stats::LostCause;
 use crate::timer::{Deadlines, TimerKind, Timers};
 
@@ -187,6 +187,19 @@ pub enum Output {
     /// ([`crate::logfmt::perm_log_line`]), then delete the file `name`. If the record cannot
     /// be written, keep the file and call [`Node::record_failed`].
     Delivered { name: String, record: String },
+    /// `lonc spool delete`, for the control client `client` (`uid`: its peer's user id, from
+    /// the control socket's credentials, as given to [`Node::accept_control_from`]): for each
+    /// file of the delayed directory named (each a checked delayed-request name, never a
+    /// path), read its first line as for `ReadDelayed` (a file that is not there:
+    /// [`Removal::Missing`], nothing written), append [`crate::spool::removal_record`] (the
+    /// user name of `uid` resolved if it can be) to `lonnet.perm.log`, then delete the file.
+    /// A record that cannot be written keeps the file ([`Removal::Unrecorded`]). Report every
+    /// file with [`Node::delayed_removed`].
+    RemoveDelayed {
+        client: ClientId,
+        names: Vec<String>,
+        uid: Option<u32>,
+    },
     /// Write a `lonc.log` line ([`crate::logfmt::log_event_line`]) with this host field and
     /// state (the status string is `<localtime>: <state>`); keep the host's last line for the
     /// status file.
@@ -259,6 +272,8 @@ struct ControlSlot {
     deadline: Instant,
     /// Its command is being carried out (a reload): further input is ignored.
     busy: bool,
+    /// The user id of the process at the other end (`SO_PEERCRED`), if the runtime knows it.
+    uid: Option<u32>,
 }
 
 /// A client of the metrics' HTTP address.
@@ -315,6 +330,14 @@ pub struct Node {
     /// clients' numbering too), until the runtime has closed them.
     metrics_listen: Option<SocketAddr>,
     scrapers: IdMap<ClientId, ScrapeSlot>,
+    /// `spool flush` clients waiting for the next scan, with the host each named.
+    flush_waiters: Vec<(ClientId, Option<String>)>,
+    /// Delayed files handed to the runtime to delete ([`Output::RemoveDelayed`]) and not
+    /// reported yet.
+    removing: HashSet<String>,
+    /// Per `spool delete` client: each file it named, in order, and why it was refused (`None`:
+    /// handed to the runtime).
+    removals: HashMap<ClientId, Vec<(String, Option<String>)>>,
     /// When the node started, the process id and the version, for `lonc status`.
     started: Instant,
     pid: u32,
@@ -373,6 +396,9 @@ impl Node {
             reload_waiters: Vec::new(),
             metrics_listen: config.metrics_listen,
             scrapers: IdMap::default(),
+            flush_waiters: Vec::new(),
+            removing: HashSet::new(),
+            removals: HashMap::new(),
             started: now,
             pid: 0,
             version: String::new(),
@@ -670,6 +696,12 @@ impl Node {
     /// [`MAX_CONTROL_CLIENTS`] are open already or the daemon has exited. It has
     /// [`COMMAND_TIMEOUT`] to send its command line.
     pub fn accept_control(&mut self, now: Instant) -> Option<ClientId> {
+        self.accept_control_from(now, None)
+    }
+
+    /// [`Node::accept_control`] for a client whose user id (`SO_PEERCRED`) the runtime knows:
+    /// the `R:` record of a `spool delete` names it.
+    pub fn accept_control_from(&mut self, now: Instant, uid: Option<u32>) -> Option<ClientId> {
         if self.daemon.has_exited() || self.controls.len() >= MAX_CONTROL_CLIENTS {
             return None;
         }
@@ -682,6 +714,7 @@ impl Node {
                 conn: ClientConn::new(MAX_COMMAND),
                 deadline,
                 busy: false,
+                uid,
             },
         );
         if self
@@ -774,6 +807,8 @@ impl Node {
                 let word = |on: bool| if on { "on" } else { "off" };
                 Ok(format!("debug logging {} (was {})\n", word(on), word(was)))
             }
+            Command::SpoolFlush(host) => return self.spool_flush(client, host),
+            Command::SpoolDelete(names) => return self.spool_delete(client, names),
         };
         self.control_done(client, answer);
     }
@@ -792,6 +827,216 @@ impl Node {
             bytes: Bytes::from(text),
         });
         self.out.push_back(Output::CloseClient { client });
+    }
+
+    /// Answers a control client with `text`, then `error: <why>` (some of what it asked was
+    /// done, and `text` says what), and closes it.
+    fn control_done_after(&mut self, client: ClientId, text: String, why: String) {
+        if self.controls.remove(&client).is_none() {
+            return;
+        }
+        self.out.push_back(Output::Answer {
+            client,
+            bytes: Bytes::from(format!("{text}error: {why}\n")),
+        });
+        self.out.push_back(Output::CloseClient { client });
+    }
+
+    /// `spool flush [HOST]`: files that could not be read are tried again, the delayed
+    /// directory is scanned now, and the client is answered once that scan is in.
+    fn spool_flush(&mut self, client: ClientId, host: Option<String>) {
+        if self.daemon.is_shutting_down() {
+            let why = "the daemon is stopping: it replays nothing more".to_owned();
+            return self.control_done(client, Err(why));
+        }
+        let keys: Vec<HostKey> = match &host {
+            Some(id) => match self.by_id.get(id) {
+                Some(key) => vec![*key],
+                None => {
+                    let why = format!("no such host: {}", quote::excerpt(id));
+                    return self.control_done(client, Err(why));
+                }
+            },
+            None => self.served.keys().copied().collect(),
+        };
+        for key in keys {
+            if let Some(s) = self.served.get_mut(&key) {
+                s.host.spool_retry();
+            }
+        }
+        self.flush_waiters.push((client, host));
+        self.request_scan();
+    }
+
+    /// What `spool flush` answers once its scan is in: each host's files (those named, or all
+    /// with files), and what a dead host's files wait for.
+    fn flush_answer(&self, only: Option<&str>) -> Result<String, String> {
+        let mut text = String::new();
+        let (mut files, mut hosts) = (0, 0);
+        for spec in self.daemon.hosts() {
+            if only.is_some_and(|id| id != spec.id()) {
+                continue;
+            }
+            let Some(s) = self.by_id.get(spec.id()).and_then(|k| self.served.get(k)) else {
+                continue;
+            };
+            let (waiting, in_use) = (s.host.delayed_waiting(), s.host.delayed_in_use());
+            if only.is_none() && waiting + in_use == 0 {
+                continue;
+            }
+            files += waiting + in_use;
+            hosts += 1;
+            text.push_str(&format!(
+                "{}: {waiting} waiting, {in_use} being delivered",
+                spec.id()
+            ));
+            if s.host.is_dead() && waiting > 0 {
+                text.push_str(&format!(
+                    "; the host is dead: they go once it is back (`lonc revive {}` probes it now)",
+                    spec.id()
+                ));
+            }
+            text.push('\n');
+        }
+        match only {
+            Some(id) if hosts == 0 => Err(format!("no such host: {}", quote::excerpt(id))),
+            _ if files == 0 => Ok(text + "flushed: no delayed file waits\n"),
+            _ => Ok(text
+                + &format!(
+                    "flushed: {files} delayed {} of {hosts} {}\n",
+                    if files == 1 { "file" } else { "files" },
+                    if hosts == 1 { "host" } else { "hosts" }
+                )),
+        }
+    }
+
+    /// `spool delete FILE…`: each file the node may delete (a delayed-request name, not being
+    /// delivered) leaves the replay and goes to the runtime; the others are refused with why.
+    fn spool_delete(&mut self, client: ClientId, names: Vec<String>) {
+        if self.daemon.is_shutting_down() {
+            let why = "the daemon is stopping: delete the files once it is stopped, or after \
+                       it starts again"
+                .to_owned();
+            return self.control_done(client, Err(why));
+        }
+        let uid = self.controls.get(&client).and_then(|c| c.uid);
+        let mut plan = Vec::new();
+        let mut go = Vec::new();
+        for name in names {
+            match self.claim_removal(&name) {
+                Ok(()) => {
+                    go.push(name.clone());
+                    plan.push((name, None));
+                }
+                Err(why) => plan.push((name, Some(why))),
+            }
+        }
+        if go.is_empty() {
+            return self.removal_answer(client, plan, &[]);
+        }
+        self.removals.insert(client, plan);
+        self.out.push_back(Output::RemoveDelayed {
+            client,
+            names: go,
+            uid,
+        });
+    }
+
+    /// Takes `name` out of the replay for its deletion, or says why it may not be deleted.
+    fn claim_removal(&mut self, name: &str) -> Result<(), String> {
+        let n = spool::removable(name)?;
+        if self.removing.contains(name) {
+            return Err("already being deleted".into());
+        }
+        if self.unrecorded.contains_key(name) {
+            return Err("already delivered (its S: record waits to be written)".into());
+        }
+        if let Some(key) = self.by_id.get(&n.host)
+            && let Some(s) = self.served.get_mut(key)
+        {
+            s.host.spool_remove(name)?;
+        }
+        self.removing.insert(name.to_owned());
+        Ok(())
+    }
+
+    /// The runtime's report of [`Output::RemoveDelayed`]: what became of each file. A file
+    /// not deleted for want of its record (or not there) goes back to the replay; the client
+    /// is answered, file by file.
+    pub fn delayed_removed(
+        &mut self,
+        now: Instant,
+        client: ClientId,
+        done: Vec<(String, Removal)>,
+    ) {
+        for (name, outcome) in &done {
+            self.removing.remove(name);
+            if matches!(
+                outcome,
+                Removal::Deleted { .. } | Removal::NotDeleted { .. }
+            ) {
+                continue;
+            }
+            let key = DelayedName::parse(name)
+                .ok()
+                .and_then(|n| self.by_id.get(&n.host).copied());
+            if let Some(key) = key
+                && let Some(s) = self.served.get_mut(&key)
+            {
+                s.host.spool_unremove(name);
+                self.pump(now, key);
+            }
+        }
+        if let Some(plan) = self.removals.remove(&client) {
+            self.removal_answer(client, plan, &done);
+        }
+        if self.draining {
+            self.check_drained(now);
+        }
+    }
+
+    /// One line per file named: `deleted <file> (<host>: <request>)` or `not deleted <file>:
+    /// <why>`; `ok` if every one was deleted.
+    fn removal_answer(
+        &mut self,
+        client: ClientId,
+        plan: Vec<(String, Option<String>)>,
+        done: &[(String, Removal)],
+    ) {
+        let mut text = String::new();
+        let mut failed = 0;
+        let total = plan.len();
+        for (name, refused) in plan {
+            let shown = quote::excerpt(&name.escape_debug().to_string());
+            let outcome = done.iter().find(|(n, _)| *n == name).map(|(_, o)| o);
+            let why = match (refused, outcome) {
+                (Some(why), _) => why,
+                (None, Some(Removal::Deleted { command })) => {
+                    let host = DelayedName::parse(&name)
+                        .map(|n| n.host)
+                        .unwrap_or_default();
+                    text.push_str(&format!("deleted {shown} ({host}: {command})\n"));
+                    continue;
+                }
+                (None, Some(Removal::NotDeleted { why, .. })) => {
+                    format!("recorded, but the file could not be deleted: {why}")
+                }
+                (None, Some(Removal::Missing)) => "no such file".into(),
+                (None, Some(Removal::Unrecorded { why })) => {
+                    format!("lonnet.perm.log cannot be written ({why}); the file is kept")
+                }
+                (None, None) => "not reported by the daemon".into(),
+            };
+            failed += 1;
+            text.push_str(&format!("not deleted {shown}: {why}\n"));
+        }
+        if failed == 0 {
+            self.control_done(client, Ok(text));
+        } else {
+            let files = if total == 1 { "file" } else { "files" };
+            let why = format!("{failed} of {total} {files} not deleted");
+            self.control_done_after(client, text, why);
+        }
     }
 
     /// Closes the control clients that sent no command in time; re-arms for the next.
@@ -1078,6 +1323,10 @@ impl Node {
     pub fn delayed_listed(&mut self, now: Instant, names: Vec<String>) {
         self.scanning = false;
         if self.daemon.is_shutting_down() {
+            for (client, _) in std::mem::take(&mut self.flush_waiters) {
+                let why = "the daemon is stopping: it replays nothing more".to_owned();
+                self.control_done(client, Err(why));
+            }
             return;
         }
         let own_id = self.daemon.settings().host_id.clone();
@@ -1126,7 +1375,13 @@ impl Node {
         self.timers
             .set_after(NodeTimer::Scan, now, self.scan_interval);
         if std::mem::take(&mut self.rescan) {
+            // A `spool flush` waits for the scan that started after it.
             self.request_scan();
+        } else {
+            for (client, only) in std::mem::take(&mut self.flush_waiters) {
+                let answer = self.flush_answer(only.as_deref());
+                self.control_done(client, answer);
+            }
         }
     }
 
@@ -1206,6 +1461,10 @@ impl Node {
                 }
             }
             self.pump(now, key);
+        }
+        // The last host's timer may have answered the last client of a shutdown.
+        if self.daemon.has_exited() {
+            return;
         }
         if self.daemon.poll_timeout().is_some_and(|t| t <= now) {
             self.daemon.handle_timeout(now);
@@ -1416,7 +1675,9 @@ impl Node {
     }
 
     fn check_drained(&mut self, now: Instant) {
-        if self.served.values().all(|s| s.host.is_drained()) {
+        // A `spool delete` handed to the runtime is finished first: a record written and the
+        // process gone before the file is deleted would deliver a file recorded as deleted.
+        if self.removing.is_empty() && self.served.values().all(|s| s.host.is_drained()) {
             self.draining = false;
             self.status_may_change(now);
             self.daemon.handle_shutdown_drained(now);

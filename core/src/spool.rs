@@ -144,6 +144,58 @@ impl Ord for DelayedName {
     }
 }
 
+/// The record letter of a delayed file deleted by an administrator (`lonc spool delete`) in
+/// `lonnet.perm.log`: `R` for Removed. loncron counts `D`, `S` and `F` records by their letter
+/// and skips any other, so an `R` line changes none of its counts (protocol 6.1).
+pub const REMOVED_RECORD: char = 'R';
+
+/// Checks a name given to `lonc spool delete`: it must be the name of one file *in* the
+/// delayed directory, that is a delayed-request name ([`DelayedName::parse`]) and nothing else
+/// (no `/`, not `.` or `..`, not hidden: lonnet's temporary files start with `.`). Only such a
+/// name is ever joined to the directory, so nothing outside it can be named.
+pub fn removable(name: &str) -> Result<DelayedName, String> {
+    if name.contains('/') || name.starts_with('.') {
+        return Err("not a file of the delayed directory (a path, or a hidden file)".into());
+    }
+    DelayedName::parse(name).map_err(|e| format!("not a delayed-request name ({e})"))
+}
+
+/// Who deleted a file, for the `R:` record: `<user>(<uid>)`, `?(<uid>)` when the user has no
+/// name, `?` when the control socket could not tell (no peer credentials).
+pub fn who(uid: Option<u32>, user: Option<&str>) -> String {
+    match (uid, user) {
+        (Some(uid), Some(user)) => format!("{}({uid})", printable_word(user)),
+        (Some(uid), None) => format!("?({uid})"),
+        (None, _) => "?".into(),
+    }
+}
+
+/// A user name as the record shows it: printable ASCII without `:` (a `:` would move the
+/// record's fields), anything else as `?`.
+fn printable_word(text: &str) -> String {
+    text.bytes()
+        .take(64)
+        .map(|b| {
+            if (0x21..0x7f).contains(&b) && b != b':' {
+                b as char
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// The `lonnet.perm.log` record of a delayed file deleted by `lonc spool delete`:
+/// `R:<host>:<file>:<who>:<request>`. The first fields never contain a `:` (a host id, a
+/// delayed-file name, [`who`]); the request comes last, in its permanent-log form
+/// ([`crate::request::perm_loggable`]: an `encrypt:` request as `encrypt:<cmd>` only), so that
+/// `split(/:/, $line, 6)` takes the record apart. `request` is `None` for a file whose first
+/// line could not be read; it is then shown as `?`.
+pub fn removal_record(name: &DelayedName, who: &str, request: Option<&[u8]>) -> String {
+    let request = request.map_or_else(|| "?".to_owned(), crate::request::perm_loggable);
+    format!("{REMOVED_RECORD}:{}:{name}:{who}:{request}", name.host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +308,46 @@ mod tests {
                 "1000000000.10.1.a.h"
             ]
         );
+    }
+    #[test]
+    fn only_delayed_file_names_are_removable() {
+        assert!(removable("1060000000.3.4242.putmsujdoe.msul1").is_ok());
+        for bad in [
+            "../x",
+            "/etc/passwd",
+            "..",
+            ".",
+            "",
+            "x",
+            ".1.2.3.p.h.tmp",
+            "1.2.3.p.h/../../etc/passwd",
+            "delayed/1.2.3.p.h",
+            "1.2.3.p-q.h",
+        ] {
+            assert!(removable(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_removal_record_names_host_file_who_and_the_loggable_request() {
+        let n = DelayedName::parse("1060000000.3.4242.putmsujdoe.msul1").unwrap();
+        assert_eq!(
+            removal_record(&n, &who(Some(0), Some("root")), Some(b"put:msu:jdoe:x=1")),
+            "R:msul1:1060000000.3.4242.putmsujdoe.msul1:root(0):put:msu:jdoe:x=1"
+        );
+        let secret = removal_record(
+            &n,
+            &who(Some(33), None),
+            Some(b"encrypt:passwd:msu:jd:old:new"),
+        );
+        assert_eq!(
+            secret,
+            "R:msul1:1060000000.3.4242.putmsujdoe.msul1:?(33):encrypt:passwd"
+        );
+        assert_eq!(
+            removal_record(&n, &who(None, Some("x")), None),
+            "R:msul1:1060000000.3.4242.putmsujdoe.msul1:?:?"
+        );
+        assert_eq!(who(Some(5), Some("a:b c\n")), "a?b?c?(5)");
     }
 }

@@ -10,6 +10,7 @@ fn main() {
         None => lonc_blocking::serve::run(&cli.config, &cli.run),
         Some(Command::Send(args)) => lonc_edge::send::run(&cli.config, args) as i32,
         Some(Command::Check) => lonc_edge::check::run(&cli.config, &cli.run),
+        Some(Command::Spool(command)) => lonc_edge::spool::run(&cli.config, &cli.run, command),
         Some(Command::Demo(args)) => lonc_edge::demo::run(args),
         Some(Command::Man) => lonc_edge::generate::run_man(),
         Some(Command::Completions { shell }) => lonc_edge::generate::run_completions(*shell),

@@ -130,6 +130,11 @@ enum Listing {
         files: Vec<DelayedFile>,
         unreadable: Vec<(String, String)>,
     },
+    /// `spool delete`'s files recorded and deleted (or not), for the control client.
+    Removed {
+        client: ClientId,
+        removed: files::Removed,
+    },
 }
 
 enum Source {
@@ -282,6 +287,9 @@ impl Loop {
                     } => self
                         .node
                         .delayed_read(Instant::now(), host, files, unreadable),
+                    Listing::Removed { client, removed } => {
+                        startup::removed(&mut self.node, &mut self.logger, client, removed)
+                    }
                 }
                 self.drain();
             }
@@ -629,6 +637,15 @@ impl Loop {
             Output::Delivered { name, record } => {
                 startup::delivered(&mut self.node, &mut self.logger, name, record)
             }
+            Output::RemoveDelayed { client, names, uid } => {
+                let (dir, max_line) = (self.node.settings().delayed_dir(), self.max_line);
+                let perm = self.logger.perm_path();
+                self.on_fs_thread(move || {
+                    let removed =
+                        files::remove_delayed(&dir, perm.as_deref(), &names, max_line, uid);
+                    Listing::Removed { client, removed }
+                });
+            }
             Output::Log { host, state, event } => self.logger.log(&host, &state, &event),
             Output::WriteStatus(hosts) => {
                 startup::write_status(&self.node, &mut self.logger, &hosts)
@@ -671,7 +688,10 @@ impl Loop {
                 Ok(stream) => {
                     let id = match host {
                         Some(host) => self.node.accept(Instant::now(), host),
-                        None => self.node.accept_control(Instant::now()),
+                        None => {
+                            let uid = sys::peer_uid(&stream);
+                            self.node.accept_control_from(Instant::now(), uid)
+                        }
                     };
                     let Some(id) = id else {
                         continue;

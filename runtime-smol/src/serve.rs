@@ -480,6 +480,26 @@ impl Rt {
                 name,
                 record,
             ),
+            Output::RemoveDelayed { client, names, uid } => {
+                let dir = self.node.borrow().settings().delayed_dir();
+                let perm = self.logger.borrow().perm_path();
+                let (rt, max_line) = (self.clone(), self.max_line);
+                self.ex
+                    .spawn(async move {
+                        let removed = smol::unblock(move || {
+                            files::remove_delayed(&dir, perm.as_deref(), &names, max_line, uid)
+                        })
+                        .await;
+                        startup::removed(
+                            &mut rt.node.borrow_mut(),
+                            &mut rt.logger.borrow_mut(),
+                            client,
+                            removed,
+                        );
+                        rt.drain();
+                    })
+                    .detach();
+            }
             Output::Log { host, state, event } => {
                 self.logger.borrow_mut().log(&host, &state, &event)
             }
@@ -763,7 +783,12 @@ async fn accept_loop(rt: Rc<Rt>, host: Option<HostKey>, listener: Async<UnixList
             Ok(stream) => {
                 let id = match host {
                     Some(host) => rt.node.borrow_mut().accept(Instant::now(), host),
-                    None => rt.node.borrow_mut().accept_control(Instant::now()),
+                    None => {
+                        let uid = sys::peer_uid(&stream);
+                        rt.node
+                            .borrow_mut()
+                            .accept_control_from(Instant::now(), uid)
+                    }
                 };
                 if let Some(id) = id {
                     rt.ex

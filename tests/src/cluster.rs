@@ -212,6 +212,11 @@ pub struct NodeHarness {
     /// runtime does once the answer is written ([`Node::client_closed`]); unset, the answer is
     /// never read (a client that does not read).
     pub scrapers_read: bool,
+    /// Every `RemoveDelayed`: the client, the names, the uid.
+    pub removals: Vec<(ClientId, Vec<String>, Option<u32>)>,
+    /// While set, `RemoveDelayed` is not carried out (a test calls
+    /// [`NodeHarness::remove_delayed`] when it likes).
+    pub hold_removals: bool,
 }
 
 impl NodeHarness {
@@ -277,6 +282,8 @@ impl NodeHarness {
             scrapers: BTreeMap::new(),
             aborted: Vec::new(),
             scrapers_read: true,
+            removals: Vec::new(),
+            hold_removals: false,
         };
         h.run();
         h
@@ -323,6 +330,35 @@ impl NodeHarness {
         let id = self.scrape_connect().expect("a metrics slot");
         self.scrape_send(id, Some(request.as_bytes()));
         String::from_utf8_lossy(&self.scrapers[&id]).into_owned()
+    }
+
+    /// Carries out a `RemoveDelayed` as the runtimes do (`lonc_edge::files::remove_delayed`):
+    /// each file's `R:` record (user `root` for uid 0), then its deletion; a file not in the
+    /// directory writes nothing; with `perm_log_fails`, nothing is recorded or deleted.
+    pub fn remove_delayed(&mut self, client: ClientId, names: Vec<String>, uid: Option<u32>) {
+        use lonc_core::control::Removal;
+        let user = (uid == Some(0)).then_some("root");
+        let who = lonc_core::spool::who(uid, user);
+        let mut done = Vec::new();
+        for name in names {
+            let parsed = lonc_core::spool::removable(&name).expect("the node checks names");
+            let outcome = match self.delayed_dir.get(&name).cloned() {
+                None => Removal::Missing,
+                Some(_) if self.perm_log_fails => Removal::Unrecorded {
+                    why: "Permission denied".into(),
+                },
+                Some(request) => {
+                    let record = lonc_core::spool::removal_record(&parsed, &who, Some(&request));
+                    self.perm_log.push(record);
+                    self.delayed_dir.remove(&name);
+                    Removal::Deleted {
+                        command: lonc_core::request::perm_loggable(&request),
+                    }
+                }
+            };
+            done.push((name, outcome));
+        }
+        self.node.delayed_removed(self.now, client, done);
     }
 
     /// lonnet spools a request into the delayed directory.
@@ -576,6 +612,12 @@ impl NodeHarness {
                 } else {
                     self.perm_log.push(record);
                     self.delayed_dir.remove(&name);
+                }
+            }
+            Output::RemoveDelayed { client, names, uid } => {
+                self.removals.push((client, names.clone(), uid));
+                if !self.hold_removals {
+                    self.remove_delayed(client, names, uid);
                 }
             }
             Output::Log { host, event, .. } => self.logs.push((host, event)),

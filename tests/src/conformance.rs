@@ -65,6 +65,7 @@ macro_rules! conformance_suite {
             control_commands_show_and_steer_the_daemon,
             hostile_control_clients_cost_only_control_slots,
             metrics_are_printed_and_served_over_http,
+            the_spool_is_listed_flushed_and_deleted_from_the_command_line,
         );
         /// Not a scenario: the simulated lond run as a child process of the suite's own
         /// executable (see `conformance::SimChild`); passes at once when not asked for.
@@ -2314,4 +2315,132 @@ pub fn hostile_control_clients_cost_only_control_slots(bin: &Path) {
     eventually("the slots free again", || {
         lonc(&f, &["status"]).status.code() == Some(0)
     });
+}
+
+/// `lonc spool list` (the directory as the daemon reads it, an `encrypt:` request's arguments
+/// hidden), `lonc spool delete` while the host's lond is down (the `R:` record naming who; the
+/// file never delivered), hostile names refused with nothing outside touched, and `lonc spool
+/// flush` delivering the rest once the lond is up.
+pub fn the_spool_is_listed_flushed_and_deleted_from_the_command_line(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    let a = f.spool(1_700_000_000, "putgradeA", "alpha", "put:grade:A");
+    let b = f.spool(
+        1_700_000_001,
+        "encryptpasswd",
+        "alpha",
+        "encrypt:passwd:msu:jdoe:oldpw:newpw",
+    );
+    let c = f.spool(1_700_000_002, "putxy", "alpha", "put:x:y");
+    let other = f.spool(1_700_000_003, "ping", "beta", "ping");
+    // alpha's lond is down: the start-up scan's replay fails once, the files stay.
+    f.start_daemon(&["--retries", "3", "--delayed-scan", "3600"]);
+    let ctl = f.logs.join("lonc.ctl");
+    eventually("the control socket", || accepting(&ctl));
+    eventually("alpha's failed replay", || {
+        f.lonc_log()
+            .contains("Failed to make a connection with lond on alpha")
+    });
+
+    let out = lonc(&f, &["spool", "list"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let list = stdout(&out);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 6, "{list}");
+    assert!(
+        lines[0].starts_with("AGE ") && lines[0].ends_with(" REQUEST"),
+        "{list}"
+    );
+    for (line, (name, host, request)) in lines[1..5].iter().zip([
+        (&a, "alpha", "put:grade:A"),
+        (&b, "alpha", "encrypt:passwd"),
+        (&c, "alpha", "put:x:y"),
+        (&other, "beta", "ping"),
+    ]) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words[1..], [host, name.as_str(), request], "{list}");
+    }
+    assert!(!list.contains("oldpw") && !list.contains("newpw"), "{list}");
+    assert_eq!(lines[5], "4 delayed files for 2 hosts");
+    let out = lonc(&f, &["spool", "list", "beta"]);
+    assert_eq!(stdout(&out).lines().count(), 3, "{out:?}");
+
+    // Delete one of alpha's while its lond is down.
+    let out = lonc(&f, &["spool", "delete", &a]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(stdout(&out), format!("deleted {a} (alpha: put:grade:A)\n"));
+    assert!(!f.spooled(&a));
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let perm = f.perm_log();
+    let record = perm
+        .lines()
+        .find(|l| l.contains(":R:"))
+        .unwrap_or_else(|| panic!("an R: record in {perm}"));
+    let (_, rest) = record.split_once(":R:").unwrap();
+    let fields: Vec<&str> = rest.splitn(4, ':').collect();
+    assert_eq!(fields[..2], ["alpha", a.as_str()], "{record}");
+    assert!(fields[2].ends_with(&format!("({uid})")), "{record}");
+    assert!(fields[3].starts_with("put:grade:A:"), "{record}");
+    assert!(
+        f.lonc_log()
+            .contains(&format!("Delayed file {a} (put:grade:A) deleted by "))
+    );
+
+    // Hostile names: refused, nothing outside the delayed directory touched.
+    let victim = f.dir.path().join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::fs::write(f.sock_dir.join("x"), "keep me too").unwrap();
+    let out = lonc(
+        &f,
+        &[
+            "spool",
+            "delete",
+            "../x",
+            victim.to_str().unwrap(),
+            "..",
+            &b,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let said = stdout(&out);
+    assert!(
+        said.starts_with("not deleted ../x: not a file of the delayed directory"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("deleted {b} (alpha: encrypt:passwd)\n")),
+        "{said}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "lonc: 3 of 4 files not deleted\n"
+    );
+    assert!(victim.exists() && f.sock_dir.join("x").exists());
+    assert!(!f.perm_log().contains("oldpw"));
+    let out = lonc(&f, &["spool", "delete", &format!("{c} {other}")]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a name with a space is misuse: {out:?}"
+    );
+    assert!(f.spooled(&c) && f.spooled(&other));
+
+    // alpha's lond comes up: flush delivers the rest at once.
+    f.start_sim("alpha", Faults::default());
+    let out = lonc(&f, &["spool", "flush", "alpha"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(stdout(&out).starts_with("alpha: "), "{out:?}");
+    eventually("the rest delivered", || !f.spooled(&c));
+    let requests = f.sim_requests("alpha");
+    assert!(requests.iter().any(|r| r == "P:put:x:y"), "{requests:?}");
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.contains("put:grade:A") || r.contains("passwd")),
+        "a deleted file was delivered: {requests:?}"
+    );
+    assert!(f.perm_log().contains(":S:alpha:put:x:y:"));
+    assert!(f.spooled(&other), "beta's file stays");
+    let out = lonc(&f, &["spool", "flush", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
 }

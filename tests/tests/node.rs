@@ -643,3 +643,21 @@ proptest::proptest! {
         proptest::prop_assert_eq!(h.answers_to(1), vec![Bytes::from("ping")]);
     }
 }
+
+/// The host timer that answers the last client of a shutdown ends the daemon: a control
+/// client's deadline at the same instant gets nothing after the exit.
+#[test]
+fn nothing_follows_the_exit_in_the_same_timeout() {
+    let mut h = node(&["msul1"]);
+    h.lond.insert("msul1".into(), Lond::Hanging);
+    let silent = h.control_connect().unwrap();
+    h.advance(Duration::from_secs(5));
+    h.submit("msul1", 1, b"ping"); // its connect times out 5 s later, with the control client
+    h.advance(Duration::from_secs(1));
+    h.signal(Signal::Term);
+    assert_eq!(h.exit, None);
+    h.advance(Duration::from_secs(4));
+    assert_eq!(h.answers_to(1), vec![Bytes::from("con_lost")]);
+    assert_eq!(h.exit, Some(0));
+    assert_eq!(h.controls[&silent], "", "nothing after the exit");
+}

@@ -148,6 +148,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (any::<u8>(), any::<bool>()).prop_map(|(host, enc)| Op::Spool { host, enc }),
         1 => any::<u8>().prop_map(Op::SpoolOdd),
         1 => any::<bool>().prop_map(Op::PermLogFails),
+        3 => any::<u8>().prop_map(Op::SpoolDelete),
         2 => any::<u8>().prop_map(Op::Stale),
         3 => any::<u8>().prop_map(Op::Control),
     ]
@@ -188,8 +189,9 @@ proptest! {
 /// The generator reaches what the rules are about (fixed seed), so the test above is not
 /// vacuous: replies, pipelined replies, `con_lost` for each kind of cause (a request deadline
 /// included), hang-ups, refused accepts, delayed deliveries (failed records and deliveries again
-/// included), warnings about odd names, farewells, partial writes, dead hosts, reloads that
-/// change the hosts, both kinds of exit and a second TERM/INT during a shutdown.
+/// included), warnings about odd names, `spool delete` deleting files and refusing one being
+/// delivered, farewells, partial writes, dead hosts, reloads that change the hosts, both kinds
+/// of exit and a second TERM/INT during a shutdown.
 #[test]
 fn the_generated_scripts_reach_every_rule() {
     let mut runner = TestRunner::new_with_rng(
@@ -211,6 +213,8 @@ fn the_generated_scripts_reach_every_rule() {
         total.record_failed += t.record_failed;
         total.redelivered += t.redelivered;
         total.spool_warnings += t.spool_warnings;
+        total.spool_deleted += t.spool_deleted;
+        total.spool_delete_busy += t.spool_delete_busy;
         total.farewells += t.farewells;
         total.partial_writes += t.partial_writes;
         total.dead += t.dead;
@@ -248,6 +252,8 @@ fn the_generated_scripts_reach_every_rule() {
         ("record_failed", total.record_failed),
         ("redelivered", total.redelivered),
         ("spool_warnings", total.spool_warnings),
+        ("spool_deleted", total.spool_deleted),
+        ("spool_delete_busy", total.spool_delete_busy),
         ("farewells", total.farewells),
         ("partial_writes", total.partial_writes),
         ("dead", total.dead),

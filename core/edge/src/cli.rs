@@ -93,6 +93,10 @@ pub enum Command {
     /// them over HTTP, start the daemon with `--metrics-listen ADDR`.
     #[command(after_help = crate::control::EXIT_STATUSES)]
     Metrics,
+    /// The delayed directory as a queue: list the spooled requests, replay them now, delete
+    /// some.
+    #[command(subcommand)]
+    Spool(SpoolCommand),
     /// Show lonc at work: simulated londs on loopback, the real daemon, real sockets, and a
     /// short report. Needs no configuration.
     Demo(DemoArgs),
@@ -102,6 +106,49 @@ pub enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+/// `lonc spool …`.
+#[derive(Subcommand, Debug, Clone)]
+pub enum SpoolCommand {
+    /// List the delayed files: age, host, file and request, never an `encrypt:` request's
+    /// arguments.
+    ///
+    /// All files, or one host's, in replay order, then a count; an `encrypt:` request is shown
+    /// as `encrypt:<cmd>`. Reads the directory itself, as the daemon does, so it works with the
+    /// daemon stopped: only regular files are read, never through a symbolic link, and only
+    /// their first line, at most the daemon's `--max-line` bytes (`lonc --max-line N spool
+    /// list`). A file being delivered is listed until the daemon deletes it.
+    #[command(after_help = crate::spool::LIST_EXIT_STATUSES)]
+    List {
+        /// Only this host's files.
+        host: Option<String>,
+    },
+    /// Replay the delayed files now.
+    ///
+    /// The daemon scans the delayed directory at once (trying again the files it could not
+    /// read), and says, once that scan is in, how many files of each host (or of the one
+    /// named) wait and how many are being delivered. A dead host's files wait for the host to
+    /// come back: `lonc revive HOST` probes it now.
+    #[command(after_help = crate::control::EXIT_STATUSES)]
+    Flush {
+        /// Only this host.
+        host: Option<String>,
+    },
+    /// Delete delayed files, each with an `R:` record in lonnet.perm.log.
+    ///
+    /// The daemon deletes each file named, after appending `R:<host>:<file>:<user>(<uid>):
+    /// <request>` to lonnet.perm.log (an `encrypt:` request as `encrypt:<cmd>`); a record that
+    /// cannot be written keeps the file. It refuses, file by file, a name that is not a file of
+    /// the delayed directory (a path, `..`, a hidden file, not a delayed-request name) and a
+    /// file whose request is being delivered right now (try again once it is done), and says
+    /// what it did with each.
+    #[command(after_help = crate::spool::DELETE_EXIT_STATUSES)]
+    Delete {
+        /// File names as `lonc spool list` shows them (not paths).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
     },
 }
 
@@ -130,6 +177,13 @@ impl Command {
                 Some(line)
             }
             Command::Revive { host } => Some(format!("revive {host}")),
+            Command::Spool(SpoolCommand::Flush { host }) => Some(match host {
+                Some(host) => format!("spool flush {host}"),
+                None => "spool flush".into(),
+            }),
+            Command::Spool(SpoolCommand::Delete { files }) => {
+                Some(format!("spool delete {}", files.join(" ")))
+            }
             Command::Reload => Some("reload".into()),
             Command::Metrics => Some("metrics".into()),
             Command::Debug { state } => Some(
@@ -488,6 +542,20 @@ mod tests {
             Some("debug off")
         );
         assert_eq!(line(&["lonc", "check"]), None);
+        assert_eq!(
+            line(&["lonc", "spool", "flush", "msul1"]).as_deref(),
+            Some("spool flush msul1")
+        );
+        assert_eq!(
+            line(&["lonc", "spool", "flush"]).as_deref(),
+            Some("spool flush")
+        );
+        assert_eq!(
+            line(&["lonc", "spool", "delete", "1.2.3.p.h", "4.5.6.q.h"]).as_deref(),
+            Some("spool delete 1.2.3.p.h 4.5.6.q.h")
+        );
+        assert_eq!(line(&["lonc", "spool", "list"]), None);
+        assert!(Cli::try_parse_from(["lonc", "spool", "delete"]).is_err());
         assert!(Cli::try_parse_from(["lonc", "debug", "maybe"]).is_err());
     }
 

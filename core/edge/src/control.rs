@@ -26,6 +26,14 @@ pub enum Outcome {
     Done(String),
     /// The daemon's `error:` line, without the prefix.
     Refused(String),
+    /// Lines saying what was done (`spool delete`: file by file), then the daemon's `error:`
+    /// line (some of it was not done), without the prefix.
+    Partly {
+        /// What was done, line by line.
+        done: String,
+        /// The `error:` line's reason.
+        why: String,
+    },
 }
 
 /// Sends `line` to the control socket at `path` and reads the answer.
@@ -46,7 +54,14 @@ pub fn ask(path: &Path, line: &str, timeout: Duration) -> io::Result<Outcome> {
     if last == "ok" {
         Ok(Outcome::Done(before))
     } else if let Some(why) = last.strip_prefix("error: ") {
-        Ok(Outcome::Refused(why.to_owned()))
+        if before.is_empty() {
+            Ok(Outcome::Refused(why.to_owned()))
+        } else {
+            Ok(Outcome::Partly {
+                done: before,
+                why: why.to_owned(),
+            })
+        }
     } else {
         Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
@@ -71,6 +86,11 @@ pub fn run(config: &ConfigArgs, line: &str) -> i32 {
             0
         }
         Ok(Outcome::Refused(why)) => {
+            eprintln!("lonc: {why}");
+            1
+        }
+        Ok(Outcome::Partly { done, why }) => {
+            let _ = io::stdout().write_all(done.as_bytes());
             eprintln!("lonc: {why}");
             1
         }
@@ -119,6 +139,15 @@ mod tests {
         );
         let (_d, path) = answering("half an answ");
         assert!(ask(&path, "status --json", ANSWER_TIMEOUT).is_err());
+        let (_d, path) =
+            answering("deleted a\nnot deleted b: why\nerror: 1 of 2 files not deleted\n");
+        assert_eq!(
+            ask(&path, "status --json", ANSWER_TIMEOUT).unwrap(),
+            Outcome::Partly {
+                done: "deleted a\nnot deleted b: why\n".into(),
+                why: "1 of 2 files not deleted".into()
+            }
+        );
         let (_d, path) = answering("ok\n");
         assert_eq!(
             ask(&path, "status --json", ANSWER_TIMEOUT).unwrap(),

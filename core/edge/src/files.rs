@@ -10,11 +10,13 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use lonc_client::localtime::now_local;
 use lonc_core::conf::Settings;
+use lonc_core::control::Removal;
 use lonc_core::daemon::PARENT_LOG_HOST;
 use lonc_core::host::DelayedFile;
 use lonc_core::hosts_tab::{self, HostEntry, LineProblem};
 use lonc_core::log::{LogEvent, Severity};
 use lonc_core::logfmt::{journal_line, log_line, message, perm_log_line, status_string};
+use lonc_core::{quote, request, spool};
 
 /// Writes `lonc.log` and `lonnet.perm.log` in loncnew's formats and remembers each host's last
 /// log line for the status report.
@@ -124,12 +126,12 @@ impl Logger {
     /// An error if the record could not be written (a logger without files writes nothing
     /// and succeeds).
     pub fn perm(&mut self, record: &str) -> io::Result<()> {
-        let (unix, time) = now_local();
-        let line = perm_log_line(i64::try_from(unix).unwrap_or(i64::MAX), record, &time);
-        match &self.perm {
-            Some(path) => append(path)?.write_all(line.as_bytes()),
-            None => Ok(()),
-        }
+        append_perm(self.perm.as_deref(), record)
+    }
+
+    /// Where `lonnet.perm.log` records go (`None`: a logger without files).
+    pub fn perm_path(&self) -> Option<PathBuf> {
+        self.perm.clone()
     }
 
     /// The last line logged for `host` (empty if none).
@@ -163,6 +165,80 @@ fn stderr_is_the_journal() -> bool {
         return false;
     };
     dev.parse() == Ok(meta.dev()) && ino.parse() == Ok(meta.ino())
+}
+
+/// Appends one record to the `lonnet.perm.log` at `path` (nothing for `None`), opened for
+/// this record, in one `write`.
+pub fn append_perm(path: Option<&Path>, record: &str) -> io::Result<()> {
+    let (unix, time) = now_local();
+    let line = perm_log_line(i64::try_from(unix).unwrap_or(i64::MAX), record, &time);
+    match path {
+        Some(path) => append(path)?.write_all(line.as_bytes()),
+        None => Ok(()),
+    }
+}
+
+/// [`lonc_core::node::Output::RemoveDelayed`], off the event loop: for each file `names` of
+/// the delayed directory `dir` (names the node checked: delayed-request names, never paths),
+/// its first line read as the replay reads it, its `R:` record
+/// ([`lonc_core::spool::removal_record`]) appended to `perm`, then the file deleted. A file
+/// that is not there writes nothing; a record that cannot be written keeps the file.
+pub fn remove_delayed(
+    dir: &Path,
+    perm: Option<&Path>,
+    names: &[String],
+    max_line: usize,
+    uid: Option<u32>,
+) -> Removed {
+    let user = uid.and_then(crate::sys::user_name);
+    let who = spool::who(uid, user.as_deref());
+    let mut done = Vec::new();
+    for name in names {
+        // Checked by the node already; checked again before anything is joined to `dir`.
+        let Ok(parsed) = spool::removable(name) else {
+            done.push((name.clone(), Removal::Missing));
+            continue;
+        };
+        let path = dir.join(name);
+        let request = match first_line(&path, max_line) {
+            Ok(line) => Some(line),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                done.push((name.clone(), Removal::Missing));
+                continue;
+            }
+            // Not a regular file, unreadable, too long: deleted all the same, shown as `?`.
+            Err(_) => None,
+        };
+        let command = request.as_deref().map_or_else(
+            || "?".to_owned(),
+            |r| quote::excerpt(&request::perm_loggable(r)),
+        );
+        let record = spool::removal_record(&parsed, &who, request.as_deref());
+        if let Err(e) = append_perm(perm, &record) {
+            let why = e.to_string();
+            done.push((name.clone(), Removal::Unrecorded { why }));
+            continue;
+        }
+        let outcome = match fs::remove_file(&path) {
+            Ok(()) => Removal::Deleted { command },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Removal::Deleted { command },
+            Err(e) => Removal::NotDeleted {
+                command,
+                why: e.to_string(),
+            },
+        };
+        done.push((name.clone(), outcome));
+    }
+    Removed { who, done }
+}
+
+/// What [`remove_delayed`] did: who asked (as the records name them), and each file's fate.
+#[derive(Debug)]
+pub struct Removed {
+    /// `<user>(<uid>)`, as in the records ([`spool::who`]).
+    pub who: String,
+    /// Each file handed over, and what became of it.
+    pub done: Vec<(String, Removal)>,
 }
 
 /// Opens `path` to append to, creating it.
@@ -284,7 +360,8 @@ pub fn read_delayed(
     (files, unreadable)
 }
 
-fn first_line(path: &Path, max_line: usize) -> io::Result<Bytes> {
+/// The first line of the delayed file at `path` as the replay reads it (see [`read_delayed`]).
+pub fn first_line(path: &Path, max_line: usize) -> io::Result<Bytes> {
     use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
     let file = OpenOptions::new()
         .read(true)
@@ -529,5 +606,70 @@ mod tests {
     fn a_missing_delayed_directory_is_empty() {
         let dir = tempfile::tempdir().unwrap();
         assert!(scan_delayed(&dir.path().join("nope")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_removal_records_then_deletes_and_never_reaches_outside() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("delayed");
+        fs::create_dir(&dir).unwrap();
+        let perm = root.path().join("lonnet.perm.log");
+        let target = root.path().join("target");
+        fs::write(&target, "keep\n").unwrap();
+        fs::write(dir.join("1.0.1.put.h"), "put:a:b\n").unwrap();
+        fs::write(dir.join("2.0.1.enc.h"), "encrypt:passwd:d:u:old:new\n").unwrap();
+        std::os::unix::fs::symlink(&target, dir.join("3.0.1.link.h")).unwrap();
+        let names: Vec<String> = [
+            "1.0.1.put.h",
+            "2.0.1.enc.h",
+            "3.0.1.link.h",
+            "4.0.1.gone.h",
+            "../target",
+        ]
+        .map(String::from)
+        .to_vec();
+        let r = remove_delayed(&dir, Some(&perm), &names, 100, None);
+        assert_eq!(r.who, "?");
+        let deleted = |c: &str| Removal::Deleted { command: c.into() };
+        assert_eq!(
+            r.done,
+            [
+                ("1.0.1.put.h".into(), deleted("put:a:b")),
+                ("2.0.1.enc.h".into(), deleted("encrypt:passwd")),
+                ("3.0.1.link.h".into(), deleted("?")),
+                ("4.0.1.gone.h".into(), Removal::Missing),
+                ("../target".into(), Removal::Missing),
+            ]
+        );
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        assert_eq!(
+            fs::read_to_string(&target).unwrap(),
+            "keep\n",
+            "a link's target is kept"
+        );
+        let log = fs::read_to_string(&perm).unwrap();
+        let records: Vec<&str> = log
+            .lines()
+            .map(|l| l.split_once(':').unwrap().1.rsplitn(4, ':').nth(3).unwrap())
+            .collect();
+        assert_eq!(
+            records,
+            [
+                "R:h:1.0.1.put.h:?:put:a:b",
+                "R:h:2.0.1.enc.h:?:encrypt:passwd",
+                "R:h:3.0.1.link.h:?:?"
+            ]
+        );
+        // A record that cannot be written keeps the file.
+        fs::write(dir.join("5.0.1.put.h"), "put:c\n").unwrap();
+        let r = remove_delayed(
+            &dir,
+            Some(&root.path().join("no/such/dir/perm")),
+            &["5.0.1.put.h".into()],
+            100,
+            Some(0),
+        );
+        assert!(matches!(r.done[0].1, Removal::Unrecorded { .. }), "{r:?}");
+        assert!(dir.join("5.0.1.put.h").exists());
     }
 }

@@ -27,6 +27,7 @@ pub mod notify;
 pub mod pidfile;
 pub mod send;
 pub mod sim;
+pub mod spool;
 pub mod startup;
 pub mod sys;
 pub mod title;

@@ -5,11 +5,12 @@
 use std::time::{Duration, Instant};
 
 use lonc_core::conf::Settings;
+use lonc_core::control::Removal;
 use lonc_core::daemon::HostSpec;
 use lonc_core::hosts_tab::{HostEntry, LineProblem};
 use lonc_core::log::Severity;
 use lonc_core::logfmt::{HostStatus, status_file};
-use lonc_core::node::{Node, NodeConfig};
+use lonc_core::node::{ClientId, Node, NodeConfig};
 
 use crate::cli::{ConfigArgs, ConfigError, RunArgs};
 use crate::files::{self, Logger};
@@ -234,6 +235,35 @@ pub fn delivered(node: &mut Node, logger: &mut Logger, name: String, record: Str
             format!("Cannot delete delivered delayed file {name}: {e}"),
         );
     }
+}
+
+/// The end of [`lonc_core::node::Output::RemoveDelayed`] (the files' work done by
+/// [`files::remove_delayed`] off the loop): one `lonc.log` line per file deleted, or kept for
+/// want of its record, then the node told ([`Node::delayed_removed`]).
+pub fn removed(node: &mut Node, logger: &mut Logger, client: ClientId, removed: files::Removed) {
+    for (name, outcome) in &removed.done {
+        match outcome {
+            Removal::Deleted { command } => logger.parent(
+                Severity::Warning,
+                format!(
+                    "Delayed file {name} ({command}) deleted by {} (lonc spool delete)",
+                    removed.who
+                ),
+            ),
+            Removal::NotDeleted { command, why } => logger.parent(
+                Severity::Critical,
+                format!(
+                    "Cannot delete delayed file {name} ({command}), recorded as deleted: {why}"
+                ),
+            ),
+            Removal::Unrecorded { why } => logger.parent(
+                Severity::Critical,
+                format!("Cannot write lonnet.perm.log ({why}): delayed file {name} not deleted"),
+            ),
+            Removal::Missing => {}
+        }
+    }
+    node.delayed_removed(Instant::now(), client, removed.done);
 }
 
 /// [`lonc_core::node::Output::ReloadConfig`]: tells systemd, reopens the logs

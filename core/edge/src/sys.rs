@@ -287,6 +287,55 @@ pub fn peer_closed(stream: &TcpStream) -> Option<io::Result<()>> {
     }
 }
 
+/// The user id of the process at the other end of a UNIX socket (`SO_PEERCRED`), as the
+/// kernel recorded it at `connect`; `None` if the kernel does not say.
+pub fn peer_uid(stream: &UnixStream) -> Option<u32> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: the descriptor is open for the call (borrowed from `stream`); `cred` is a ucred
+    // whose size is passed alongside its address, and the kernel writes at most that.
+    let r = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len,
+        )
+    };
+    (r == 0 && len as usize == std::mem::size_of::<libc::ucred>()).then_some(cred.uid)
+}
+
+/// The name of user `uid` (`getpwuid_r`), if it has one. May read `/etc/passwd` or ask NSS:
+/// call it off the event loop.
+pub fn user_name(uid: u32) -> Option<String> {
+    let mut pwd = std::mem::MaybeUninit::<libc::passwd>::uninit();
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is to memory we own of the size passed; on success `result` points
+    // at `pwd`, whose strings point into `buf`, both alive while they are read below.
+    let r = unsafe {
+        libc::getpwuid_r(
+            uid,
+            pwd.as_mut_ptr(),
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if r != 0 || result.is_null() {
+        return None;
+    }
+    // SAFETY: getpwuid_r succeeded and filled `pwd`; `pw_name` is a NUL-terminated string in
+    // `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr((*result).pw_name) };
+    Some(name.to_string_lossy().into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,5 +370,16 @@ mod tests {
             matches!(&got, Some(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn the_peer_of_a_unix_socket_is_this_process_s_user() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        // SAFETY: getuid has no preconditions.
+        let uid = unsafe { libc::getuid() };
+        assert_eq!(peer_uid(&a), Some(uid));
+        if uid == 0 {
+            assert_eq!(user_name(0).as_deref(), Some("root"));
+        }
     }
 }

@@ -577,6 +577,28 @@ impl Host {
         self.replay.waiting()
     }
 
+    /// Delayed files being read, queued or on a link.
+    pub fn delayed_in_use(&self) -> usize {
+        self.replay.in_use()
+    }
+
+    /// `lonc spool delete`: the file `name` (this host's) leaves the replay for good, before
+    /// the driver deletes it. Refused, with why, while its request is being read, queued or on
+    /// a link (it may be running on the lond), and for a file already delivered or deleted.
+    pub fn spool_remove(&mut self, name: &str) -> Result<(), &'static str> {
+        self.replay.remove(name)
+    }
+
+    /// The deletion of `name` did not happen: it is replayed again from the next scan.
+    pub fn spool_unremove(&mut self, name: &str) {
+        self.replay.unremove(name);
+    }
+
+    /// `lonc spool flush`: files that could not be read are tried again at the next scan.
+    pub fn spool_retry(&mut self) {
+        self.replay.retry_skipped();
+    }
+
     /// The host as `lonc status` shows it, at `now`.
     pub fn report(&self, now: Instant) -> HostReport {
         let ready = self.links.ready_count();

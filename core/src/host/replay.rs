@@ -29,6 +29,9 @@ pub(crate) struct Replay {
     skipped: BTreeSet<Box<str>>,
     /// Delivered; skipped while scans list them.
     delivered: BTreeSet<Box<str>>,
+    /// Deleted by an administrator (`lonc spool delete`), or being deleted: never replayed
+    /// while scans list them (a scan made before the deletion may come back after it).
+    removed: BTreeSet<Box<str>>,
 }
 
 impl Replay {
@@ -38,6 +41,7 @@ impl Replay {
         let mut waiting = BTreeSet::new();
         let mut skipped = BTreeSet::new();
         let mut delivered = BTreeSet::new();
+        let mut removed = BTreeSet::new();
         let mut new = 0;
         for (n, name) in names {
             let name: Box<str> = name.into();
@@ -52,6 +56,10 @@ impl Replay {
                 delivered.insert(name);
                 continue;
             }
+            if self.removed.contains(&name) {
+                removed.insert(name);
+                continue;
+            }
             if waiting.len() >= MAX_WAITING {
                 continue;
             }
@@ -64,7 +72,40 @@ impl Replay {
         self.waiting = waiting;
         self.skipped = skipped;
         self.delivered = delivered;
+        self.removed = removed;
         new
+    }
+
+    /// An administrator deletes the file: it leaves the replay for good (while scans list
+    /// it). Refused, with why, for a file being read, queued or on a link (its request may be
+    /// running on the lond now), or one already delivered or deleted.
+    pub(crate) fn remove(&mut self, name: &str) -> Result<(), &'static str> {
+        if self.reading.contains(name) || self.active.contains(name) {
+            return Err("being delivered now; try again once it is done");
+        }
+        if self.delivered.contains(name) {
+            return Err("already delivered");
+        }
+        if self.removed.contains(name) {
+            return Err("already deleted, or being deleted");
+        }
+        if let Ok(n) = DelayedName::parse(name) {
+            self.waiting.remove(&(n.time, n.count, n.pid, name.into()));
+        }
+        self.skipped.remove(name);
+        self.removed.insert(name.into());
+        Ok(())
+    }
+
+    /// A deletion did not happen (its record could not be written): the file is replayed
+    /// again from the next scan.
+    pub(crate) fn unremove(&mut self, name: &str) {
+        self.removed.remove(name);
+    }
+
+    /// Files that could not be read are tried again at the next scan (`lonc spool flush`).
+    pub(crate) fn retry_skipped(&mut self) {
+        self.skipped = BTreeSet::new();
     }
 
     /// Up to `room` waiting names, in replay order, now being read.
@@ -143,6 +184,7 @@ impl Replay {
             *self = Replay {
                 skipped: std::mem::take(&mut self.skipped),
                 delivered: std::mem::take(&mut self.delivered),
+                removed: std::mem::take(&mut self.removed),
                 ..Replay::default()
             };
         }
@@ -232,5 +274,28 @@ mod tests {
         r.stop();
         assert!(!r.read_back("2.1.1.p.h"));
         assert_eq!(r.in_use(), 0);
+    }
+
+    #[test]
+    fn a_removed_file_is_never_taken_while_listed_and_one_in_use_is_not_removed() {
+        let mut r = Replay::default();
+        r.listed(listed(&["1.1.1.p.h", "2.1.1.p.h", "3.1.1.p.h"]));
+        assert_eq!(r.take(1), ["1.1.1.p.h"]);
+        assert!(r.remove("1.1.1.p.h").is_err(), "being read");
+        r.read_back("1.1.1.p.h");
+        r.activate("1.1.1.p.h");
+        assert!(r.remove("1.1.1.p.h").is_err(), "queued or on a link");
+        r.deliver("1.1.1.p.h");
+        assert_eq!(r.remove("1.1.1.p.h"), Err("already delivered"));
+        assert_eq!(r.remove("2.1.1.p.h"), Ok(()));
+        assert!(r.remove("2.1.1.p.h").is_err(), "not twice");
+        assert_eq!(r.waiting(), 1);
+        // A scan made before the deletion comes back after it: still not replayed.
+        r.listed(listed(&["1.1.1.p.h", "2.1.1.p.h", "3.1.1.p.h"]));
+        assert_eq!(r.take(5), ["3.1.1.p.h"]);
+        // A deletion that did not happen: replayed from the next scan.
+        r.unremove("2.1.1.p.h");
+        r.listed(listed(&["2.1.1.p.h"]));
+        assert_eq!(r.take(5), ["2.1.1.p.h"]);
     }
 }

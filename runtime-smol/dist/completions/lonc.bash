@@ -46,6 +46,9 @@ _lonc() {
             lonc,send)
                 cmd="lonc__subcmd__send"
                 ;;
+            lonc,spool)
+                cmd="lonc__subcmd__spool"
+                ;;
             lonc,status)
                 cmd="lonc__subcmd__status"
                 ;;
@@ -79,8 +82,44 @@ _lonc() {
             lonc__subcmd__help,send)
                 cmd="lonc__subcmd__help__subcmd__send"
                 ;;
+            lonc__subcmd__help,spool)
+                cmd="lonc__subcmd__help__subcmd__spool"
+                ;;
             lonc__subcmd__help,status)
                 cmd="lonc__subcmd__help__subcmd__status"
+                ;;
+            lonc__subcmd__help__subcmd__spool,delete)
+                cmd="lonc__subcmd__help__subcmd__spool__subcmd__delete"
+                ;;
+            lonc__subcmd__help__subcmd__spool,flush)
+                cmd="lonc__subcmd__help__subcmd__spool__subcmd__flush"
+                ;;
+            lonc__subcmd__help__subcmd__spool,list)
+                cmd="lonc__subcmd__help__subcmd__spool__subcmd__list"
+                ;;
+            lonc__subcmd__spool,delete)
+                cmd="lonc__subcmd__spool__subcmd__delete"
+                ;;
+            lonc__subcmd__spool,flush)
+                cmd="lonc__subcmd__spool__subcmd__flush"
+                ;;
+            lonc__subcmd__spool,help)
+                cmd="lonc__subcmd__spool__subcmd__help"
+                ;;
+            lonc__subcmd__spool,list)
+                cmd="lonc__subcmd__spool__subcmd__list"
+                ;;
+            lonc__subcmd__spool__subcmd__help,delete)
+                cmd="lonc__subcmd__spool__subcmd__help__subcmd__delete"
+                ;;
+            lonc__subcmd__spool__subcmd__help,flush)
+                cmd="lonc__subcmd__spool__subcmd__help__subcmd__flush"
+                ;;
+            lonc__subcmd__spool__subcmd__help,help)
+                cmd="lonc__subcmd__spool__subcmd__help__subcmd__help"
+                ;;
+            lonc__subcmd__spool__subcmd__help,list)
+                cmd="lonc__subcmd__spool__subcmd__help__subcmd__list"
                 ;;
             *)
                 ;;
@@ -89,7 +128,7 @@ _lonc() {
 
     case "${cmd}" in
         lonc)
-            opts="-h -V --conf --host-id --sock-dir --daemons-dir --doc-root --hosts --lond-port --max-links --retries --connect-timeout --step-timeout --request-timeout --delayed-scan --idle-timeout --max-queue --max-queue-bytes --max-line --probe-min --probe-max --shutdown-grace --socket-mode --log-stderr --debug --daemonize --metrics-listen --help --version send check status revive reload debug metrics demo man completions help"
+            opts="-h -V --conf --host-id --sock-dir --daemons-dir --doc-root --hosts --lond-port --max-links --retries --connect-timeout --step-timeout --request-timeout --delayed-scan --idle-timeout --max-queue --max-queue-bytes --max-line --probe-min --probe-max --shutdown-grace --socket-mode --log-stderr --debug --daemonize --metrics-listen --help --version send check status revive reload debug metrics spool demo man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -359,7 +398,7 @@ _lonc() {
             return 0
             ;;
         lonc__subcmd__help)
-            opts="send check status revive reload debug metrics demo man completions help"
+            opts="send check status revive reload debug metrics spool demo man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -501,6 +540,62 @@ _lonc() {
         lonc__subcmd__help__subcmd__send)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__help__subcmd__spool)
+            opts="list flush delete"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__help__subcmd__spool__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__help__subcmd__spool__subcmd__flush)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__help__subcmd__spool__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -705,6 +800,244 @@ _lonc() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sock-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --daemons-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --doc-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lond-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__spool)
+            opts="-h --conf --host-id --sock-dir --daemons-dir --doc-root --hosts --lond-port --help list flush delete help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sock-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --daemons-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --doc-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lond-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__spool__subcmd__delete)
+            opts="-h --conf --host-id --sock-dir --daemons-dir --doc-root --hosts --lond-port --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sock-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --daemons-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --doc-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lond-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__spool__subcmd__flush)
+            opts="-h --conf --host-id --sock-dir --daemons-dir --doc-root --hosts --lond-port --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sock-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --daemons-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --doc-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lond-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__spool__subcmd__help)
+            opts="list flush delete help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__spool__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__spool__subcmd__help__subcmd__flush)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__spool__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__spool__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lonc__subcmd__spool__subcmd__list)
+            opts="-h --conf --host-id --sock-dir --daemons-dir --doc-root --hosts --lond-port --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --conf)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -31,7 +31,9 @@
 //!   whose request a lond of its host answered, once (a file whose record could not be written
 //!   is delivered again at a later scan without being sent to a lond again); a bad name or a
 //!   file for a host not served warned about once while it stays, a file for our own id or a
-//!   hidden one never;
+//!   hidden one never; `spool delete` (`RemoveDelayed`) only for delayed-request names (never
+//!   `../x`), never for a file whose request a lond received and has not answered, nor one
+//!   delivered, and a deleted file's request never reaches a lond afterwards;
 //! * **shutdown**: after TERM/INT no `Listen`, `ReloadConfig`, scan or read of the delayed
 //!   directory, delayed request sent or accepted client; `Exit(0)` once no client waits and no
 //!   delayed request is on a link (a drained exit never cuts a delivery off: no delayed request
@@ -178,6 +180,9 @@ pub enum Op {
     SpoolOdd(u8),
     /// `lonnet.perm.log` cannot be written (true) or can again (false).
     PermLogFails(bool),
+    /// An administrator runs `lonc spool delete` on the n-th name of the delayed directory
+    /// (`n % 8 == 7`: on `../x` instead, which must be refused).
+    SpoolDelete(u8),
     /// A call about a handle that is gone: a closed link or client (even `n`, if any) or one
     /// that never existed; kind by `n / 2 % 4`.
     Stale(u8),
@@ -246,6 +251,10 @@ pub struct Tally {
     pub redelivered: usize,
     /// Warnings about names in the delayed directory (bad, or for a host not served).
     pub spool_warnings: usize,
+    /// Delayed files deleted by `spool delete`, and deletions refused because the file was
+    /// being delivered.
+    pub spool_deleted: usize,
+    pub spool_delete_busy: usize,
     /// Links closed with a farewell `exit` (idle links closed by the node).
     pub farewells: usize,
     /// Partial writes to a stalled link.
@@ -371,6 +380,10 @@ pub struct NodeDriver {
     /// The delayed file whose request a lond received on each link, until its reply is
     /// delivered or the link closes.
     delayed_on_link: BTreeMap<LinkId, String>,
+    /// Control clients of `spool delete` and what each was answered.
+    spool_controls: BTreeMap<ClientId, String>,
+    /// Delayed files deleted by `spool delete`: name → request; none may reach a lond again.
+    deleted: BTreeMap<String, Bytes>,
     spooled: u64,
     seq: u64,
     reload_pending: bool,
@@ -448,6 +461,8 @@ impl NodeDriver {
             perm_fails: false,
             unrecorded: BTreeSet::new(),
             delayed_on_link: BTreeMap::new(),
+            spool_controls: BTreeMap::new(),
+            deleted: BTreeMap::new(),
             spooled: 0,
             seq: 0,
             reload_pending: false,
@@ -933,6 +948,24 @@ impl NodeDriver {
                 self.perm_fails = *fails;
                 Ok(())
             }
+            Op::SpoolDelete(n) => {
+                let name = if n % 8 == 7 {
+                    "../x".to_owned()
+                } else {
+                    let names: Vec<&String> = self.dir.keys().collect();
+                    if names.is_empty() {
+                        return Ok(());
+                    }
+                    names[usize::from(*n) % names.len()].clone()
+                };
+                let Some(id) = self.node.accept_control_from(self.now, Some(0)) else {
+                    return Ok(());
+                };
+                self.spool_controls.insert(id, String::new());
+                let line = format!("spool delete {name}\n");
+                self.node.handle_client_input(self.now, id, line.as_bytes());
+                self.settle()
+            }
             Op::Stale(n) => self.stale(*n),
             Op::Control(n) => self.control(*n),
         }
@@ -942,13 +975,17 @@ impl NodeDriver {
         let now = self.now;
         self.mark_excuses();
         let Some(id) = self.node.accept_control(now) else {
-            let open = self.controls.values().filter(|c| !c.closed).count();
+            let open =
+                self.controls.values().filter(|c| !c.closed).count() + self.spool_controls.len();
             if open < MAX_CONTROL_CLIENTS {
                 return Err(format!("a control client refused with {open} open"));
             }
             return Ok(());
         };
-        if self.clients.contains_key(&id) || self.controls.contains_key(&id) {
+        if self.clients.contains_key(&id)
+            || self.controls.contains_key(&id)
+            || self.spool_controls.contains_key(&id)
+        {
             return Err(format!("control client id {} already in use", id.0));
         }
         let line = CONTROL_LINES[usize::from(n) % CONTROL_LINES.len()];
@@ -1263,6 +1300,15 @@ impl NodeDriver {
                                 ));
                             }
                             self.delayed_on_link.insert(link, name.clone());
+                        } else if let Some((name, _)) = self
+                            .deleted
+                            .iter()
+                            .find(|(n, r)| n.ends_with(&suffix) && **r == request)
+                        {
+                            return Err(format!(
+                                "the delayed request of {name:?} was sent to a lond after \
+                                 `spool delete` deleted its file"
+                            ));
                         }
                         if let Some(head) = self
                             .clients
@@ -1565,6 +1611,25 @@ impl NodeDriver {
                 self.must_close_links.remove(&link);
                 self.eof_links.remove(&link);
                 self.delayed_on_link.remove(&link);
+            }
+            Output::Answer { client, bytes } if self.spool_controls.contains_key(&client) => {
+                let answer = self.spool_controls.entry(client).or_default();
+                answer.push_str(&String::from_utf8_lossy(&bytes));
+                if !(answer.ends_with("ok\n") || answer.contains("error: ")) {
+                    return Err(format!("control answer {answer:?} without its last line"));
+                }
+                if answer.lines().any(|l| l.starts_with("deleted ../x")) {
+                    return Err(format!("../x deleted: {answer:?}"));
+                }
+                if answer.contains("being delivered now") {
+                    self.tally.spool_delete_busy += 1;
+                }
+            }
+            Output::CloseClient { client } if self.spool_controls.contains_key(&client) => {
+                self.spool_controls.remove(&client);
+            }
+            Output::RemoveDelayed { client, names, uid } => {
+                self.remove_delayed(client, names, uid)?
             }
             Output::Answer { client, bytes } => self.answer(client, &bytes)?,
             Output::CloseClient { client } => {
@@ -1896,6 +1961,59 @@ impl NodeDriver {
         } else {
             self.dir.remove(&name);
             self.tally.deleted += 1;
+        }
+        Ok(())
+    }
+
+    /// `RemoveDelayed`: only delayed-request names, never a file whose request a lond received
+    /// and has not answered, nor one delivered (its record failed); then each file's `R:`
+    /// record and its deletion, as a runtime does (nothing while the perm log fails).
+    fn remove_delayed(
+        &mut self,
+        client: ClientId,
+        names: Vec<String>,
+        uid: Option<u32>,
+    ) -> Result<(), String> {
+        use lonc_core::control::Removal;
+        if !self.spool_controls.contains_key(&client) {
+            return Err(format!("RemoveDelayed for {}, no control client", client.0));
+        }
+        if uid != Some(0) {
+            return Err(format!(
+                "RemoveDelayed with uid {uid:?}, not the client's 0"
+            ));
+        }
+        let mut done = Vec::new();
+        for name in names {
+            let Ok(parsed) = lonc_core::spool::removable(&name) else {
+                return Err(format!("RemoveDelayed {name:?}: not a delayed file's name"));
+            };
+            if self.delayed_on_link.values().any(|n| *n == name) {
+                return Err(format!("RemoveDelayed {name:?}: its request is on a link"));
+            }
+            if self.unrecorded.contains(&name) {
+                return Err(format!("RemoveDelayed {name:?}: delivered already"));
+            }
+            let outcome = match self.dir.get(&name).cloned() {
+                None => Removal::Missing,
+                Some(_) if self.perm_fails => Removal::Unrecorded {
+                    why: "Permission denied".into(),
+                },
+                Some(request) => {
+                    let who = lonc_core::spool::who(Some(0), Some("root"));
+                    let _ = lonc_core::spool::removal_record(&parsed, &who, Some(&request));
+                    self.dir.remove(&name);
+                    self.deleted.insert(name.clone(), request.clone());
+                    self.tally.spool_deleted += 1;
+                    Removal::Deleted {
+                        command: perm_loggable(&request),
+                    }
+                }
+            };
+            done.push((name, outcome));
+        }
+        if !self.exiting {
+            self.node.delayed_removed(self.now, client, done);
         }
         Ok(())
     }
