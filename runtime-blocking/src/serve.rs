@@ -696,26 +696,7 @@ impl Loop {
                     let Some(id) = id else {
                         continue;
                     };
-                    let client = ClientSocket {
-                        id,
-                        stream: stream.into(),
-                        out: BytesMut::new(),
-                        closing: false,
-                        watched: false,
-                        looking: false,
-                    };
-                    let k = self.next_key;
-                    self.next_key += 1;
-                    self.sources
-                        .insert(k, (Source::Client(client), Interest::NONE));
-                    self.clients.insert(id, k);
-                    // lonnet writes its line as soon as it is connected: it is usually here
-                    // already, and the client is added to the poller only if it is not.
-                    if self.read_client(k) {
-                        self.watch(k);
-                    }
-                    self.drain();
-                    self.settle_client(k);
+                    self.adopt_client(id, stream.into());
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -732,6 +713,31 @@ impl Loop {
         self.rearm(key);
     }
 
+    /// A connection the node accepted as `id` (lonnet's, the control socket's or a scraper's):
+    /// read at once, polled only if nothing was there yet.
+    fn adopt_client(&mut self, id: ClientId, stream: ClientStream) {
+        let client = ClientSocket {
+            id,
+            stream,
+            out: BytesMut::new(),
+            closing: false,
+            watched: false,
+            looking: false,
+        };
+        let k = self.next_key;
+        self.next_key += 1;
+        self.sources
+            .insert(k, (Source::Client(client), Interest::NONE));
+        self.clients.insert(id, k);
+        // A client writes its line as soon as it is connected: it is usually here already,
+        // and the client is added to the poller only if it is not.
+        if self.read_client(k) {
+            self.watch(k);
+        }
+        self.drain();
+        self.settle_client(k);
+    }
+
     /// Accepts on the metrics' TCP address: each connection is a client, as in [`Loop::accept`].
     fn accept_metrics(&mut self, key: usize) {
         for _ in 0..ACCEPTS_PER_EVENT {
@@ -743,24 +749,7 @@ impl Loop {
                     let Some(id) = self.node.accept_metrics(Instant::now()) else {
                         continue;
                     };
-                    let client = ClientSocket {
-                        id,
-                        stream: stream.into(),
-                        out: BytesMut::new(),
-                        closing: false,
-                        watched: false,
-                        looking: false,
-                    };
-                    let k = self.next_key;
-                    self.next_key += 1;
-                    self.sources
-                        .insert(k, (Source::Client(client), Interest::NONE));
-                    self.clients.insert(id, k);
-                    if self.read_client(k) {
-                        self.watch(k);
-                    }
-                    self.drain();
-                    self.settle_client(k);
+                    self.adopt_client(id, stream.into());
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
