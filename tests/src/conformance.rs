@@ -2300,15 +2300,9 @@ pub fn hostile_control_clients_cost_only_control_slots(bin: &Path) {
     // Eight silent clients fill the slots: a ninth is closed at once, requests still go.
     let silent: Vec<UnixStream> = (0..8).map(|_| UnixStream::connect(&ctl).unwrap()).collect();
     eventually("the ninth control client refused", || {
-        let mut s = UnixStream::connect(&ctl).unwrap();
+        let s = UnixStream::connect(&ctl).unwrap();
         s.set_read_timeout(Some(PATIENCE)).unwrap();
-        let _ = s.write_all(b"status\n");
-        let mut buf = Vec::new();
-        match s.read_to_end(&mut buf) {
-            Ok(_) => buf.is_empty(),
-            // Closed with the command unread.
-            Err(e) => e.kind() == ErrorKind::ConnectionReset,
-        }
+        closed_unanswered(s, b"status\n")
     });
     assert_eq!(f.ask("alpha", "ping"), "alpha");
     drop(silent);
@@ -2443,4 +2437,16 @@ pub fn the_spool_is_listed_flushed_and_deleted_from_the_command_line(bin: &Path)
     assert!(f.spooled(&other), "beta's file stays");
     let out = lonc(&f, &["spool", "flush", "nosuch"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
+
+/// Sends `request` and reads to the end: true if the daemon closed the connection with no
+/// answer (an end of stream, or a reset: closed with the request unread). Set a read timeout on
+/// `stream` first.
+pub fn closed_unanswered(mut stream: impl Read + Write, request: &[u8]) -> bool {
+    let _ = stream.write_all(request);
+    let mut buf = Vec::new();
+    match stream.read_to_end(&mut buf) {
+        Ok(_) => buf.is_empty(),
+        Err(e) => e.kind() == ErrorKind::ConnectionReset,
+    }
 }

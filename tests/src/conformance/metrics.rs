@@ -1,13 +1,13 @@
 //! The metrics scenario: `lonc metrics` and `--metrics-listen`, on either daemon.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
 
 use lonc_core::metrics::MAX_SCRAPERS;
 use lonc_edge::sim::{Faults, free_port};
 
-use super::{Fixture, PATIENCE, eventually, lonc, stdout};
+use super::{Fixture, PATIENCE, closed_unanswered, eventually, lonc, stdout};
 use crate::prom::Scraped;
 
 /// One HTTP exchange on a new connection to `addr`: `request` out, everything the daemon
@@ -120,14 +120,9 @@ pub fn metrics_are_printed_and_served_over_http(bin: &Path) {
         .map(|_| TcpStream::connect(addr).unwrap())
         .collect();
     eventually("one HTTP client too many refused", || {
-        let mut s = TcpStream::connect(addr).unwrap();
+        let s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(PATIENCE)).unwrap();
-        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n");
-        let mut buf = Vec::new();
-        match s.read_to_end(&mut buf) {
-            Ok(_) => buf.is_empty(),
-            Err(e) => e.kind() == ErrorKind::ConnectionReset,
-        }
+        closed_unanswered(s, b"GET /metrics HTTP/1.1\r\n\r\n")
     });
     assert_eq!(f.ask("alpha", "ping"), "alpha");
     assert_eq!(lonc(&f, &["metrics"]).status.code(), Some(0));
