@@ -1076,7 +1076,7 @@ impl Node {
                     .by_id
                     .get(&r.id)
                     .and_then(|k| self.served.get(k))
-                    .map(|s| s.host.stats().latency.clone())
+                    .map(|s| s.host.stats().latency().clone())
                     .unwrap_or_default();
                 HostMetrics { report: r, latency }
             })

@@ -151,7 +151,7 @@ impl Host {
             health: Health::Alive,
             timers: Timers::with_tick(now, config.tick),
             actions: VecDeque::new(),
-            stats: HostStats::new(now),
+            stats: HostStats::default(),
             dead_since: None,
             config,
         }
@@ -631,11 +631,11 @@ impl Host {
             },
             retries_left: self.retries_left,
             spooled: self.replay.waiting(),
-            requests: self.stats.requests,
-            replies: self.stats.replies,
+            requests: self.stats.requests(),
+            replies: self.stats.replies(),
             con_lost: ConLostReport::of(&self.stats),
             con_lost_total: self.stats.lost_total(),
-            replayed: self.stats.replayed,
+            replayed: self.stats.replayed(),
             latency: self.stats.last_minute(now).into(),
         }
     }

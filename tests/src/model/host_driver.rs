@@ -746,7 +746,12 @@ impl HostDriver {
             };
             want[counted as usize] += *n as u64;
         }
-        let got = (stats.requests, stats.replies, stats.lost, stats.replayed);
+        let got = (
+            stats.requests(),
+            stats.replies(),
+            stats.lost_by_cause(),
+            stats.replayed(),
+        );
         let expected = (
             self.next_client,
             self.tally.replies as u64,
