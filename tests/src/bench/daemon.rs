@@ -61,13 +61,36 @@ impl Layout {
 /// A running daemon; terminated (SIGTERM, then SIGKILL) when dropped.
 pub struct Daemon {
     child: Child,
+    /// Reaped already ([`Daemon::stop`]): its pid may belong to another process now.
+    reaped: bool,
     pub layout: Layout,
 }
 
 impl Daemon {
     /// Starts `bin` on `layout` with `extra` flags; returns once every host's socket exists.
     pub fn start(bin: &Path, layout: Layout, extra: &[String]) -> io::Result<Daemon> {
-        let child = Command::new(bin)
+        Daemon::start_under(&[], bin, layout, extra, Duration::from_secs(30))
+    }
+
+    /// Starts `bin` on `layout` with `extra` flags as the last arguments of `wrapper` (a
+    /// program and its first arguments, e.g. valgrind; none: `bin` itself); returns once every
+    /// host's socket exists, or fails after `patience`.
+    pub fn start_under(
+        wrapper: &[String],
+        bin: &Path,
+        layout: Layout,
+        extra: &[String],
+        patience: Duration,
+    ) -> io::Result<Daemon> {
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let child = command
             .arg("--conf")
             .arg(&layout.conf)
             .args(extra)
@@ -75,13 +98,18 @@ impl Daemon {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let mut d = Daemon { child, layout };
-        let end = Instant::now() + Duration::from_secs(30);
+        let mut d = Daemon {
+            child,
+            reaped: false,
+            layout,
+        };
+        let end = Instant::now() + patience;
         loop {
             if d.layout.hosts.iter().all(|h| d.layout.socket(h).exists()) {
                 return Ok(d);
             }
             if let Some(status) = d.child.try_wait()? {
+                d.reaped = true;
                 return Err(io::Error::other(format!(
                     "{} exited at start: {status}",
                     bin.display()
@@ -89,12 +117,36 @@ impl Daemon {
             }
             if Instant::now() > end {
                 return Err(io::Error::other(format!(
-                    "{}: sockets not there after 30 s",
+                    "{}: sockets not there after {patience:?}",
                     bin.display()
                 )));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Asks the daemon to stop (SIGTERM) and waits for its exit status, at most `patience`
+    /// (then it is killed when dropped, and that is an error). Its layout stays until then.
+    pub fn stop(&mut self, patience: Duration) -> io::Result<std::process::ExitStatus> {
+        if self.reaped {
+            return Err(io::Error::other("stopped already"));
+        }
+        // SAFETY: kill(2) on our own child, not reaped yet.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let end = Instant::now() + patience;
+        while Instant::now() < end {
+            if let Some(status) = self.child.try_wait()? {
+                self.reaped = true;
+                return Ok(status);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Err(io::Error::other(format!(
+            "pid {} still running {patience:?} after SIGTERM",
+            self.child.id()
+        )))
     }
 
     pub fn pid(&self) -> u32 {
@@ -114,6 +166,9 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        if self.reaped {
+            return;
+        }
         // SAFETY: kill(2) on our own child.
         unsafe {
             libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);

@@ -16,6 +16,7 @@
 pub mod cpu;
 pub mod daemon;
 pub mod delivery;
+pub mod instructions;
 pub mod link;
 pub mod load;
 pub mod relay;

@@ -2,7 +2,8 @@
 //! (a) direct, (b) null relay, (c) lonc, (d) lonc-blocking when built) and prints a markdown
 //! report; `bench/run.sh` builds the release daemons first and runs it. `lonc-bench syscalls`
 //! counts the system calls per request of the relay and the daemons. `lonc-bench delivery`
-//! measures spooled delivery and faulty londs (issue 13). `lonc-bench relay` (hidden) is the
+//! measures spooled delivery and faulty londs (issue 13). `lonc-bench instructions` counts
+//! the instructions per request of two builds with callgrind. `lonc-bench relay` (hidden) is the
 //! null relay's process, which the other commands start; `lonc-bench lond` (hidden) a simulated
 //! lond's, when `lond-sim` is not beside this binary.
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use lonc_tests::bench::delivery::{self, LondProgram};
+use lonc_tests::bench::instructions;
 use lonc_tests::bench::relay::{self, Launcher};
 use lonc_tests::bench::standard::{self, Options};
 use lonc_tests::bench::syscalls;
@@ -39,6 +41,10 @@ enum Cmd {
     /// that closes each link after one reply, a frozen lond; a markdown report goes to
     /// standard output.
     Delivery(DeliveryArgs),
+    /// Instructions per request of each daemon, counted by valgrind's callgrind (hardly moved
+    /// by other load on the machine): for comparing two builds; a markdown table goes to
+    /// standard output.
+    Instructions(InstructionsArgs),
     /// The null relay's process, as the other commands start it (settings in the environment).
     #[command(hide = true)]
     Relay,
@@ -46,6 +52,20 @@ enum Cmd {
     /// binary (settings in the environment).
     #[command(hide = true)]
     Lond,
+}
+
+#[derive(clap::Args)]
+struct InstructionsArgs {
+    /// The daemons, as NAME=PATH, in the table's order; the last column compares each to the
+    /// first. Default: `lonc` and `lonc-blocking` beside this binary.
+    #[arg(value_name = "NAME=PATH", value_parser = named_path)]
+    daemons: Vec<(String, PathBuf)>,
+    /// Requests of the shorter run; the longer run has twice as many.
+    #[arg(long, value_name = "N", default_value_t = 2_000)]
+    requests: u64,
+    /// Clients sending at once.
+    #[arg(long, value_name = "C", default_value_t = 1)]
+    clients: usize,
 }
 
 #[derive(clap::Args)]
@@ -192,6 +212,7 @@ fn main() {
         Cmd::Standard(args) => args,
         Cmd::Syscalls(args) => return syscalls_main(args),
         Cmd::Delivery(args) => return delivery_main(args),
+        Cmd::Instructions(args) => return instructions_main(args),
         Cmd::Lond => {
             delivery::lond_if_asked();
             eprintln!("lonc-bench lond: {} is not set", delivery::LOND_VAR);
@@ -289,6 +310,31 @@ fn syscalls_main(args: SyscallsArgs) {
         size: 100,
     };
     match syscalls::run(&options) {
+        Ok(report) => print!("{report}"),
+        Err(e) => {
+            eprintln!("lonc-bench: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn instructions_main(args: InstructionsArgs) {
+    let mut daemons = args.daemons;
+    if daemons.is_empty() {
+        for name in ["lonc", "lonc-blocking"] {
+            match beside_me(name) {
+                Some(path) if path.is_file() => daemons.push((name.to_string(), path)),
+                _ => eprintln!("lonc-bench: {name}: not built"),
+            }
+        }
+    }
+    let options = instructions::Options {
+        daemons,
+        requests: args.requests,
+        clients: args.clients,
+        size: 100,
+    };
+    match instructions::run(&options) {
         Ok(report) => print!("{report}"),
         Err(e) => {
             eprintln!("lonc-bench: {e}");
