@@ -252,6 +252,10 @@ pub enum LogEvent {
     },
     /// No host's socket could be listened on at start: nothing to serve.
     NoSocketListens,
+    /// A control client of another user than the daemon's and root was closed.
+    ControlRefused {
+        uid: u32,
+    },
     /// The last line.
     Exiting,
 }
@@ -298,6 +302,7 @@ impl LogEvent {
             | BadDelayedName { .. }
             | DelayedForUnknownHost { .. }
             | DelayedUnreadable { .. }
+            | ControlRefused { .. }
             | RequestTimedOut { .. }
             | ShortSessionKey
             | ClientLineTooLong { .. }

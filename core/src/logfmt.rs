@@ -338,6 +338,9 @@ pub fn message(event: &LogEvent, host: &str) -> String {
             format!("Reload failed, keeping the current configuration: {reason}")
         }
         NoSocketListens => "Cannot listen on any host's socket: nothing to serve".to_owned(),
+        ControlRefused { uid } => format!(
+            "Control connection from uid {uid} refused: only the daemon's user and root may use it"
+        ),
         Exiting => "Master process exiting".to_owned(),
     }
 }

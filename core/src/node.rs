@@ -342,6 +342,8 @@ pub struct Node {
     started: Instant,
     pid: u32,
     version: String,
+    /// The user the daemon runs as: with root, the only one a control client may be.
+    uid: Option<u32>,
     /// Where transmits and answers are put together before they are handed out.
     scratch: BytesMut,
     out: VecDeque<Output>,
@@ -402,6 +404,7 @@ impl Node {
             started: now,
             pid: 0,
             version: String::new(),
+            uid: None,
             scratch: BytesMut::new(),
             out: VecDeque::new(),
         };
@@ -681,9 +684,10 @@ impl Node {
     // ------------------------------------------------------------------ control
 
     /// Sets what `lonc status` says of the process: its id and the daemon's version.
-    pub fn set_identity(&mut self, pid: u32, version: &str) {
+    pub fn set_identity(&mut self, pid: u32, version: &str, uid: Option<u32>) {
         self.pid = pid;
         self.version = version.to_owned();
+        self.uid = uid;
     }
 
     /// The outcome of [`Output::ListenControl`]: whether the control socket listens (then its
@@ -700,9 +704,18 @@ impl Node {
     }
 
     /// [`Node::accept_control`] for a client whose user id (`SO_PEERCRED`) the runtime knows:
-    /// the `R:` record of a `spool delete` names it.
+    /// the `R:` record of a `spool delete` names it. A user other than the daemon's (as given
+    /// to [`Node::set_identity`]) and root is refused and logged, whatever the socket's mode
+    /// let through.
     pub fn accept_control_from(&mut self, now: Instant, uid: Option<u32>) -> Option<ClientId> {
         if self.daemon.has_exited() || self.controls.len() >= MAX_CONTROL_CLIENTS {
+            return None;
+        }
+        if let (Some(own), Some(peer)) = (self.uid, uid)
+            && peer != own
+            && peer != 0
+        {
+            self.log_parent(LogEvent::ControlRefused { uid: peer });
             return None;
         }
         let id = ClientId(self.next_client);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use lonc_core::control::{COMMAND_TIMEOUT, MAX_CONTROL_CLIENTS};
 use lonc_core::daemon::{DaemonConfig, STARTING_MESSAGE, Signal};
-use lonc_core::log::Severity;
+use lonc_core::log::{LogEvent, Severity};
 use lonc_core::metrics::{MAX_SCRAPERS, SCRAPE_TIMEOUT};
 use lonc_core::node::NodeConfig;
 use lonc_tests::cluster::{Lond, NodeHarness};
@@ -398,6 +398,38 @@ fn control_slots_are_few_and_free_again_when_a_client_goes() {
         .handle_client_error(h.now, ids[0], std::io::ErrorKind::BrokenPipe);
     h.run();
     assert!(h.control_connect().is_some());
+    // lonnet's clients are not held up.
+    h.submit("msul1", 1, b"ping");
+    assert_eq!(h.answers_to(1), vec![Bytes::from("ping")]);
+}
+
+#[test]
+fn only_the_daemons_user_and_root_may_use_the_control_socket() {
+    let mut h = node(&["msul1"]);
+    h.node.set_identity(4242, "test", Some(1000));
+    let refused = |h: &NodeHarness| {
+        h.logs
+            .iter()
+            .filter(|(_, e)| *e == LogEvent::ControlRefused { uid: 1001 })
+            .count()
+    };
+    assert_eq!(h.node.accept_control_from(h.now, Some(1001)), None);
+    h.run();
+    assert_eq!(refused(&h), 1);
+    assert_eq!(
+        lonc_core::logfmt::message(&LogEvent::ControlRefused { uid: 1001 }, ""),
+        "Control connection from uid 1001 refused: only the daemon's user and root may use it"
+    );
+    assert_eq!(
+        LogEvent::ControlRefused { uid: 1001 }.severity(),
+        Severity::Warning
+    );
+    for uid in [Some(1000), Some(0), None] {
+        let id = h.node.accept_control_from(h.now, uid);
+        assert!(id.is_some(), "{uid:?}");
+    }
+    h.run();
+    assert_eq!(refused(&h), 1);
     // lonnet's clients are not held up.
     h.submit("msul1", 1, b"ping");
     assert_eq!(h.answers_to(1), vec![Bytes::from("ping")]);

@@ -128,7 +128,9 @@ pub fn prepare(config: &ConfigArgs, run: &RunArgs) -> Result<(Startup, PidFile),
         );
     }
     let mut node = new_node(node_config, settings, &entries, &problems);
-    node.set_identity(std::process::id(), crate::cli::VERSION);
+    // SAFETY: geteuid(2) cannot fail and touches no memory.
+    let uid = unsafe { libc::geteuid() };
+    node.set_identity(std::process::id(), crate::cli::VERSION, Some(uid));
     let startup = Startup {
         node,
         logger,
