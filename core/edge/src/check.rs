@@ -11,6 +11,7 @@
 
 use std::ffi::CString;
 use std::io::{self, Write as _};
+use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
@@ -273,11 +274,11 @@ pub fn run(config: &ConfigArgs, run: &RunArgs) -> i32 {
 /// would fail on; creates, changes and locks nothing.
 pub fn check(config: &ConfigArgs, run: &RunArgs) -> Report {
     let mut report = Report::new(config.conf_files());
-    let daemon_config = match run.node_config() {
-        Ok(c) => c.daemon,
+    let (daemon_config, metrics_listen) = match run.node_config() {
+        Ok(c) => (c.daemon, c.metrics_listen),
         Err(e) => {
             report.problem(Effect::Stops, e);
-            DaemonConfig::default()
+            (DaemonConfig::default(), None)
         }
     };
     let vars = match config.read_vars() {
@@ -320,7 +321,7 @@ pub fn check(config: &ConfigArgs, run: &RunArgs) -> Report {
         }
         Err(e) => report.problem(Effect::Unreadable, e.0),
     }
-    look_around(&mut report, &settings);
+    look_around(&mut report, &settings, metrics_listen);
     report.settings = Some(settings);
     report
 }
@@ -355,8 +356,9 @@ fn resolve_all(vars: &PerlVars, overrides: &Overrides) -> Result<Settings, Vec<S
     Err(errors)
 }
 
-/// Looks at what the daemon would fail on with `settings`, and whether one runs.
-fn look_around(report: &mut Report, settings: &Settings) {
+/// Looks at what the daemon would fail on with `settings` (and `--metrics-listen`), and
+/// whether one runs.
+fn look_around(report: &mut Report, settings: &Settings, metrics_listen: Option<SocketAddr>) {
     use libc::{R_OK, W_OK, X_OK};
     let running = match pidfile::holder(&settings.pid_file()) {
         Ok(Holder::NoFile) => Running::No(None),
@@ -431,6 +433,18 @@ fn look_around(report: &mut Report, settings: &Settings) {
         report.problem(
             Effect::Stops,
             "no host's socket could be listened on: the daemon would exit",
+        );
+    }
+    // The metrics' address: tried (and let go at once) unless a daemon runs, which may hold it.
+    if let (Some(addr), true) = (metrics_listen, probe)
+        && let Err(e) = std::net::TcpListener::bind(addr)
+    {
+        report.problem(
+            Effect::Degrades,
+            format!(
+                "metrics address {addr}: cannot listen ({e}); the daemon would serve without \
+                 GET /metrics"
+            ),
         );
     }
     report.running = Some(running);
@@ -802,6 +816,27 @@ mod tests {
             !problems.iter().any(|p| p.contains("lonSockDir")),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn a_metrics_address_that_cannot_be_listened_on_is_a_problem() {
+        let l = Layout::new();
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let run = RunArgs {
+            metrics_listen: Some(addr),
+            ..RunArgs::default()
+        };
+        let report = check(&l.config, &run);
+        assert_eq!(report.status(), 1);
+        assert!(report.would_start());
+        let want = format!("metrics address {addr}: cannot listen (");
+        assert!(
+            texts(&report).iter().any(|t| t.starts_with(&want)),
+            "{:?}",
+            texts(&report)
+        );
+        drop(taken);
     }
 
     #[test]
