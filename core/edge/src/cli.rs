@@ -36,6 +36,30 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// Does what the command line asks and returns the exit status: `serve` runs the daemon
+    /// (each runtime its own); every sub-command is the same on both runtimes.
+    pub fn run(&self, serve: fn(&ConfigArgs, &RunArgs) -> i32) -> i32 {
+        let (config, run) = (&self.config, &self.run);
+        match &self.command {
+            None => serve(config, run),
+            Some(Command::Send(args)) => crate::send::run(config, args) as i32,
+            Some(Command::Check) => crate::check::run(config, run),
+            Some(Command::Spool(command)) => crate::spool::run(config, run, command),
+            Some(Command::Demo(args)) => crate::demo::run(args),
+            Some(Command::Man) => crate::generate::run_man(),
+            Some(Command::Completions { shell }) => crate::generate::run_completions(*shell),
+            Some(
+                c @ (Command::Status { .. }
+                | Command::Revive { .. }
+                | Command::Reload
+                | Command::Debug { .. }
+                | Command::Metrics),
+            ) => crate::control::run(config, &c.control_line().unwrap_or_default()),
+        }
+    }
+}
+
 /// What to do besides running the daemon (which is what `lonc` alone does).
 #[derive(Subcommand, Debug, Clone)]
 pub enum Command {
