@@ -27,8 +27,7 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::future::{Future, poll_fn};
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::net::UnixListener;
+use std::net::{SocketAddr, TcpStream};
 use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -298,9 +297,12 @@ impl Rt {
                 );
                 let listening = match listener.map(Async::new_nonblocking) {
                     Some(Ok(listener)) => {
-                        let task = self
-                            .ex
-                            .spawn(accept_loop(self.clone(), Some(host), listener));
+                        let task = self.ex.spawn(accept_loop(
+                            self.clone(),
+                            listener,
+                            sys::accept_nonblocking,
+                            move |rt, _| rt.node.borrow_mut().accept(Instant::now(), host),
+                        ));
                         self.listeners.borrow_mut().insert(host, task);
                         true
                     }
@@ -327,7 +329,17 @@ impl Rt {
                     Some(Ok(listener)) => {
                         // Until the process exits: the control socket answers while stopping.
                         self.ex
-                            .spawn(accept_loop(self.clone(), None, listener))
+                            .spawn(accept_loop(
+                                self.clone(),
+                                listener,
+                                sys::accept_nonblocking,
+                                |rt, stream| {
+                                    let uid = sys::peer_uid(stream);
+                                    rt.node
+                                        .borrow_mut()
+                                        .accept_control_from(Instant::now(), uid)
+                                },
+                            ))
                             .detach();
                         true
                     }
@@ -354,7 +366,12 @@ impl Rt {
                     // Until the process exits, as the control socket.
                     Some(Ok(listener)) => self
                         .ex
-                        .spawn(metrics_accept_loop(self.clone(), listener))
+                        .spawn(accept_loop(
+                            self.clone(),
+                            listener,
+                            sys::accept_tcp_nonblocking,
+                            |rt, _| rt.node.borrow_mut().accept_metrics(Instant::now()),
+                        ))
                         .detach(),
                     Some(Err(e)) => self.log(
                         Severity::Critical,
@@ -775,22 +792,18 @@ async fn signal_loop(rt: Rc<Rt>, mut signals: async_signal::Signals) {
     }
 }
 
-/// Accepts on a host's socket, or (`host` `None`) on the control socket.
-async fn accept_loop(rt: Rc<Rt>, host: Option<HostKey>, listener: Async<UnixListener>) {
+/// Accepts on `listener` until the task is dropped: `accept` takes one connection, `admit`
+/// asks the node for its client id (none: it is closed at once), and a client task serves it.
+async fn accept_loop<L, S: Into<ClientStream>>(
+    rt: Rc<Rt>,
+    listener: Async<L>,
+    accept: fn(&L) -> io::Result<S>,
+    admit: impl Fn(&Rt, &S) -> Option<ClientId>,
+) {
     loop {
-        let accepted = listener.read_with(sys::accept_nonblocking).await;
-        match accepted {
+        match listener.read_with(accept).await {
             Ok(stream) => {
-                let id = match host {
-                    Some(host) => rt.node.borrow_mut().accept(Instant::now(), host),
-                    None => {
-                        let uid = sys::peer_uid(&stream);
-                        rt.node
-                            .borrow_mut()
-                            .accept_control_from(Instant::now(), uid)
-                    }
-                };
-                if let Some(id) = id {
+                if let Some(id) = admit(&rt, &stream) {
                     rt.ex
                         .spawn(client_task(rt.clone(), id, stream.into()))
                         .detach();
@@ -798,26 +811,6 @@ async fn accept_loop(rt: Rc<Rt>, host: Option<HostKey>, listener: Async<UnixList
             }
             Err(e) => {
                 // Out of descriptors, most likely: say so and breathe instead of spinning.
-                rt.log(Severity::Warning, format!("accept failed: {e}"));
-                Timer::after(Duration::from_millis(100)).await;
-            }
-        }
-    }
-}
-
-/// Accepts on the metrics' TCP address (`--metrics-listen`); each connection is a client.
-async fn metrics_accept_loop(rt: Rc<Rt>, listener: Async<TcpListener>) {
-    loop {
-        match listener.read_with(sys::accept_tcp_nonblocking).await {
-            Ok(stream) => {
-                let id = rt.node.borrow_mut().accept_metrics(Instant::now());
-                if let Some(id) = id {
-                    rt.ex
-                        .spawn(client_task(rt.clone(), id, stream.into()))
-                        .detach();
-                }
-            }
-            Err(e) => {
                 rt.log(Severity::Warning, format!("accept failed: {e}"));
                 Timer::after(Duration::from_millis(100)).await;
             }
