@@ -309,7 +309,12 @@ fn syscalls_main(args: SyscallsArgs) {
         max_links: args.max_links,
         size: 100,
     };
-    match syscalls::run(&options) {
+    print_or_exit(syscalls::run(&options));
+}
+
+/// Prints a command's report, or its error and exits 1.
+fn print_or_exit(report: std::io::Result<String>) {
+    match report {
         Ok(report) => print!("{report}"),
         Err(e) => {
             eprintln!("lonc-bench: {e}");
@@ -334,13 +339,7 @@ fn instructions_main(args: InstructionsArgs) {
         clients: args.clients,
         size: 100,
     };
-    match instructions::run(&options) {
-        Ok(report) => print!("{report}"),
-        Err(e) => {
-            eprintln!("lonc-bench: {e}");
-            std::process::exit(1);
-        }
-    }
+    print_or_exit(instructions::run(&options));
 }
 
 fn delivery_main(args: DeliveryArgs) {
