@@ -451,6 +451,41 @@ mod tests {
     }
 
     #[test]
+    fn a_slice_just_halved_keeps_its_slow_replies() {
+        let t0 = Instant::now();
+        let mut s = HostStats::default();
+        // 40,000 replies of 900 ms, then 65,536 of 2 ms: the last one finds its bucket full and
+        // halves the slice (20,000 and 32,768 kept); 38 % of the replies are still slow.
+        for _ in 0..40_000 {
+            s.count_reply(t0, t0 - Duration::from_millis(900));
+        }
+        for _ in 0..65_536 {
+            s.count_reply(t0, t0 - Duration::from_millis(2));
+        }
+        let m = s.last_minute(t0);
+        assert_eq!(m.count, 105_536);
+        assert_eq!(m.p50, Duration::from_micros(1_792)); // [1536, 2048) µs
+        assert_eq!(m.p99, Duration::from_millis(900));
+    }
+
+    #[test]
+    fn the_last_fine_bucket_reaches_up_to_the_longest_reply() {
+        let t0 = Instant::now();
+        let mut s = HostStats::default();
+        // Replies of 10 minutes (a request timeout set that long) fall in the last fine
+        // bucket, from 2^26 µs (67 s) on: its estimate is the middle of 67 s and the longest
+        // reply, not of a bucket closed above.
+        let at = t0 + Duration::from_secs(600);
+        for _ in 0..10 {
+            s.count_reply(at, t0);
+        }
+        let m = s.last_minute(at);
+        assert_eq!(m.max, Duration::from_secs(600));
+        assert_eq!(m.p50, Duration::from_micros(333_554_432)); // (2^26 + 600,000,000) / 2
+        assert_eq!(m.p99, m.p50);
+    }
+
+    #[test]
     fn a_host_costs_a_pointer_until_counted_and_then_one_small_allocation() {
         assert_eq!(size_of::<HostStats>(), size_of::<usize>());
         let mut s = HostStats::default();
