@@ -549,6 +549,39 @@ mod tests {
     }
 
     #[test]
+    fn spans_and_latencies_change_unit_at_their_bounds() {
+        assert_eq!(span(0), "0s");
+        assert_eq!(span(59), "59s");
+        assert_eq!(span(60), "1m00s");
+        assert_eq!(span(3599), "59m59s");
+        assert_eq!(span(3600), "1h00m");
+        assert_eq!(span(11_100), "3h05m");
+        assert_eq!(span(86_399), "23h59m");
+        assert_eq!(span(86_400), "1d00h");
+        // Tenths below 10 ms, whole milliseconds from 10 ms, seconds from 1 s.
+        assert_eq!(millis(9.94, true), "9.9ms");
+        assert_eq!(millis(10.0, true), "10ms");
+        assert_eq!(millis(999.0, true), "999ms");
+        assert_eq!(millis(1000.0, true), "1.00s");
+        assert_eq!(millis(0.0, false), "-");
+    }
+
+    #[test]
+    fn a_host_with_no_reply_in_the_last_minute_shows_no_latency() {
+        let text = report().to_text(true);
+        assert!(
+            text.contains(
+                "\na-very-long-host-id: dead for 5m12s, next probe in 4.0s\n  links: 0 \
+                 handshaking, 0 idle, 0 busy; retries left: 0\n  queue: 0 requests, 0 bytes; \
+                 spooled files waiting: 7\n  requests: 9, replies: 0, replayed: 0, con_lost: 9\n  \
+                 con_lost by cause: dead 9\n  latency, last minute: 0 replies, p50 -, p99 -, max \
+                 -\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn latencies_are_whole_microseconds_in_milliseconds() {
         let r = LatencyReport::from(LatencySummary {
             count: 3,

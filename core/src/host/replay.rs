@@ -293,6 +293,16 @@ mod tests {
         // A scan made before the deletion comes back after it: still not replayed.
         r.listed(listed(&["1.1.1.p.h", "2.1.1.p.h", "3.1.1.p.h"]));
         assert_eq!(r.take(5), ["3.1.1.p.h"]);
+        // An idle replay gives back its memory, and still remembers what was deleted.
+        assert!(r.read_back("3.1.1.p.h"));
+        assert_eq!(r.in_use(), 0);
+        r.shrink();
+        r.listed(listed(&["2.1.1.p.h"]));
+        assert_eq!(
+            r.take(5),
+            Vec::<String>::new(),
+            "deleted, even after shrink"
+        );
         // A deletion that did not happen: replayed from the next scan.
         r.unremove("2.1.1.p.h");
         r.listed(listed(&["2.1.1.p.h"]));
