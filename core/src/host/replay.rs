@@ -252,6 +252,8 @@ mod tests {
         r.activate("1.1.1.p.h");
         r.deliver("1.1.1.p.h");
         assert_eq!(r.in_use(), 0);
+        // An idle replay gives back its memory, and still remembers what was delivered.
+        r.shrink();
         assert_eq!(r.listed(listed(&["1.1.1.p.h"])), 0);
         assert_eq!(r.take(1), Vec::<String>::new(), "not replayed twice");
         r.listed(listed(&[]));
