@@ -160,6 +160,11 @@ fn the_summary_names_five_dead_hosts_and_counts_the_rest() {
         for n in 0..5 {
             h.submit(id, (c * 10 + n) as u64, b"ping");
         }
+        if c == 4 {
+            // Five dead: all named, none left to count.
+            let summary = h.node.summary();
+            assert!(summary.ends_with("dead: h1 h2 h3 h4 h5"), "{summary}");
+        }
     }
     h.advance(Duration::from_secs(1));
     let last = h
