@@ -1071,11 +1071,21 @@ fn a_hung_up_client_s_queued_request_is_never_sent() {
     h.submit(t0, c(2), b("two"));
     let _ = drain(&mut h);
     h.client_gone(t0, c(1));
-    let _ = drain(&mut h);
+    assert_eq!(
+        events(&drain(&mut h)),
+        [LogEvent::ClientHungUp {
+            client: c(1),
+            dropped: 1,
+            orphaned: 0
+        }]
+    );
     h.handle_link_ready(t0, LinkId(0));
     let a = drain(&mut h);
     assert_eq!(starts(&a), [(LinkId(0), "two".to_string())]);
     assert!(answers(&a).is_empty());
+    // A client with nothing queued or in flight hangs up unremarked.
+    h.client_gone(t0, c(3));
+    assert_eq!(events(&drain(&mut h)), []);
 }
 
 #[test]
@@ -1087,7 +1097,16 @@ fn a_hung_up_client_s_sent_request_completes_and_the_reply_is_discarded() {
     h.submit(t0, c(2), b("two"));
     let _ = drain(&mut h);
     h.client_gone(t0, c(1));
-    assert!(closes(&drain(&mut h)).is_empty(), "the link stays in step");
+    let a = drain(&mut h);
+    assert!(closes(&a).is_empty(), "the link stays in step");
+    assert_eq!(
+        events(&a),
+        [LogEvent::ClientHungUp {
+            client: c(1),
+            dropped: 0,
+            orphaned: 1
+        }]
+    );
     h.handle_reply(t0, link, b("r1"));
     let a = drain(&mut h);
     assert!(answers(&a).is_empty());
@@ -1196,6 +1215,9 @@ fn close_all_answers_everyone_and_opens_nothing_afterwards() {
     );
     assert!(deleted(&a).is_empty());
     assert_eq!(h.queue_len(), 0);
+    assert!(events(&a).contains(&LogEvent::ClosingAll));
+    h.close_all(t0);
+    assert_eq!(events(&drain(&mut h)), [], "said once");
     h.submit(t0, c(3), b("z"));
     h.reset(t0);
     h.handle_timeout(t0 + secs(100_000));

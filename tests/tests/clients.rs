@@ -5,6 +5,7 @@ use bytes::Bytes;
 use lonc_core::log::Severity;
 use lonc_core::logfmt::message;
 use lonc_core::node::NodeConfig;
+use lonc_core::stats::LostCause;
 use lonc_tests::cluster::{Lond, NodeHarness};
 
 const HOST: &str = "msul1";
@@ -77,6 +78,16 @@ fn a_line_over_the_bound_is_answered_con_lost_and_closed_with_a_warning() {
     assert_eq!(
         warnings,
         vec!["A client sent a line longer than 40 bytes: answered con_lost"]
+    );
+    // Counted as a request lost, for `lonc status` and the metrics.
+    let stats = h.node.host(h.key(HOST)).unwrap().stats();
+    assert_eq!(
+        (
+            stats.requests(),
+            stats.lost(LostCause::TooLong),
+            stats.lost_total()
+        ),
+        (1, 1, 1)
     );
     // Exactly the bound is fine.
     assert!(h.connect(HOST, 2));

@@ -9,6 +9,7 @@ use lonc_core::daemon::{DaemonConfig, STARTING_MESSAGE, Signal};
 use lonc_core::log::{LogEvent, Severity};
 use lonc_core::metrics::{MAX_SCRAPERS, SCRAPE_TIMEOUT};
 use lonc_core::node::NodeConfig;
+use lonc_core::stats::LostCause;
 use lonc_tests::cluster::{Lond, NodeHarness};
 use lonc_tests::prom::Scraped;
 
@@ -311,6 +312,12 @@ fn term_waits_for_waiting_clients_within_the_grace_then_answers_con_lost() {
         h.answers_to(2),
         vec![Bytes::from("con_lost")],
         "no new work while draining"
+    );
+    let stats = h.node.host(h.key("msul1")).unwrap().stats();
+    assert_eq!(
+        (stats.requests(), stats.lost(LostCause::Shutdown)),
+        (2, 1),
+        "counted as a request lost to the shutdown"
     );
     h.advance(Duration::from_millis(2_999));
     assert_eq!(h.exit, None);

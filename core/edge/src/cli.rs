@@ -330,6 +330,10 @@ impl RunArgs {
 
     /// The core's tunables from these flags; an unusable number is an error line.
     pub fn node_config(&self) -> Result<NodeConfig, String> {
+        if self.max_links == 0 {
+            // No link could ever be opened: every request would wait for its deadline.
+            return Err("--max-links must be at least 1".to_owned());
+        }
         Ok(NodeConfig {
             daemon: DaemonConfig {
                 shutdown_grace: secs("--shutdown-grace", self.shutdown_grace)?,
@@ -694,6 +698,22 @@ mod tests {
             ..RunArgs::default()
         };
         assert!(run.node_config().unwrap_err().contains("--idle-timeout"));
+        let run = RunArgs {
+            max_links: 0,
+            ..RunArgs::default()
+        };
+        assert_eq!(
+            run.node_config().unwrap_err(),
+            "--max-links must be at least 1"
+        );
+        assert!(
+            RunArgs {
+                max_links: 1,
+                ..RunArgs::default()
+            }
+            .node_config()
+            .is_ok()
+        );
         assert!(parse_mode("999").is_err());
         assert!(Cli::try_parse_from(["lonc", "--max-links", "x"]).is_err());
     }

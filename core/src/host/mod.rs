@@ -157,11 +157,6 @@ impl Host {
         }
     }
 
-    /// The peer's LON-CAPA host id.
-    pub fn host_id(&self) -> &str {
-        &self.id
-    }
-
     /// What the host has done since it was started, counted.
     pub fn stats(&self) -> &HostStats {
         &self.stats

@@ -2070,7 +2070,7 @@ impl NodeDriver {
                 bytes += l.text.len();
             }
         }
-        let suffix = format!(".{}", host.host_id());
+        let suffix = format!(".{}", self.id_of[&key]);
         for (name, request) in &self.dir {
             if name.ends_with(&suffix) {
                 count += 1;
