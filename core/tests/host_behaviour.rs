@@ -43,8 +43,10 @@ fn idle_links_are_reused_last_in_first_out() {
     h.handle_link_ready(t0, LinkId(0));
     let a = drain(&mut h);
     assert_eq!(opens(&a), [LinkId(1)], "queue not empty: one more link");
+    assert!(events(&a).contains(&LogEvent::LinkReady { count: 1 }));
     h.handle_link_ready(t0, LinkId(1));
-    let _ = drain(&mut h);
+    let a = drain(&mut h);
+    assert!(events(&a).contains(&LogEvent::LinkReady { count: 2 }));
     h.handle_reply(t0, LinkId(1), b("rb")); // link 1 idle first
     h.handle_reply(t0, LinkId(0), b("ra")); // then link 0: most recent
     let _ = drain(&mut h);
@@ -1190,6 +1192,33 @@ fn stale_events_are_ignored() {
             })
             .all(|s| s == Severity::Debug || s == Severity::Info)
     );
+}
+
+#[test]
+fn a_moved_host_closes_each_busy_link_once_its_reply_is_in() {
+    let t0 = Instant::now();
+    let mut h = host(HostConfig::default(), t0);
+    let mut busy = Vec::new();
+    for (n, line) in [(1, "one"), (2, "two")] {
+        h.submit(t0, c(n), b(line));
+        let link = opens(&drain(&mut h))[0];
+        h.handle_link_ready(t0, link);
+        assert_eq!(starts(&drain(&mut h)), [(link, line.to_string())]);
+        busy.push(link);
+    }
+    h.moved(t0);
+    assert!(
+        closes(&drain(&mut h)).is_empty(),
+        "their requests went to the old address"
+    );
+    // One of them fails; the other still closes once its reply is in.
+    h.handle_link_closed(t0, busy[0], CloseReason::Eof, false);
+    assert_eq!(answers(&drain(&mut h)), [(1, "con_lost".to_string())]);
+    h.handle_reply(t0, busy[1], b("r2"));
+    let a = drain(&mut h);
+    assert_eq!(answers(&a), [(2, "r2".to_string())]);
+    assert_eq!(closes(&a), [busy[1]]);
+    assert_eq!(h.link_count(), 0);
 }
 
 #[test]
