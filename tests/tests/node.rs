@@ -378,6 +378,8 @@ fn status_on_the_control_socket_counts_what_each_host_did() {
     assert_eq!(v["hosts"][0]["requests"], 2);
     assert_eq!(v["hosts"][0]["replies"], 2);
     assert_eq!(v["hosts"][0]["links"]["idle"], 1);
+    assert_eq!(v["hosts"][0]["links"]["busy"], 0);
+    assert_eq!(v["hosts"][0]["links"]["handshaking"], 0);
     assert_eq!(v["hosts"][1]["requests"], 1);
     assert_eq!(v["hosts"][1]["con_lost"]["connect_failed"], 1);
     assert_eq!(v["hosts"][1]["retries_left"], 4);
