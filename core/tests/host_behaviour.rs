@@ -1196,29 +1196,47 @@ fn stale_events_are_ignored() {
 
 #[test]
 fn a_moved_host_closes_each_busy_link_once_its_reply_is_in() {
-    let t0 = Instant::now();
-    let mut h = host(HostConfig::default(), t0);
-    let mut busy = Vec::new();
-    for (n, line) in [(1, "one"), (2, "two")] {
-        h.submit(t0, c(n), b(line));
-        let link = opens(&drain(&mut h))[0];
-        h.handle_link_ready(t0, link);
-        assert_eq!(starts(&drain(&mut h)), [(link, line.to_string())]);
-        busy.push(link);
+    // The first busy link fails (closed, or its request times out); the second still closes
+    // once its reply is in.
+    for timed_out in [false, true] {
+        let t0 = Instant::now();
+        let config = HostConfig {
+            request_timeout: secs(10),
+            ..HostConfig::default()
+        };
+        let mut h = host(config, t0);
+        let mut busy = Vec::new();
+        for (n, line) in [(1u64, "one"), (2, "two")] {
+            let t = t0 + secs(n - 1);
+            h.submit(t, c(n), b(line));
+            let link = opens(&drain(&mut h))[0];
+            h.handle_link_ready(t, link);
+            assert_eq!(starts(&drain(&mut h)), [(link, line.to_string())]);
+            busy.push(link);
+        }
+        h.moved(t0 + secs(2));
+        assert!(
+            closes(&drain(&mut h)).is_empty(),
+            "their requests went to the old address"
+        );
+        let t = t0 + secs(10);
+        if timed_out {
+            h.handle_timeout(t);
+            assert_eq!(closes(&drain(&mut h)), [busy[0]]);
+        } else {
+            h.handle_link_closed(t, busy[0], CloseReason::Eof, false);
+            let _ = drain(&mut h);
+        }
+        h.handle_reply(t, busy[1], b("r2"));
+        let a = drain(&mut h);
+        assert_eq!(
+            answers(&a),
+            [(2, "r2".to_string())],
+            "timed out: {timed_out}"
+        );
+        assert_eq!(closes(&a), [busy[1]], "timed out: {timed_out}");
+        assert_eq!(h.link_count(), 0);
     }
-    h.moved(t0);
-    assert!(
-        closes(&drain(&mut h)).is_empty(),
-        "their requests went to the old address"
-    );
-    // One of them fails; the other still closes once its reply is in.
-    h.handle_link_closed(t0, busy[0], CloseReason::Eof, false);
-    assert_eq!(answers(&drain(&mut h)), [(1, "con_lost".to_string())]);
-    h.handle_reply(t0, busy[1], b("r2"));
-    let a = drain(&mut h);
-    assert_eq!(answers(&a), [(2, "r2".to_string())]);
-    assert_eq!(closes(&a), [busy[1]]);
-    assert_eq!(h.link_count(), 0);
 }
 
 #[test]

@@ -849,9 +849,7 @@ impl Host {
         {
             self.open_link();
         }
-        if self.links.len() == 0 && self.queue.is_empty() {
-            self.compact();
-        }
+        self.compact();
         let deadline = self
             .links
             .busy()
@@ -875,9 +873,11 @@ impl Host {
     /// Give back the memory of a burst once the host has no link and no work, so that an idle
     /// host costs a few hundred bytes however busy it once was.
     fn compact(&mut self) {
-        self.links.shrink();
-        self.queue.shrink();
-        self.replay.shrink();
+        if self.links.len() == 0 && self.queue.is_empty() {
+            self.links.shrink();
+            self.queue.shrink();
+            self.replay.shrink();
+        }
     }
 
     /// Asks to read the next waiting delayed files, as long as at most `max_links` of them
