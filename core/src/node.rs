@@ -521,7 +521,8 @@ impl Node {
     /// A lonnet client connected to the socket of `host`: its id, or `None` when the host
     /// takes no new connections (gone, or shutting down); then drop the connection.
     pub fn accept(&mut self, _now: Instant, host: HostKey) -> Option<ClientId> {
-        if self.draining || self.daemon.is_shutting_down() || !self.served.contains_key(&host) {
+        // (Draining is part of shutting down.)
+        if self.daemon.is_shutting_down() || !self.served.contains_key(&host) {
             return None;
         }
         let id = ClientId(self.next_client);

@@ -449,6 +449,34 @@ fn only_the_daemons_user_and_root_may_use_the_control_socket() {
     assert_eq!(h.answers_to(1), vec![Bytes::from("ping")]);
 }
 
+/// What a runtime asks before it reads a client's socket: whether to read (`client_wants_input`)
+/// and whether the client only waits for its answer (`client_waiting`).
+#[test]
+fn the_runtime_is_told_when_to_read_a_client_and_when_it_waits() {
+    let mut h = node(&["msul1"]);
+    let told = |h: &NodeHarness, id| (h.node.client_wants_input(id), h.node.client_waiting(id));
+    // A control client is read until its command is in, then waits for the answer.
+    let id = h.control_connect().unwrap();
+    assert_eq!(told(&h, id), (true, false));
+    h.control_send(id, b"reload\n");
+    assert_eq!(told(&h, id), (false, true), "its reload is under way");
+    h.reload(&["msul1"]);
+    assert!(h.controls[&id].ends_with("ok\n"));
+    assert_eq!(told(&h, id), (false, false), "answered and gone");
+    // A lonnet client waits while its request is out, and is read again once answered.
+    h.lond.insert("msul1".into(), Lond::Silent);
+    assert!(h.connect("msul1", 1));
+    let c = h.clients[&1];
+    assert_eq!(told(&h, c), (true, false));
+    h.send(1, b"ping\n");
+    assert!(h.node.client_waiting(c));
+    // A metrics client is read until its request is in, and never waits.
+    let m = h.scrape_connect().unwrap();
+    assert_eq!(told(&h, m), (true, false));
+    h.scrape_send(m, Some(b"GET /metrics HTTP/1.0\r\n\r\n"));
+    assert_eq!(told(&h, m), (false, false));
+}
+
 #[test]
 fn reload_revive_and_debug_on_the_control_socket() {
     let mut h = node(&["msul1", "msul3"]);
