@@ -415,6 +415,16 @@ fn control_slots_are_few_and_free_again_when_a_client_goes() {
     // lonnet's clients are not held up.
     h.submit("msul1", 1, b"ping");
     assert_eq!(h.answers_to(1), vec![Bytes::from("ping")]);
+    // A client that fails while another waits for a reload leaves that one waiting.
+    h.control_send(ids[1], b"reload\n");
+    h.node
+        .handle_client_error(h.now, ids[2], std::io::ErrorKind::ConnectionReset);
+    h.reload(&["msul1"]);
+    assert!(
+        h.controls[&ids[1]].ends_with("ok\n"),
+        "{:?}",
+        h.controls[&ids[1]]
+    );
 }
 
 #[test]
