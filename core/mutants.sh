@@ -62,12 +62,13 @@ out="$target/mutants"
 report="$out/mutants.out"
 mkdir -p "$out"   # cargo-mutants creates mutants.out, not its parents (none in a fresh clone)
 
-# Two passes, the same verdict as one, in less than half the time. The first judges each mutant
-# by lonc-core's own tests only, so a mutant's build is the core and its tests, not lonc-tests'
-# dozen binaries; what they catch is caught, as it would be by the full set they belong to. The
-# second (`--iterate`: only what the first did not catch) judges the rest by every test that
-# .cargo/mutants.toml names. The first pass's settings are the same file without its
-# `test_package`.
+# Two passes, the same verdict as one in about 40 % less time. The first judges each mutant by
+# lonc-core's own tests only, so a mutant's build is the core and its tests (about 4 s), not
+# lonc-tests' dozen binaries as well (about 20 s); what they catch is caught, as it would be by
+# the full set they belong to. The second (`--iterate`: only what the first did not catch)
+# judges the rest by every test that .cargo/mutants.toml names. The first pass's settings are
+# the same file without its `test_package`. node.rs skips it: its behaviour is tested through
+# the node harness in lonc-tests, and the first pass caught none of its 253 mutants.
 core_only=$(mktemp)
 trap 'rm -f "$core_only"' EXIT
 grep -v '^test_package' .cargo/mutants.toml > "$core_only"
@@ -75,11 +76,10 @@ grep -v '^test_package' .cargo/mutants.toml > "$core_only"
 status=0
 echo "core/mutants.sh: pass 1, lonc-core's tests: cargo mutants ${files[*]} ${extra[*]}"
 # (Without doctests, which rustdoc would compile again for each mutant; the second pass runs them.)
-nice cargo mutants --config "$core_only" --cargo-test-arg=--tests "${files[@]}" -o "$out" \
-    "${extra[@]}" || status=$?
+nice cargo mutants --config "$core_only" --cargo-test-arg=--tests --exclude core/src/node.rs \
+    "${files[@]}" -o "$out" "${extra[@]}" || status=$?
 case $status in
-    0) ;;   # all caught (or unviable): nothing left for the second pass
-    2|3)
+    0|2|3)
         status=0
         echo "core/mutants.sh: pass 2, the rest judged by all the tests (--iterate)"
         nice cargo mutants --iterate "${files[@]}" -o "$out" "${extra[@]}" || status=$?
