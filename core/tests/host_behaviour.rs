@@ -960,6 +960,24 @@ fn a_file_too_large_for_the_queue_is_skipped_with_one_warning() {
 }
 
 #[test]
+fn with_no_queue_at_all_a_delayed_file_is_skipped_with_one_warning() {
+    let t0 = Instant::now();
+    let cfg = HostConfig {
+        max_queue_len: 0,
+        ..HostConfig::default()
+    };
+    let mut h = host(cfg, t0);
+    let mut sp = Spool::with(&[("5.0.1.a.msul1", "a")]);
+    let a = sp.scan(&mut h, t0);
+    let warnings = logs(&a, Severity::Warning);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("5.0.1.a.msul1"), "{warnings:?}");
+    let a = sp.scan(&mut h, t0);
+    assert!(reads(&a).is_empty() && logs(&a, Severity::Warning).is_empty());
+    assert!(sp.contains("5.0.1.a.msul1"), "it stays in the directory");
+}
+
+#[test]
 fn an_unreadable_file_is_warned_about_once_and_tried_again_once_it_comes_back() {
     let t0 = Instant::now();
     let mut h = host(HostConfig::default(), t0);

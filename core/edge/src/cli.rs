@@ -330,9 +330,16 @@ impl RunArgs {
 
     /// The core's tunables from these flags; an unusable number is an error line.
     pub fn node_config(&self) -> Result<NodeConfig, String> {
-        if self.max_links == 0 {
-            // No link could ever be opened: every request would wait for its deadline.
-            return Err("--max-links must be at least 1".to_owned());
+        // With no link, or no room to queue a request (links open for queued work), every
+        // request would be lost.
+        for (flag, value) in [
+            ("--max-links", self.max_links),
+            ("--max-queue", self.max_queue),
+            ("--max-queue-bytes", self.max_queue_bytes),
+        ] {
+            if value == 0 {
+                return Err(format!("{flag} must be at least 1"));
+            }
         }
         Ok(NodeConfig {
             daemon: DaemonConfig {
@@ -706,9 +713,27 @@ mod tests {
             run.node_config().unwrap_err(),
             "--max-links must be at least 1"
         );
+        let run = RunArgs {
+            max_queue_bytes: 0,
+            ..RunArgs::default()
+        };
+        assert_eq!(
+            run.node_config().unwrap_err(),
+            "--max-queue-bytes must be at least 1"
+        );
+        let run = RunArgs {
+            max_queue: 0,
+            ..RunArgs::default()
+        };
+        assert_eq!(
+            run.node_config().unwrap_err(),
+            "--max-queue must be at least 1"
+        );
         assert!(
             RunArgs {
                 max_links: 1,
+                max_queue: 1,
+                max_queue_bytes: 1,
                 ..RunArgs::default()
             }
             .node_config()
