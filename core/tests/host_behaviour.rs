@@ -1148,12 +1148,34 @@ fn the_queue_is_bounded_by_count_and_bytes() {
     h.submit(t0, c(2), b("bbbbbbb")); // 11 bytes in all: over
     let a = drain(&mut h);
     assert_eq!(answers(&a), [(2, "con_lost".to_string())]);
-    assert!(logs(&a, Severity::Warning)[0].contains("full"));
+    assert_eq!(
+        logs(&a, Severity::Warning),
+        ["Queue for msul1 full (1 requests, 4 bytes): failing transaction bbbbbbb"]
+    );
     h.submit(t0, c(3), b("cc"));
     h.submit(t0, c(4), b("d")); // third request: over the count
     let a = drain(&mut h);
     assert_eq!(answers(&a), [(4, "con_lost".to_string())]);
     assert_eq!(h.queue_len(), 2);
+    assert_eq!(h.report(t0).queue.bytes, 6);
+}
+
+#[test]
+fn expired_requests_give_their_room_in_the_queue_back() {
+    let t0 = Instant::now();
+    let cfg = HostConfig {
+        max_queue_bytes: 10,
+        ..HostConfig::default()
+    };
+    let mut h = host(cfg, t0);
+    h.submit(t0, c(1), b("aaaa")); // waits for a link that never becomes ready
+    let _ = drain(&mut h);
+    let due = h.poll_timeout().expect("the request's deadline");
+    h.handle_timeout(due);
+    assert_eq!(answers(&drain(&mut h)), [(1, "con_lost".to_string())]);
+    assert_eq!(h.report(due).queue.bytes, 0);
+    h.submit(due, c(2), b("bbbbbbbbbb")); // all ten bytes
+    assert!(answers(&drain(&mut h)).is_empty(), "it fits");
 }
 
 #[test]
