@@ -1158,6 +1158,9 @@ fn the_queue_is_bounded_by_count_and_bytes() {
     assert_eq!(answers(&a), [(4, "con_lost".to_string())]);
     assert_eq!(h.queue_len(), 2);
     assert_eq!(h.report(t0).queue.bytes, 6);
+    h.handle_link_ready(t0, LinkId(0));
+    assert_eq!(starts(&drain(&mut h)), [(LinkId(0), "aaaa".to_string())]);
+    assert_eq!(h.report(t0).queue.bytes, 2);
 }
 
 #[test]
