@@ -1099,6 +1099,7 @@ fn a_hung_up_client_s_queued_request_is_never_sent() {
             orphaned: 0
         }]
     );
+    assert_eq!(h.report(t0).queue.bytes, 3, "\"two\" is left");
     h.handle_link_ready(t0, LinkId(0));
     let a = drain(&mut h);
     assert_eq!(starts(&a), [(LinkId(0), "two".to_string())]);
