@@ -677,6 +677,11 @@ impl Node {
     fn close_client(&mut self, client: ClientId) {
         self.clients.remove(&client);
         self.out.push_back(Output::CloseClient { client });
+        self.compact_clients();
+    }
+
+    /// Gives back the client table's memory once a burst of connections is over.
+    fn compact_clients(&mut self) {
         if self.clients.capacity() > 64 && self.clients.len() < self.clients.capacity() / 8 {
             self.clients.shrink_to(self.clients.len() * 2);
         }
