@@ -736,19 +736,12 @@ impl Node {
                 uid,
             },
         );
-        if self
-            .timers
-            .get(NodeTimer::Control)
-            .is_none_or(|t| t > deadline)
-        {
+        // Deadlines come in the order of the clients: an armed timer is for an earlier one
+        // (`expire_controls` arms it for the next).
+        if self.timers.get(NodeTimer::Control).is_none() {
             self.timers.set(NodeTimer::Control, deadline);
         }
         Some(id)
-    }
-
-    /// Control clients open.
-    pub fn control_count(&self) -> usize {
-        self.controls.len()
     }
 
     /// Bytes (or, with `None`, the end of the stream) from a control client.

@@ -383,6 +383,15 @@ fn status_on_the_control_socket_counts_what_each_host_did() {
     assert_eq!(v["hosts"][1]["requests"], 1);
     assert_eq!(v["hosts"][1]["con_lost"]["connect_failed"], 1);
     assert_eq!(v["hosts"][1]["retries_left"], 4);
+    // In text: a table of every host, or the named hosts in detail.
+    let all = h.control("status");
+    assert!(all.contains("\nHOST ") && all.contains("\nmsul3 "), "{all}");
+    let one = h.control("status msul1");
+    assert!(
+        !one.contains("\nHOST ") && one.contains("\nmsul1: ok"),
+        "{one}"
+    );
+    assert!(!one.contains("msul3"), "{one}");
     let answer = h.control("status nosuch");
     assert_eq!(answer, "error: no such host: nosuch\n");
     let answer = h.control("shutdown");
@@ -394,11 +403,23 @@ fn a_control_client_has_ten_seconds_to_send_its_command() {
     let mut h = node(&["msul1"]);
     let silent = h.control_connect().unwrap();
     h.control_send(silent, b"stat");
-    h.advance(COMMAND_TIMEOUT - Duration::from_millis(1));
+    h.advance(COMMAND_TIMEOUT / 2);
+    let later = h.control_connect().unwrap();
+    h.advance(COMMAND_TIMEOUT / 2 - Duration::from_millis(1));
     assert_eq!(h.controls[&silent], "");
     h.advance(Duration::from_millis(1));
     assert_eq!(h.controls[&silent], "error: no command within 10 s\n");
     assert!(h.closed_clients.contains(&silent));
+    // Each has its own ten seconds.
+    assert_eq!(h.controls[&later], "");
+    h.advance(COMMAND_TIMEOUT / 2);
+    assert_eq!(h.controls[&later], "error: no command within 10 s\n");
+    // A client that closes its side before a whole command is told so at once.
+    let early = h.control_connect().unwrap();
+    h.control_send(early, b"stat");
+    h.node.handle_client_eof(h.now, early);
+    h.run();
+    assert_eq!(h.controls[&early], "error: no command\n");
 }
 
 #[test]
