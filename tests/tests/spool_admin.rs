@@ -30,11 +30,10 @@ fn read_after(h: &NodeHarness, from: usize) -> Vec<String> {
 #[test]
 fn a_file_deleted_while_its_host_is_down_is_recorded_and_never_delivered() {
     let mut h = dead_host_with_files();
-    assert_eq!(
-        h.control("spool flush msul1"),
-        "msul1: 3 waiting, 0 being delivered; the host is dead: they go once it is back \
-         (`lonc revive msul1` probes it now)\nflushed: 3 delayed files of 1 host\nok\n"
-    );
+    let flushed = "msul1: 3 waiting, 0 being delivered; the host is dead: they go once it is \
+         back (`lonc revive msul1` probes it now)\nflushed: 3 delayed files of 1 host\nok\n";
+    assert_eq!(h.control("spool flush msul1"), flushed);
+    assert_eq!(h.control("spool flush"), flushed, "only hosts with files");
     assert_eq!(
         h.control(&format!("spool delete {A}")),
         format!("deleted {A} (msul1: put:msu:a)\nok\n")
@@ -68,6 +67,16 @@ fn a_file_deleted_while_its_host_is_down_is_recorded_and_never_delivered() {
     assert_eq!(
         h.control("spool flush"),
         "flushed: no delayed file waits\nok\n"
+    );
+    // A dead host with no file waiting gets no word about waiting for it.
+    h.lond.insert("msul3".into(), Lond::Down);
+    for c in 10..15 {
+        h.submit("msul3", c, b"ping");
+    }
+    assert!(h.node.host(h.key("msul3")).unwrap().is_dead());
+    assert_eq!(
+        h.control("spool flush msul3"),
+        "msul3: 0 waiting, 0 being delivered\nflushed: no delayed file waits\nok\n"
     );
 }
 
