@@ -35,6 +35,10 @@ fn a_file_deleted_while_its_host_is_down_is_recorded_and_never_delivered() {
     assert_eq!(h.control("spool flush msul1"), flushed);
     assert_eq!(h.control("spool flush"), flushed, "only hosts with files");
     assert_eq!(
+        h.control("spool flush nosuch"),
+        "error: no such host: nosuch\n"
+    );
+    assert_eq!(
         h.control(&format!("spool delete {A}")),
         format!("deleted {A} (msul1: put:msu:a)\nok\n")
     );
