@@ -240,3 +240,14 @@ fn a_shutdown_waits_for_a_deletion_under_way_and_takes_no_new_one() {
     assert_eq!(h.perm_log, [format!("R:msul1:{A}:?:put:msu:a")]);
     assert_eq!(h.removals.len(), 1);
 }
+
+#[test]
+fn a_flush_whose_host_is_removed_before_its_scan_is_in_says_so() {
+    let mut h = NodeHarness::new(NodeConfig::default(), &["msul1", "msul3"]);
+    let id = h.control_connect().unwrap();
+    // The command is in; its scan is not answered before the reload removes the host.
+    h.node
+        .handle_client_input(h.now, id, b"spool flush msul3\n");
+    h.reload(&["msul1"]);
+    assert_eq!(h.controls[&id], "error: no such host: msul3\n");
+}
