@@ -736,11 +736,7 @@ impl Node {
                 uid,
             },
         );
-        // Deadlines come in the order of the clients: an armed timer is for an earlier one
-        // (`expire_controls` arms it for the next).
-        if self.timers.get(NodeTimer::Control).is_none() {
-            self.timers.set(NodeTimer::Control, deadline);
-        }
+        self.arm_for_client(NodeTimer::Control, deadline);
         Some(id)
     }
 
@@ -1115,7 +1111,7 @@ impl Node {
                 deadline,
             },
         );
-        self.arm_scrape_timer(deadline);
+        self.arm_for_client(NodeTimer::Scrape, deadline);
         Some(id)
     }
 
@@ -1131,13 +1127,12 @@ impl Node {
         self.scrapers.remove(&client);
     }
 
-    fn arm_scrape_timer(&mut self, deadline: Instant) {
-        if self
-            .timers
-            .get(NodeTimer::Scrape)
-            .is_none_or(|t| t > deadline)
-        {
-            self.timers.set(NodeTimer::Scrape, deadline);
+    /// Arms `timer` for a client's `deadline` unless it is armed already: deadlines come in
+    /// the order of the clients, so an armed timer is for an earlier one, and when it fires
+    /// (`expire_controls`, `expire_scrapers`) it is armed again for the next.
+    fn arm_for_client(&mut self, timer: NodeTimer, deadline: Instant) {
+        if self.timers.get(timer).is_none() {
+            self.timers.set(timer, deadline);
         }
     }
 
@@ -1187,7 +1182,7 @@ impl Node {
             bytes: Bytes::from(bytes),
         });
         self.out.push_back(Output::CloseClient { client });
-        self.arm_scrape_timer(deadline);
+        self.arm_for_client(NodeTimer::Scrape, deadline);
     }
 
     /// Answers `408` to the metrics clients whose request did not come in time, drops those

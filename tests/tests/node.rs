@@ -695,6 +695,25 @@ fn scrapers_are_few_timed_out_and_dropped_if_they_do_not_read() {
     assert_eq!(h.answers_to(1), vec![Bytes::from("ping")]);
 }
 
+#[test]
+fn each_scraper_has_its_own_ten_seconds() {
+    let mut h = with_metrics(&["msul1"]);
+    let first = h.scrape_connect().unwrap();
+    h.advance(SCRAPE_TIMEOUT / 2);
+    let second = h.scrape_connect().unwrap();
+    h.advance(SCRAPE_TIMEOUT / 2);
+    http_body(
+        &String::from_utf8_lossy(&h.scrapers[&first]),
+        "408 Request Timeout",
+    );
+    assert!(h.scrapers[&second].is_empty());
+    h.advance(SCRAPE_TIMEOUT / 2);
+    http_body(
+        &String::from_utf8_lossy(&h.scrapers[&second]),
+        "408 Request Timeout",
+    );
+}
+
 proptest::proptest! {
     /// Any bytes, cut anywhere, from an HTTP client: the node never panics, answers once with
     /// a whole HTTP response of a known status (or closes without a word if nothing came),
