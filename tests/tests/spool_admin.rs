@@ -251,3 +251,23 @@ fn a_flush_whose_host_is_removed_before_its_scan_is_in_says_so() {
     h.reload(&["msul1"]);
     assert_eq!(h.controls[&id], "error: no such host: msul3\n");
 }
+
+#[test]
+fn files_for_a_host_not_served_are_warned_about_once_and_our_own_left_quietly() {
+    let mut h = NodeHarness::new(NodeConfig::default(), &["msul1"]);
+    // msul2 is this node's own id (lonc-tests' settings).
+    h.spool("1000.0.1.ping.msul2", "ping");
+    h.spool("1001.0.1.ping.nosuch", "ping");
+    h.control("spool flush");
+    h.control("spool flush");
+    let warned: Vec<String> = h
+        .logged("Parent Server")
+        .into_iter()
+        .filter(|m| m.contains("Ignoring delayed file"))
+        .collect();
+    assert_eq!(
+        warned,
+        ["Ignoring delayed file \"1001.0.1.ping.nosuch\": it is for \"nosuch\", a host not served"]
+    );
+    assert_eq!(h.delayed_dir.len(), 2, "both stay");
+}
