@@ -1510,11 +1510,6 @@ impl Node {
         self.out.pop_front()
     }
 
-    /// True once [`Output::Exit`] was emitted.
-    pub fn has_exited(&self) -> bool {
-        self.daemon.has_exited()
-    }
-
     // ------------------------------------------------------------------ internals
 
     /// Runs the host `key` until it is quiet: its links' events go to its scheduler, the
