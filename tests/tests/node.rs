@@ -328,6 +328,21 @@ fn term_waits_for_waiting_clients_within_the_grace_then_answers_con_lost() {
 }
 
 #[test]
+fn a_line_pipelined_behind_a_request_is_con_lost_once_the_drain_began() {
+    let mut h = node(&["msul1"]);
+    h.lond.insert("msul1".into(), Lond::Holding);
+    assert!(h.connect("msul1", 1));
+    h.send(1, b"ping\necho:two\n");
+    h.signal(Signal::Term);
+    h.release_held();
+    assert_eq!(
+        h.answers_to(1),
+        vec![Bytes::from("ping"), Bytes::from("con_lost")],
+        "the first completes, the second is no new work"
+    );
+}
+
+#[test]
 fn term_exits_as_soon_as_the_last_waiting_client_is_answered() {
     let mut h = node(&["msul1"]);
     h.lond.insert("msul1".into(), Lond::Hanging);
