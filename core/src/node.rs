@@ -1853,10 +1853,10 @@ impl Node {
         }
     }
 
+    /// A line of the parent's that the node itself logs: a refused control connection, a
+    /// delayed file's name. These are warnings, shown with or without `--debug`.
     fn log_parent(&mut self, event: LogEvent) {
-        if event.is_debug() && !self.daemon.debug() {
-            return;
-        }
+        debug_assert!(!event.is_debug(), "{event:?}");
         self.out.push_back(Output::Log {
             host: PARENT_LOG_HOST.to_owned(),
             state: self.parent_state.clone(),
