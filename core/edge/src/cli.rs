@@ -705,29 +705,16 @@ mod tests {
             ..RunArgs::default()
         };
         assert!(run.node_config().unwrap_err().contains("--idle-timeout"));
-        let run = RunArgs {
-            max_links: 0,
-            ..RunArgs::default()
+        let zero = |set: fn(&mut RunArgs)| {
+            let mut run = RunArgs::default();
+            set(&mut run);
+            run.node_config().unwrap_err()
         };
+        assert_eq!(zero(|r| r.max_links = 0), "--max-links must be at least 1");
+        assert_eq!(zero(|r| r.max_queue = 0), "--max-queue must be at least 1");
         assert_eq!(
-            run.node_config().unwrap_err(),
-            "--max-links must be at least 1"
-        );
-        let run = RunArgs {
-            max_queue_bytes: 0,
-            ..RunArgs::default()
-        };
-        assert_eq!(
-            run.node_config().unwrap_err(),
+            zero(|r| r.max_queue_bytes = 0),
             "--max-queue-bytes must be at least 1"
-        );
-        let run = RunArgs {
-            max_queue: 0,
-            ..RunArgs::default()
-        };
-        assert_eq!(
-            run.node_config().unwrap_err(),
-            "--max-queue must be at least 1"
         );
         assert!(
             RunArgs {
