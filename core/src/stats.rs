@@ -376,12 +376,8 @@ mod tests {
         assert_eq!(s.last_minute(t0), LatencySummary::default());
         // 98 replies of 2 ms and 2 of 900 ms, 5 s in.
         let at = t0 + Duration::from_secs(5);
-        for _ in 0..98 {
-            s.count_reply(at, at - Duration::from_millis(2));
-        }
-        for _ in 0..2 {
-            s.count_reply(at, at - Duration::from_millis(900));
-        }
+        replies(&mut s, at, 98, Duration::from_millis(2));
+        replies(&mut s, at, 2, Duration::from_millis(900));
         let m = s.last_minute(at);
         assert_eq!(m.count, 100);
         let near = |d: Duration, want: Duration| {
@@ -410,6 +406,13 @@ mod tests {
     }
 
     /// 2 ms, and every 50th reply 900 ms.
+    /// `n` replies in at `at`, each `took` after its request.
+    fn replies(s: &mut HostStats, at: Instant, n: u32, took: Duration) {
+        for _ in 0..n {
+            s.count_reply(at, at - took);
+        }
+    }
+
     fn mostly_fast(s: &mut HostStats, at: Instant, n: u32) {
         for i in 0..n {
             let took = if i % 50 == 49 { 900 } else { 2 };
@@ -436,13 +439,9 @@ mod tests {
         let mut s = HostStats::default();
         // 60,000 replies of 1 ms in the first slice, 70,000 of 100 ms in the next: the second
         // slice's counts are halved once (about 37,000 kept), yet it holds most replies.
-        for _ in 0..60_000 {
-            s.count_reply(t0, t0 - Duration::from_millis(1));
-        }
+        replies(&mut s, t0, 60_000, Duration::from_millis(1));
         let t1 = t0 + SLICE;
-        for _ in 0..70_000 {
-            s.count_reply(t1, t1 - Duration::from_millis(100));
-        }
+        replies(&mut s, t1, 70_000, Duration::from_millis(100));
         let m = s.last_minute(t1);
         assert_eq!(m.count, 130_000);
         // [98304, 131072) µs, whose middle is above the longest: the longest.
@@ -456,12 +455,8 @@ mod tests {
         let mut s = HostStats::default();
         // 40,000 replies of 900 ms, then 65,536 of 2 ms: the last one finds its bucket full and
         // halves the slice (20,000 and 32,768 kept); 38 % of the replies are still slow.
-        for _ in 0..40_000 {
-            s.count_reply(t0, t0 - Duration::from_millis(900));
-        }
-        for _ in 0..65_536 {
-            s.count_reply(t0, t0 - Duration::from_millis(2));
-        }
+        replies(&mut s, t0, 40_000, Duration::from_millis(900));
+        replies(&mut s, t0, 65_536, Duration::from_millis(2));
         let m = s.last_minute(t0);
         assert_eq!(m.count, 105_536);
         assert_eq!(m.p50, Duration::from_micros(1_792)); // [1536, 2048) µs
@@ -476,9 +471,7 @@ mod tests {
         // bucket, from 2^26 µs (67 s) on: its estimate is the middle of 67 s and the longest
         // reply, not of a bucket closed above.
         let at = t0 + Duration::from_secs(600);
-        for _ in 0..10 {
-            s.count_reply(at, t0);
-        }
+        replies(&mut s, at, 10, at - t0);
         let m = s.last_minute(at);
         assert_eq!(m.max, Duration::from_secs(600));
         assert_eq!(m.p50, Duration::from_micros(333_554_432)); // (2^26 + 600,000,000) / 2
