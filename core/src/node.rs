@@ -1584,10 +1584,9 @@ impl Node {
                         };
                         match slot.link.start(now, &request) {
                             Ok(()) => transmit(out, scratch, slot, true),
-                            // A link that closed a moment ago still holds its Closed event,
-                            // which fails the transaction; anything else is a bug worth a
+                            // The scheduler starts only links it knows idle (a link's events
+                            // all reach it before any of its actions run): a bug, worth a
                             // close and a log line.
-                            Err(_) if slot.link.is_closed() => {}
                             Err(e) => {
                                 slot.link.close(now);
                                 let e = LogEvent::StartFailed {

@@ -1666,6 +1666,49 @@ fn an_unread_request_goes_back_to_the_head_of_the_queue_once() {
     assert_eq!(starts(&drain(&mut h)), [(LinkId(2), "second".to_string())]);
 }
 
+/// A reply hands the link the next request; if the same read then closes the link (bytes after
+/// the reply), the driver has not started that request yet: it is not lost and not counted as
+/// sent again, but waits at the head of the queue for the next link.
+#[test]
+fn a_request_handed_to_a_link_that_closes_before_the_driver_starts_it_waits_again() {
+    let t0 = Instant::now();
+    let cfg = HostConfig {
+        max_links: 1,
+        ..HostConfig::default()
+    };
+    let mut h = host(cfg, t0);
+    let link = one_ready_link(&mut h, t0);
+    h.submit(t0, c(1), b("first"));
+    h.submit(t0, c(2), b("second"));
+    h.submit(t0, c(3), b("third"));
+    let _ = drain(&mut h);
+    h.handle_reply(t0, link, b("first"));
+    h.handle_link_closed(t0, link, CloseReason::UnsolicitedData, false);
+    let a = drain(&mut h);
+    assert_eq!(answers(&a), [(1, "first".to_string())]);
+    assert!(starts(&a).is_empty(), "{a:?}");
+    assert_eq!(resent(&a), 0);
+    assert_eq!(
+        events(&a),
+        [LogEvent::IdleLinkClosed {
+            reason: CloseReason::UnsolicitedData
+        }]
+    );
+    assert_eq!(opens(&a), [LinkId(1)]);
+    assert_eq!(h.queue_len(), 2);
+    h.handle_link_ready(t0, LinkId(1));
+    assert_eq!(
+        starts(&drain(&mut h)),
+        [(LinkId(1), "second".to_string())],
+        "at the head, before the request that waited behind it"
+    );
+    // Not marked as sent once: if this link too closes unread, it goes out once more.
+    h.handle_link_closed(t0, LinkId(1), reset(), true);
+    let a = drain(&mut h);
+    assert!(answers(&a).is_empty(), "{a:?}");
+    assert_eq!(resent(&a), 1);
+}
+
 #[test]
 fn the_link_tells_whether_its_request_can_have_been_read_and_the_host_acts_on_it() {
     // (bytes of `ping\n` written, reply bytes, how it ends) -> unread

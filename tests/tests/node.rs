@@ -800,3 +800,36 @@ fn nothing_follows_the_exit_in_the_same_timeout() {
     assert_eq!(h.exit, Some(0));
     assert_eq!(h.controls[&silent], "", "nothing after the exit");
 }
+
+/// A lond that sends a reply and, in the same read, bytes nobody asked for: the link closes
+/// after the reply. The request queued behind it was handed to that link but never written:
+/// it goes out on a new link and is answered; the log says an idle link closed.
+#[test]
+fn a_request_given_to_a_link_that_closes_after_its_reply_goes_out_on_a_new_one() {
+    let mut config = NodeConfig::default();
+    config.host.max_links = 1;
+    let mut h = NodeHarness::new(config, &["msul3"]);
+    h.lond.insert("msul3".into(), Lond::Holding);
+    h.submit("msul3", 1, b"first");
+    assert_eq!(h.londs.held(), 1);
+    h.submit("msul3", 2, b"second");
+    assert_eq!(h.londs.held(), 1, "one link: the second request waits");
+    let [link] = h.open_links[..] else {
+        panic!("one link: {:?}", h.open_links);
+    };
+    let now = h.now;
+    h.node.handle_link_input(now, link, b"first\nunasked");
+    h.run();
+    assert_eq!(h.answers_to(1), vec![Bytes::from("first")]);
+    assert!(!h.open_links.contains(&link), "the link closed");
+    h.release_held();
+    assert_eq!(h.answers_to(2), vec![Bytes::from("second")]);
+    assert_eq!(
+        h.logged("msul3"),
+        [
+            "Connection 1 to msul3 now ready for action",
+            "Idle connection to msul3 closed: data from peer when no reply was due",
+            "Connection 1 to msul3 now ready for action",
+        ]
+    );
+}

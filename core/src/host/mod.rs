@@ -75,6 +75,9 @@ enum Health {
 /// `handle_reply` when a transaction started with [`HostAction::Start`] has its reply, and
 /// `handle_link_closed` on any failure or close, before or after the handshake. After
 /// [`HostAction::CloseLink`] the host has forgotten that link: events about it are ignored.
+/// A driver may report a link's events one after another before it drains the actions they
+/// caused (a reply and then the close that the same read brought): a [`HostAction::Start`]
+/// still undrained for a link reported closed is withdrawn, and its request waits again.
 ///
 /// # Failure rules
 ///
@@ -377,6 +380,7 @@ impl Host {
         unread: bool,
     ) {
         self.retiring.retain(|&l| l != link);
+        let handed_over = self.withdraw_start(link);
         match self.links.remove(link) {
             None => {
                 self.log(LogEvent::StaleClose {
@@ -387,6 +391,13 @@ impl Host {
             }
             Some(LinkUse::Connecting) => self.connect_failed(now, &reason),
             Some(LinkUse::Idle) => self.log(LogEvent::IdleLinkClosed { reason }),
+            // Given to the link by its own reply, in the same call as this close: the driver
+            // never started it, so it waits at the head of the queue as it did before.
+            Some(LinkUse::Busy(txn)) if handed_over => {
+                self.log(LogEvent::IdleLinkClosed { reason });
+                self.queue.push_front(txn);
+                self.dispatch_idle();
+            }
             Some(LinkUse::Busy(mut txn)) if unread && !txn.resent && self.may_resend(&txn) => {
                 self.log(LogEvent::RequestResent { reason });
                 txn.resent = true;
@@ -778,6 +789,15 @@ impl Host {
             request: txn.request.clone(),
         });
         self.links.set_busy(link, txn);
+    }
+
+    /// Takes back the [`HostAction::Start`] for `link` that the driver has not polled yet;
+    /// true if there was one.
+    fn withdraw_start(&mut self, link: LinkId) -> bool {
+        let before = self.actions.len();
+        self.actions
+            .retain(|a| !matches!(a, HostAction::Start { link: l, .. } if *l == link));
+        self.actions.len() < before
     }
 
     /// Start queued work on idle links (after delayed files were queued).
