@@ -1816,9 +1816,6 @@ impl Node {
     /// Something the summary counts may have changed: show it at the end of this call if
     /// nothing was shown in the last [`STATUS_INTERVAL`], or else when that interval is over.
     fn status_may_change(&mut self, now: Instant) {
-        if self.timers.is_set(NodeTimer::Status) || self.status_due.is_some() {
-            return;
-        }
         match self.status_at {
             Some(shown) if now < shown + STATUS_INTERVAL => {
                 self.timers.set(NodeTimer::Status, shown + STATUS_INTERVAL);

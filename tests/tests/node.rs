@@ -152,6 +152,43 @@ fn the_summary_is_shown_at_start_then_on_change_at_most_once_a_second() {
     assert!(last.ends_with(" links - dead: msul1"), "{last}");
 }
 
+/// A runtime may handle a client before the summary's timer once that timer is due: a change
+/// then is shown at the end of that call, not later, and the interval runs from there.
+#[test]
+fn a_change_after_the_interval_is_shown_at_once_even_before_the_timer_is_handled() {
+    let mut h = node(&["msul1", "msul3", "msul4"]);
+    let t0 = h.now;
+    h.advance(Duration::from_millis(300));
+    h.submit("msul3", 1, b"ping");
+    assert_eq!(h.statuses.len(), 1, "a change 300 ms after the last waits");
+    // The timer (at 1 s) is due, but the runtime reads a client first.
+    h.now = t0 + Duration::from_millis(1_500);
+    h.submit("msul1", 2, b"ping");
+    let shown: Vec<(Duration, &str)> = h
+        .statuses
+        .iter()
+        .map(|(at, s)| (*at - t0, s.as_str()))
+        .collect();
+    assert_eq!(
+        shown[1..],
+        [(Duration::from_millis(1_500), "3 hosts, 0 dead, 2 links")]
+    );
+    // The late timer shows nothing more; the next change waits a second from the last.
+    h.advance(Duration::ZERO);
+    h.submit("msul4", 3, b"ping");
+    assert_eq!(h.statuses.len(), 2);
+    h.advance(Duration::from_millis(999));
+    assert_eq!(h.statuses.len(), 2);
+    h.advance(Duration::from_millis(1));
+    assert_eq!(
+        h.statuses[2],
+        (
+            t0 + Duration::from_millis(2_500),
+            "3 hosts, 0 dead, 3 links".to_owned()
+        )
+    );
+}
+
 #[test]
 fn the_summary_names_five_dead_hosts_and_counts_the_rest() {
     let ids = ["h1", "h2", "h3", "h4", "h5", "h6", "h7"];
