@@ -41,6 +41,7 @@ macro_rules! conformance_suite {
             a_flood_of_bad_hosts_tab_lines_costs_a_few_log_lines,
             hostile_clients_leave_the_daemon_serving_others,
             a_garbage_peer_costs_only_its_transaction,
+            bytes_after_a_reply_cost_the_link_not_the_request_handed_to_it,
             a_client_may_send_several_requests_on_one_connection,
             a_missing_host_id_is_one_line_and_status_2,
             a_hosts_tab_with_no_remote_host_is_refused_at_start_and_on_hup,
@@ -1163,6 +1164,46 @@ pub fn a_garbage_peer_costs_only_its_transaction(bin: &Path) {
     f.stop_sim("alpha");
     f.start_sim("alpha", Faults::default());
     assert_eq!(f.ask("alpha", "ping"), "alpha");
+}
+
+/// A lond that sends a line nobody asked for right after a reply (one write, so one read here)
+/// loses the link. The reply had already handed that link the request waiting behind it; that
+/// request was never written, so it goes out on a new link and is answered, not `con_lost`.
+pub fn bytes_after_a_reply_cost_the_link_not_the_request_handed_to_it(bin: &Path) {
+    let mut f = Fixture::new(bin);
+    f.start_sim(
+        "alpha",
+        Faults {
+            unasked: true,
+            ..Faults::default()
+        },
+    );
+    f.sim("alpha").hold_replies(true);
+    f.start_daemon(&["--max-links", "1"]);
+    let client = f.client();
+    let first = std::thread::spawn(move || answer(&client, "alpha", b"echo:first"));
+    eventually("the first request to reach the lond", || {
+        f.sim("alpha").stats().requests.load(Ordering::Relaxed) == 1
+    });
+    let client = f.client();
+    let second = std::thread::spawn(move || answer(&client, "alpha", b"echo:second"));
+    eventually("the second request to wait for the one link", || {
+        let out = lonc(&f, &["status", "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap_or_default();
+        json["hosts"][0]["queue"]["requests"] == 1
+    });
+    f.sim("alpha").hold_replies(false);
+    assert_eq!(first.join().expect("answered"), b"first");
+    assert_eq!(second.join().expect("answered"), b"second");
+    assert_eq!(f.sim_requests("alpha"), ["P:echo:first", "P:echo:second"]);
+    let stats = f.sim("alpha").stats();
+    assert_eq!(stats.connections.load(Ordering::Relaxed), 2);
+    let log = f.lonc_log();
+    assert!(
+        log.contains("Idle connection to alpha closed: data from peer when no reply was due"),
+        "{log}"
+    );
+    assert!(!log.contains("unknown link"), "{log}");
 }
 
 pub fn a_client_may_send_several_requests_on_one_connection(bin: &Path) {

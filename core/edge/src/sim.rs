@@ -17,7 +17,7 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -47,6 +47,9 @@ pub struct Faults {
     /// Apply `read_chunk` and `read_delay` to the first this many bytes each connection
     /// receives only, then read at full speed. `None`: to every byte.
     pub slow_bytes: Option<u64>,
+    /// Follow every reply, in the same write, with a line nobody asked for (`unasked`): a lond
+    /// that breaks the protocol right after it answers.
+    pub unasked: bool,
 }
 
 /// What a simulated lond is and does.
@@ -83,6 +86,9 @@ struct Shared {
     store: Mutex<HashMap<Bytes, Bytes>>,
     log: Option<Mutex<File>>,
     stopping: AtomicBool,
+    /// Set by [`Sim::hold_replies`]: replies wait, until it is cleared or the lond stops.
+    holding: Mutex<bool>,
+    released: Condvar,
     /// Clones of the open connections, to shut them down on stop.
     open: Mutex<HashMap<u64, TcpStream>>,
 }
@@ -124,6 +130,8 @@ impl Sim {
             store: Mutex::new(HashMap::new()),
             log,
             stopping: AtomicBool::new(false),
+            holding: Mutex::new(false),
+            released: Condvar::new(),
             open: Mutex::new(HashMap::new()),
         });
         let s = shared.clone();
@@ -147,6 +155,13 @@ impl Sim {
         &self.shared.stats
     }
 
+    /// While on, every connection still receives and counts its requests, but their replies
+    /// wait until it is turned off (or the lond stops).
+    pub fn hold_replies(&self, on: bool) {
+        *lock(&self.shared.holding) = on;
+        self.shared.released.notify_all();
+    }
+
     /// Stops listening and closes every connection; returns when the listener is closed.
     pub fn stop(mut self) {
         self.shutdown();
@@ -157,6 +172,9 @@ impl Sim {
             return;
         };
         self.shared.stopping.store(true, Ordering::SeqCst);
+        // Wake the connections holding replies (under the lock: none misses it).
+        drop(lock(&self.shared.holding));
+        self.shared.released.notify_all();
         // Wake the acceptor with a connection of our own.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         let _ = acceptor.join();
@@ -328,10 +346,17 @@ fn connection(shared: &Shared, mut stream: TcpStream, id: u64) -> io::Result<()>
                     if let Some(d) = config.faults.delay {
                         std::thread::sleep(d);
                     }
+                    let held = lock(&shared.holding);
+                    let waiting =
+                        |held: &mut bool| *held && !shared.stopping.load(Ordering::SeqCst);
+                    drop(shared.released.wait_while(held, waiting));
                     if config.faults.garbage {
                         session.send_raw_line(b"enc:zz:not-hex");
                     } else {
                         session.reply(&answer(config, &shared.store, &line));
+                    }
+                    if config.faults.unasked {
+                        session.send_raw_line(b"unasked");
                     }
                     answered += 1;
                 }

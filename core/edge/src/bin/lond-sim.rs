@@ -47,6 +47,9 @@ struct Args {
     /// the rest at full speed.
     #[arg(long, value_name = "N")]
     slow_bytes: Option<u64>,
+    /// Follow every reply, in the same write, with a line nobody asked for.
+    #[arg(long)]
+    unasked: bool,
     /// Append every request, decrypted, to FILE as `P:<line>` (plain) or `E:<line>` (encrypted).
     #[arg(long, value_name = "FILE")]
     log_requests: Option<PathBuf>,
@@ -67,6 +70,7 @@ fn main() {
             read_chunk: args.read_chunk,
             read_delay: args.read_delay_ms.map(Duration::from_millis),
             slow_bytes: args.slow_bytes,
+            unasked: args.unasked,
         },
         request_log: args.log_requests,
     };
