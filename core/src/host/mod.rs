@@ -391,8 +391,8 @@ impl Host {
             }
             Some(LinkUse::Connecting) => self.connect_failed(now, &reason),
             Some(LinkUse::Idle) => self.log(LogEvent::IdleLinkClosed { reason }),
-            // Given to the link by its own reply, in the same call as this close: the driver
-            // never started it, so it waits at the head of the queue as it did before.
+            // Handed to the link (by its reply) since the driver last drained the actions: it
+            // was never started, so it waits at the head of the queue as it did before.
             Some(LinkUse::Busy(txn)) if handed_over => {
                 self.log(LogEvent::IdleLinkClosed { reason });
                 self.queue.push_front(txn);
