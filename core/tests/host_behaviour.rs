@@ -5,7 +5,7 @@ mod host_common;
 use std::time::{Duration, Instant};
 
 use host_common::*;
-use lonc_core::host::{HostAction, HostConfig};
+use lonc_core::host::{Host, HostAction, HostConfig};
 use lonc_core::ids::{HostKey, LinkId};
 use lonc_core::log::{LogEvent, Severity};
 use lonc_core::reason::CloseReason;
@@ -155,7 +155,7 @@ fn a_ready_link_restores_the_retry_budget() {
     assert!(h.status().ends_with("Retries remaining: 5"));
 }
 
-fn kill(h: &mut lonc_core::host::Host, t: Instant, retries: u32) -> Vec<HostAction> {
+fn kill(h: &mut Host, t: Instant, retries: u32) -> Vec<HostAction> {
     let mut all = vec![];
     for i in 0..retries {
         h.submit(t, c(100 + u64::from(i)), b("ping"));
@@ -1629,18 +1629,26 @@ fn reset() -> CloseReason {
     CloseReason::ReadError(std::io::ErrorKind::ConnectionReset)
 }
 
-#[test]
-fn an_unread_request_goes_back_to_the_head_of_the_queue_once() {
-    let t0 = Instant::now();
+/// A host of one link, ready, on which clients 1, 2, ... submitted `requests`: the first is on
+/// the link, the others wait.
+fn one_link_and_requests(t0: Instant, requests: &[&str]) -> (Host, LinkId) {
     let cfg = HostConfig {
         max_links: 1,
         ..HostConfig::default()
     };
     let mut h = host(cfg, t0);
     let link = one_ready_link(&mut h, t0);
-    h.submit(t0, c(1), b("first"));
-    h.submit(t0, c(2), b("second"));
+    for (n, request) in (1..).zip(requests) {
+        h.submit(t0, c(n), b(request));
+    }
     let _ = drain(&mut h);
+    (h, link)
+}
+
+#[test]
+fn an_unread_request_goes_back_to_the_head_of_the_queue_once() {
+    let t0 = Instant::now();
+    let (mut h, link) = one_link_and_requests(t0, &["first", "second"]);
     h.handle_link_closed(t0, link, reset(), true);
     let a = drain(&mut h);
     assert!(answers(&a).is_empty(), "not answered: sent again");
@@ -1672,16 +1680,7 @@ fn an_unread_request_goes_back_to_the_head_of_the_queue_once() {
 #[test]
 fn a_request_handed_to_a_link_that_closes_before_the_driver_starts_it_waits_again() {
     let t0 = Instant::now();
-    let cfg = HostConfig {
-        max_links: 1,
-        ..HostConfig::default()
-    };
-    let mut h = host(cfg, t0);
-    let link = one_ready_link(&mut h, t0);
-    h.submit(t0, c(1), b("first"));
-    h.submit(t0, c(2), b("second"));
-    h.submit(t0, c(3), b("third"));
-    let _ = drain(&mut h);
+    let (mut h, link) = one_link_and_requests(t0, &["first", "second", "third"]);
     h.handle_reply(t0, link, b("first"));
     h.handle_link_closed(t0, link, CloseReason::UnsolicitedData, false);
     let a = drain(&mut h);
