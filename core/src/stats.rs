@@ -405,7 +405,6 @@ mod tests {
         assert_eq!(s.latency().count, 101);
     }
 
-    /// 2 ms, and every 50th reply 900 ms.
     /// `n` replies in at `at`, each `took` after its request.
     fn replies(s: &mut HostStats, at: Instant, n: u32, took: Duration) {
         for _ in 0..n {
@@ -413,6 +412,7 @@ mod tests {
         }
     }
 
+    /// 2 ms, and every 50th reply 900 ms.
     fn mostly_fast(s: &mut HostStats, at: Instant, n: u32) {
         for i in 0..n {
             let took = if i % 50 == 49 { 900 } else { 2 };
