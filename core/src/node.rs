@@ -1584,9 +1584,9 @@ impl Node {
                         };
                         match slot.link.start(now, &request) {
                             Ok(()) => transmit(out, scratch, slot, true),
-                            // The scheduler starts only links it knows idle (a link's events
-                            // all reach it before any of its actions run): a bug, worth a
-                            // close and a log line.
+                            // The scheduler starts only links it knows idle, and takes back
+                            // the start of a link whose close reaches it first: a failure here
+                            // is a bug, worth a close and a log line.
                             Err(e) => {
                                 slot.link.close(now);
                                 let e = LogEvent::StartFailed {
